@@ -1,0 +1,1 @@
+"""absl entry points of rstar-jax (run as `python -m launch.NAME`)."""

@@ -1,0 +1,29 @@
+"""Runs one benchmark suite: `python -m launch.benchmark --suite=generation`.
+
+Each suite lives in `launch/benchmarks/<suite>.py`, measures rstar_jax side by side with its
+baseline in one process, and prints its one-line summary last.
+"""
+import importlib
+import pkgutil
+
+from absl import app
+from absl import flags
+
+from launch import benchmarks
+
+_SUITE = flags.DEFINE_string("suite", None, "Benchmark suite to run.", required=True)
+
+
+def available_suites() -> list[str]:
+  return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__))
+
+
+def main(argv: list[str]) -> None:
+  suites = available_suites()
+  if _SUITE.value not in suites:
+    raise app.UsageError(f"unknown --suite={_SUITE.value!r}; available: {', '.join(suites)}")
+  importlib.import_module(f"launch.benchmarks.{_SUITE.value}").run(argv)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,1 @@
+"""rstar_jax.data — see docs/architecture.md."""

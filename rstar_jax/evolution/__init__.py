@@ -1,0 +1,1 @@
+"""rstar_jax.evolution — see docs/architecture.md."""

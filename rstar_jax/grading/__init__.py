@@ -1,0 +1,1 @@
+"""rstar_jax.grading — see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""rstar_jax.hf — see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""rstar_jax.inference — see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""rstar_jax.models — see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""rstar_jax.sandbox — see docs/architecture.md."""

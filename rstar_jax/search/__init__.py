@@ -1,0 +1,1 @@
+"""rstar_jax.search — see docs/architecture.md."""

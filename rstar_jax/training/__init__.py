@@ -1,0 +1,1 @@
+"""rstar_jax.training — see docs/architecture.md."""

@@ -1,0 +1,28 @@
+"""Test-session setup shared by every test module.
+
+Eight fake CPU devices let sharding tests build real meshes; the other tests use device 0.
+absl flags are marked parsed because grain and our launch modules read them.
+"""
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pathlib  # noqa: E402
+
+import pytest  # noqa: E402
+from absl import flags  # noqa: E402
+
+flags.FLAGS.mark_as_parsed()
+
+SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def benchmarks_dir() -> pathlib.Path:
+  """../shared/data/benchmarks beside the checkout; skipped in a user's clone that lacks it."""
+  path = SHARED_DATA / "benchmarks"
+  if not path.is_dir():
+    pytest.skip(f"benchmark data not found at {path} (only CI and dev machines have ../shared)")
+  return path
