@@ -1,0 +1,39 @@
+"""Step format and prompt template of code-augmented CoT (DESIGN §1.1).
+
+One module owns the markers so that the tokenizer (special tokens), the inference engine (stop
+strings), the search (terminal detection) and the built-in world all agree on them.
+"""
+from typing import Final
+
+CODE: Final = "<code>"
+END_OF_STEP: Final = "<end_of_step>"
+END_OF_CODE: Final = "<end_of_code>"
+OUTPUT: Final = "<output>"
+END_OF_OUTPUT: Final = "<end_of_output>"
+ANSWER: Final = "<answer>"
+END_OF_ANSWER: Final = "<end_of_answer>"
+USER: Final = "<|user|>"
+ASSISTANT: Final = "<|assistant|>"
+
+# Added to the tokenizer as special tokens (official release order).
+STEP_MARKERS: Final = (CODE, END_OF_STEP, END_OF_CODE, OUTPUT, END_OF_OUTPUT, ANSWER,
+                       END_OF_ANSWER, USER, ASSISTANT)
+
+# Generation of one step stops at any of these; the stop string stays in the step text.
+STEP_STOPS: Final = (END_OF_STEP, END_OF_CODE, END_OF_ANSWER)
+
+_PROMPT_TEMPLATE: Final = (f"{USER}:\n{{question}}\n{ASSISTANT}: "
+                           "Let's think step by step and solve the problem with code.")
+
+
+def policy_prompt(question: str) -> str:
+  """The prompt both the policy and the PPM see before the partial solution.
+
+  The partial solution (step texts concatenated without separator) follows it directly.
+  """
+  return _PROMPT_TEMPLATE.format(question=question)
+
+
+def output_block(stdout: str) -> str:
+  """The executor's output as appended after `<end_of_code>`."""
+  return f"{OUTPUT}{stdout}{END_OF_OUTPUT}"
