@@ -35,5 +35,9 @@ def policy_prompt(question: str) -> str:
 
 
 def output_block(stdout: str) -> str:
-  """The executor's output as appended after `<end_of_code>`."""
-  return f"{OUTPUT}{stdout}{END_OF_OUTPUT}"
+  """The executor's output as appended after `<end_of_code>`.
+
+  Like every generated step after the first, the block starts on a new line; surrounding
+  whitespace of the output is dropped (`print(18)` gives `\n<output>18<end_of_output>`).
+  """
+  return f"\n{OUTPUT}{stdout.strip()}{END_OF_OUTPUT}"
