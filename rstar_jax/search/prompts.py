@@ -22,8 +22,8 @@ STEP_MARKERS: Final = (CODE, END_OF_STEP, END_OF_CODE, OUTPUT, END_OF_OUTPUT, AN
 # Generation of one step stops at any of these; the stop string stays in the step text.
 STEP_STOPS: Final = (END_OF_STEP, END_OF_CODE, END_OF_ANSWER)
 
-_PROMPT_TEMPLATE: Final = (f"{USER}:\n{{question}}\n{ASSISTANT}: "
-                           "Let's think step by step and solve the problem with code.")
+_PROMPT_HEAD: Final = f"{USER}:\n"
+_PROMPT_TAIL: Final = f"\n{ASSISTANT}: Let's think step by step and solve the problem with code."
 
 
 def policy_prompt(question: str) -> str:
@@ -31,7 +31,15 @@ def policy_prompt(question: str) -> str:
 
   The partial solution (step texts concatenated without separator) follows it directly.
   """
-  return _PROMPT_TEMPLATE.format(question=question)
+  return f"{_PROMPT_HEAD}{question}{_PROMPT_TAIL}"
+
+
+def split_prompt(text: str) -> tuple[str, str]:
+  """Inverse of `policy_prompt(question) + solution`: returns (question, solution)."""
+  if not text.startswith(_PROMPT_HEAD) or _PROMPT_TAIL not in text:
+    raise ValueError(f"not a policy prompt: {text[:80]!r}")
+  question, solution = text[len(_PROMPT_HEAD):].split(_PROMPT_TAIL, 1)
+  return question, solution
 
 
 def output_block(stdout: str) -> str:
