@@ -1,0 +1,93 @@
+"""Frozen training configs for the SFT and PPM trainers.
+
+`batch_size` is the global number of examples (SFT) or pairs (PPM) per optimizer step, summed over
+hosts and over the `grad_accum` micro-batches, so changing the mesh or the accumulation never
+changes the optimisation problem.
+"""
+import dataclasses
+from typing import Literal
+
+from rstar_jax.search import prompts
+
+Schedule = Literal["cosine", "linear", "constant"]
+Overlong = Literal["truncate", "drop"]
+Objective = Literal["bt", "orm", "pqm"]
+DType = Literal["float32", "bfloat16"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Settings shared by both trainers (optimizer, schedule, input, checkpoints, logging)."""
+  lr: float = 7e-6
+  epochs: float = 2.0
+  max_steps: int | None = None  # Stops early (the schedule still spans `epochs`).
+  batch_size: int = 128
+  grad_accum: int = 1
+  max_len: int = 2048
+  overlong: Overlong = "truncate"
+  warmup_steps: int = 0
+  warmup_ratio: float = 0.0  # Used when `warmup_steps` is 0.
+  schedule: Schedule = "cosine"
+  end_lr_ratio: float = 0.0
+  weight_decay: float = 0.0
+  adam_b1: float = 0.9
+  adam_b2: float = 0.95
+  adam_eps: float = 1e-8
+  clip_norm: float | None = 1.0
+  seed: int = 0
+  compute_dtype: DType = "float32"  # Master weights keep the dtype the model was built with.
+  remat: bool = False
+  bucket_multiple: int = 64  # Padded length = smallest multiple of this >= the batch's longest.
+  checkpoint_every: int = 500
+  keep_checkpoints: int = 3
+  async_checkpointing: bool = True
+  log_every: int = 1
+  export_hf: bool = True
+  progress_bar: bool = True
+
+  def __post_init__(self):
+    if self.batch_size <= 0 or self.grad_accum <= 0:
+      raise ValueError(f"batch_size and grad_accum must be positive, got {self.batch_size}, "
+                       f"{self.grad_accum}")
+    if self.batch_size % self.grad_accum:
+      raise ValueError(f"batch_size={self.batch_size} is not divisible by "
+                       f"grad_accum={self.grad_accum}")
+    if self.overlong not in ("truncate", "drop"):
+      raise ValueError(f"overlong must be 'truncate' or 'drop', got {self.overlong!r}")
+    if self.schedule not in ("cosine", "linear", "constant"):
+      raise ValueError(f"schedule must be cosine|linear|constant, got {self.schedule!r}")
+    if self.compute_dtype not in ("float32", "bfloat16"):
+      raise ValueError(f"compute_dtype must be float32|bfloat16, got {self.compute_dtype!r}")
+    if self.max_len < 2 or self.bucket_multiple <= 0:
+      raise ValueError(f"bad max_len={self.max_len} / bucket_multiple={self.bucket_multiple}")
+
+  @property
+  def micro_batch_size(self) -> int:
+    return self.batch_size // self.grad_accum
+
+
+@dataclasses.dataclass(frozen=True)
+class SFTConfig(TrainConfig):
+  """Policy SFT: next-token cross-entropy on response tokens only."""
+  append_eos: bool = True  # Teaches the policy to stop after the answer step.
+  loss_chunk: int = 512  # Tokens per chunk of the fused logits + cross-entropy.
+
+
+@dataclasses.dataclass(frozen=True)
+class PPMConfig(TrainConfig):
+  """PPM training: Bradley-Terry pairs ('bt'), outcome pairs ('orm') or Q regression ('pqm').
+
+  'orm' keeps only pairs whose two sides are complete trajectories (both contain
+  `terminal_marker`); 'pqm' regresses the raw score of each side onto its `pos_q` / `neg_q`.
+  """
+  objective: Objective = "bt"
+  eval_fraction: float = 0.1  # Held-out pairs, split by problem id.
+  eval_every: int = 0  # 0: evaluate only at the end.
+  terminal_marker: str = prompts.END_OF_ANSWER
+
+  def __post_init__(self):
+    super().__post_init__()
+    if self.objective not in ("bt", "orm", "pqm"):
+      raise ValueError(f"objective must be bt|orm|pqm, got {self.objective!r}")
+    if not 0.0 <= self.eval_fraction < 1.0:
+      raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")

@@ -1,0 +1,179 @@
+"""The training loop shared by the SFT and PPM trainers: resume, step, guard, log, checkpoint."""
+import dataclasses
+import logging
+import math
+import pathlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grain
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax.sharding import AxisType
+from jax.sharding import Mesh
+
+from rstar_jax.training import inputs
+from rstar_jax.training import optim
+from rstar_jax.training import step as step_lib
+from rstar_jax.training.checkpoint import Checkpointer
+from rstar_jax.training.config import TrainConfig
+from rstar_jax.training.metrics import MetricsLogger
+from rstar_jax.training.params import ModelParams
+from rstar_jax.training.params import Params
+
+MESH_AXES = ("data", "fsdp", "tensor")
+Callback = Callable[[int, dict[str, float]], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+  """What a finished (or already finished, when resumed) run produced."""
+  model: nnx.Module  # The trained policy (SFT) or value model (PPM), on the run's mesh.
+  step: int
+  history: list[dict[str, float]]  # One entry per step: loss, grad_norm, lr, tokens_per_s, ...
+  final_metrics: dict[str, float]
+  data_stats: dict[str, int]  # What the overlong policy and the filters did.
+  checkpoint_dir: pathlib.Path
+  hf_dir: pathlib.Path | None
+
+
+class NonFiniteLossError(FloatingPointError):
+  """Raised when a step produced a NaN/Inf loss or gradient; earlier checkpoints are intact."""
+
+
+def single_device_mesh() -> Mesh:
+  return jax.make_mesh((1, 1, 1), MESH_AXES, axis_types=(AxisType.Auto,) * 3,
+                       devices=jax.devices()[:1])
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  """What differs between trainers: the loss, its weight key and an optional evaluation."""
+  name: str
+  loss_fn: step_lib.LossFn
+  weight_key: str
+  summarize: Callable[[dict[str, float]], dict[str, float]]
+  eval_batches: Sequence[inputs.HostBatch] = ()
+
+
+def _finite(metrics: dict[str, float]) -> bool:
+  return math.isfinite(metrics["loss"]) and math.isfinite(metrics["grad_norm"])
+
+
+def run(cfg: TrainConfig, model: nnx.Module, task: Task, *, stream: grain.MapDataset,
+        total_steps: int, out_dir: pathlib.Path, mesh: Mesh,
+        callbacks: Sequence[Callback] = ()) -> tuple[nnx.Module, int, list[dict[str, float]]]:
+  """Trains `model` over `stream`, resuming from the latest checkpoint under `out_dir`."""
+  mp = ModelParams(model)
+  param_shardings = mp.shardings(mesh)
+  # A private copy: the caller's model (e.g. the policy a PPM starts from) survives donation.
+  params = jax.device_put(mp.flat(), param_shardings, may_alias=False)
+  tx = optim.make_optimizer(cfg, total_steps)
+  schedule = optim.make_schedule(cfg, total_steps)
+  opt_shardings = step_lib.opt_state_shardings(tx, params)
+  opt_state = jax.jit(tx.init, out_shardings=opt_shardings)(params)
+  build = step_lib.model_builder(mp, jnp.dtype(cfg.compute_dtype), cfg.remat)
+  train_step = step_lib.make_train_step(task.loss_fn, task.weight_key, build, tx,
+                                        param_shardings, opt_shardings)
+  eval_step = step_lib.make_eval_step(task.loss_fn, task.weight_key, build)
+
+  def evaluate(params: Params) -> dict[str, float]:
+    sums: dict[str, float] = {}
+    for host in task.eval_batches:
+      out = jax.device_get(eval_step(params, inputs.to_global(host, mesh)))
+      for k, v in out.items():
+        sums[k] = sums.get(k, 0.0) + float(v)
+    return {f"eval_{k}": v for k, v in task.summarize(sums).items()}
+
+  ckpt = Checkpointer(out_dir / "checkpoints", keep=cfg.keep_checkpoints,
+                      async_save=cfg.async_checkpointing, fingerprint=mp.fingerprint())
+  it = iter(stream)
+  n_steps = len(stream)
+  start = ckpt.latest_step() or 0
+  history: list[dict[str, float]] = []
+  if start:
+    params, opt_state, meta = ckpt.restore(start, params, opt_state)
+    it.set_state(meta["data"])
+    history = meta["history"]
+    logging.info("%s: resumed from %s/%d", task.name, ckpt.directory, start)
+  logger = MetricsLogger(out_dir, total_steps=n_steps, start_step=start,
+                         progress_bar=cfg.progress_bar, name=task.name)
+  try:
+    host = next(it) if start < n_steps else None
+    tick = time.perf_counter()
+    for step in range(start + 1, n_steps + 1):
+      tokens = int(host["mask"].sum()) * jax.process_count()
+      params, opt_state, out = train_step(params, opt_state, inputs.to_global(host, mesh))
+      data_state = it.get_state()
+      host = next(it) if step < n_steps else None  # Overlaps with the step running on device.
+      raw = {k: float(v) for k, v in jax.device_get(out).items()}
+      if not _finite(raw):
+        raise NonFiniteLossError(
+            f"{task.name}: non-finite loss or gradient at step {step} (loss={raw['loss']}, "
+            f"grad_norm={raw['grad_norm']}); training stopped, the last good checkpoint "
+            f"({ckpt.latest_step()}) under {ckpt.directory} is intact")
+      now = time.perf_counter()
+      metrics = {"loss": raw["loss"], "grad_norm": raw["grad_norm"],
+                 "lr": float(schedule(step - 1)), "tokens_per_s": tokens / (now - tick),
+                 **task.summarize(raw)}
+      tick = now
+      if task.eval_batches and getattr(cfg, "eval_every", 0) and step % cfg.eval_every == 0:
+        metrics.update(evaluate(params))
+      history.append({"step": step, **metrics})
+      if step % cfg.log_every == 0 or step == n_steps:
+        logger.log(step, metrics)
+      logger.advance()
+      for callback in callbacks:
+        callback(step, metrics)
+      if step % cfg.checkpoint_every == 0 or step == n_steps:
+        ckpt.save(step, params, opt_state, data_state=data_state, history=history)
+    if task.eval_batches:
+      final = evaluate(params)
+      logger.log(n_steps, final)
+      if history:
+        history[-1].update(final)
+  finally:
+    logger.close()
+    ckpt.close()
+  return mp.merge(params), n_steps, history
+
+
+def final_metrics(history: list[dict[str, float]]) -> dict[str, float]:
+  return {k: v for k, v in history[-1].items() if k != "step"} if history else {}
+
+
+def host_layout(cfg: TrainConfig, mesh: Mesh) -> inputs.Layout:
+  layout = inputs.Layout(cfg.batch_size, cfg.grad_accum, jax.process_index(), jax.process_count())
+  inputs.check_layout(layout, mesh)
+  return layout
+
+
+def load_init(init: Any, mesh: Mesh) -> nnx.Module:
+  """A model object as is, or an HF folder loaded onto the mesh."""
+  if isinstance(init, (str, pathlib.Path)):
+    from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+    return hf.load_model(str(init), mesh=mesh)
+  return init
+
+
+def export(model: nnx.Module, out_dir: pathlib.Path, tokenizer: Any, cfg: TrainConfig
+           ) -> pathlib.Path | None:
+  if not cfg.export_hf:
+    return None
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  path = out_dir / "hf"
+  hf.save_model(model, str(path), tokenizer=tokenizer)
+  return path
+
+
+def stats_dict(stats: Any) -> dict[str, int]:
+  return {k: int(v) for k, v in dataclasses.asdict(stats).items()}
+
+
+def pad_id(tokenizer: Any) -> int:
+  pid = getattr(tokenizer, "pad_token_id", None)
+  if pid is None:
+    pid = getattr(tokenizer, "eos_token_id", None)
+  return int(pid) if pid is not None else 0

@@ -1,0 +1,61 @@
+"""PPM training from the SFT policy: Bradley-Terry pairs, or the ORM / PQM ablation baselines."""
+import functools
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+from jax.sharding import Mesh
+
+from rstar_jax.training import inputs
+from rstar_jax.training import loop
+from rstar_jax.training import losses
+from rstar_jax.training import ppm_data
+from rstar_jax.training.config import PPMConfig
+
+
+def _summarize(sums: dict[str, float]) -> dict[str, float]:
+  """Pairwise accuracy (score of pos above neg) over the valid pairs of a batch or split."""
+  out = {"acc": sums["correct"] / max(sums["weight"], 1.0)}
+  if "loss_sum" in sums and "loss" not in sums:
+    out["loss"] = sums["loss_sum"] / max(sums["weight"], 1.0)
+  return out
+
+
+def value_model(init: Any, mesh: Mesh) -> Any:
+  """The PPM to train: a `ValueModel` as is, or one initialised from a policy's backbone."""
+  from rstar_jax.models import ValueModel  # pylint: disable=g-import-not-at-top
+  model = loop.load_init(init, mesh)
+  return model if isinstance(model, ValueModel) else ValueModel.from_policy(model)
+
+
+def train_ppm(cfg: PPMConfig, *, data_dir: str | pathlib.Path, init: Any, tokenizer: Any,
+              out_dir: str | pathlib.Path, mesh: Mesh | None = None,
+              callbacks: Sequence[loop.Callback] = ()) -> loop.TrainResult:
+  """Trains a PPM on a pair dataset directory, starting from a policy or a `ValueModel`.
+
+  `init` is a `Transformer` (its backbone is copied and the LM head replaced by the scalar value
+  head), a `ValueModel`, or an HF folder of either. Holds out `cfg.eval_fraction` of the problems
+  and reports their pairwise accuracy as `eval_acc`. Resumes like `train_sft`.
+  """
+  out = pathlib.Path(out_dir)
+  mesh = mesh or loop.single_device_mesh()
+  data, stats = ppm_data.load_pairs(data_dir, tokenizer, cfg)
+  train, held = ppm_data.split_by_problem(data, cfg.eval_fraction, cfg.seed)
+  with jax.set_mesh(mesh):
+    model = value_model(init, mesh)
+    layout = loop.host_layout(cfg, mesh)
+    pid = loop.pad_id(tokenizer)
+    stream, total = inputs.train_stream(
+        len(train), ppm_data.make_pair_batcher(train, pad_id=pid, cfg=cfg), layout=layout,
+        epochs=cfg.epochs, seed=cfg.seed, max_steps=cfg.max_steps)
+    evals = () if held is None else inputs.eval_batches(
+        len(held), ppm_data.make_pair_batcher(held, pad_id=pid, cfg=cfg), layout=layout)
+    task = loop.Task(f"ppm-{cfg.objective}",
+                     functools.partial(losses.pair_loss, objective=cfg.objective), "valid",
+                     _summarize, evals)
+    model, step, history = loop.run(cfg, model, task, stream=stream, total_steps=total,
+                                    out_dir=out, mesh=mesh, callbacks=callbacks)
+    hf_dir = loop.export(model, out, tokenizer, cfg)
+  return loop.TrainResult(model, step, history, loop.final_metrics(history),
+                          loop.stats_dict(stats), out / "checkpoints", hf_dir)

@@ -1,0 +1,88 @@
+"""PPM pair dataset: records -> (prompt+pos, prompt+neg) tokens -> train / held-out split -> batches."""
+import dataclasses
+import pathlib
+
+import numpy as np
+
+from rstar_jax.training import encode
+from rstar_jax.training import inputs
+from rstar_jax.training import records
+from rstar_jax.training.config import PPMConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class PairData:
+  pos: inputs.Ragged
+  neg: inputs.Ragged
+  q_n2: np.ndarray  # (N, 2) float32 Q-values of (pos, neg); zeros unless the objective is PQM.
+  problem_ids: tuple[str, ...]
+
+  def __len__(self) -> int:
+    return len(self.pos)
+
+  def subset(self, idx: np.ndarray) -> "PairData":
+    take = lambda r: inputs.Ragged.from_rows([r[i] for i in idx], np.int32)
+    return PairData(take(self.pos), take(self.neg), self.q_n2[idx],
+                    tuple(self.problem_ids[i] for i in idx))
+
+
+def load_pairs(data_dir: str | pathlib.Path, tokenizer: encode.Tokenizer, cfg: PPMConfig
+               ) -> tuple[PairData, encode.EncodeStats]:
+  """Tokenised pairs; ORM keeps complete-trajectory pairs only, PQM requires Q-values."""
+  numeric = records.Q_FIELDS if cfg.objective == "pqm" else ()
+  stats = encode.EncodeStats()
+  pos, neg, qs, ids = [], [], [], []
+  for _, record in records.read_records(data_dir, records.PAIR_FIELDS, numeric):
+    stats.records += 1
+    if cfg.objective == "orm" and not (cfg.terminal_marker in record["pos"]
+                                       and cfg.terminal_marker in record["neg"]):
+      stats.filtered += 1
+      continue
+    sides = [encode.encode_scored(record["prompt"] + record[k], tokenizer, max_len=cfg.max_len,
+                                  overlong=cfg.overlong, stats=stats) for k in ("pos", "neg")]
+    if sides[0] is None or sides[1] is None:
+      continue
+    stats.used += 1
+    pos.append(sides[0])
+    neg.append(sides[1])
+    qs.append([float(record.get("pos_q", 0.0)), float(record.get("neg_q", 0.0))])
+    ids.append(str(record["problem_id"]))
+  stats.log(f"PPM pairs {data_dir}")
+  if not pos:
+    raise ValueError(f"PPM pairs {data_dir}: no usable pair among {stats.records} records "
+                     f"({stats.filtered} not complete trajectories for ORM, "
+                     f"{stats.dropped_overlong} sides longer than max_len={cfg.max_len})")
+  data = PairData(inputs.Ragged.from_rows(pos, np.int32), inputs.Ragged.from_rows(neg, np.int32),
+                  np.asarray(qs, np.float32), tuple(ids))
+  return data, stats
+
+
+def split_by_problem(data: PairData, fraction: float, seed: int) -> tuple[PairData, PairData | None]:
+  """Holds out whole problems, so held-out accuracy never sees a training prefix."""
+  problems = sorted(set(data.problem_ids))
+  n_eval = int(round(fraction * len(problems)))
+  if n_eval == 0 or n_eval == len(problems):
+    return data, None
+  held = set(np.random.default_rng(seed).permutation(problems)[:n_eval].tolist())
+  is_eval = np.array([p in held for p in data.problem_ids])
+  return data.subset(np.flatnonzero(~is_eval)), data.subset(np.flatnonzero(is_eval))
+
+
+def make_pair_batcher(data: PairData, *, pad_id: int, cfg: PPMConfig) -> inputs.Batcher:
+  """Global batch indices -> this host's (A, M, 2, T) tokens with last-token indices and Q."""
+  lengths_n2 = np.stack([data.pos.lengths, data.neg.lengths], axis=1)
+
+  def make(idx: np.ndarray, layout: inputs.Layout) -> inputs.HostBatch:
+    rows_am = layout.host_rows(idx)
+    t = inputs.bucket_length(int(lengths_n2[idx].max()), cfg.bucket_multiple, cfg.max_len)
+    flat = rows_am.reshape(-1)
+    tokens = np.stack([inputs.pad_rows(data.pos, flat, t, pad_id),
+                       inputs.pad_rows(data.neg, flat, t, pad_id)], axis=1)
+    lens_m2 = lengths_n2[flat]
+    mask = np.arange(t)[None, None, :] < lens_m2[..., None]
+    am = rows_am.shape
+    return {"tokens": tokens.reshape(*am, 2, t), "mask": mask.reshape(*am, 2, t),
+            "last": (lens_m2 - 1).astype(np.int32).reshape(*am, 2),
+            "q": data.q_n2[flat].reshape(*am, 2), "valid": np.ones(am, np.float32)}
+
+  return make

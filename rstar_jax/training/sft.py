@@ -1,0 +1,45 @@
+"""SFT of the policy on verified trajectories: next-token cross-entropy on response tokens."""
+import functools
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+from jax.sharding import Mesh
+
+from rstar_jax.training import inputs
+from rstar_jax.training import loop
+from rstar_jax.training import losses
+from rstar_jax.training import sft_data
+from rstar_jax.training.config import SFTConfig
+
+
+def _summarize(sums: dict[str, float]) -> dict[str, float]:
+  return {"tokens": sums["weight"]}
+
+
+def train_sft(cfg: SFTConfig, *, data_dir: str | pathlib.Path, init: Any, tokenizer: Any,
+              out_dir: str | pathlib.Path, mesh: Mesh | None = None,
+              callbacks: Sequence[loop.Callback] = ()) -> loop.TrainResult:
+  """Trains a policy (`Transformer` or HF folder) on an SFT dataset directory.
+
+  Resumes from the latest checkpoint under `out_dir/checkpoints` when there is one; a run that
+  already finished returns its final model without training. Writes `metrics.jsonl`,
+  `tensorboard/` and (with `cfg.export_hf`) an HF folder `out_dir/hf`.
+  """
+  out = pathlib.Path(out_dir)
+  mesh = mesh or loop.single_device_mesh()
+  data = sft_data.load_sft(data_dir, tokenizer, cfg)
+  with jax.set_mesh(mesh):
+    model = loop.load_init(init, mesh)
+    layout = loop.host_layout(cfg, mesh)
+    batcher = sft_data.make_sft_batcher(data, pad_id=loop.pad_id(tokenizer), cfg=cfg)
+    stream, total = inputs.train_stream(len(data), batcher, layout=layout, epochs=cfg.epochs,
+                                        seed=cfg.seed, max_steps=cfg.max_steps)
+    task = loop.Task("sft", functools.partial(losses.sft_loss, chunk=cfg.loss_chunk),
+                     "weights", _summarize)
+    model, step, history = loop.run(cfg, model, task, stream=stream, total_steps=total,
+                                    out_dir=out, mesh=mesh, callbacks=callbacks)
+    hf_dir = loop.export(model, out, tokenizer, cfg)
+  return loop.TrainResult(model, step, history, loop.final_metrics(history),
+                          loop.stats_dict(data.stats), out / "checkpoints", hf_dir)
