@@ -7,7 +7,10 @@ import pathlib
 from collections.abc import Sequence
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import tokenizers
+from flax import nnx
 from tokenizers import decoders
 from tokenizers import models
 from tokenizers import pre_tokenizers
@@ -44,3 +47,32 @@ def write(directory: pathlib.Path, rows: Sequence[dict[str, Any]], schema: str,
           per_shard: int = 10_000) -> pathlib.Path:
   data_records.write_dataset(directory, list(rows), schema=schema, records_per_shard=per_shard)
   return directory
+
+
+class _StandInPolicy(nnx.Module):
+  """Temporary stand-in with the Transformer interface until rstar_jax.models lands."""
+
+  def __init__(self, vocab, d, rngs):
+    self.embed_w = nnx.Param(jax.random.normal(rngs.params(), (vocab, d)) * 0.1,
+                             sharding_names=(None, "tensor"))
+    self.layers = nnx.List([nnx.Linear(d, d, rngs=rngs, kernel_metadata={"sharding_names": ("fsdp", "tensor")}) for _ in range(2)])
+    self.out = nnx.Param(jax.random.normal(rngs.params(), (d, vocab)) * 0.1,
+                         sharding_names=("tensor", None))
+
+  def hidden_states(self, tokens_bt, positions_bt=None, *, mask_bt=None):
+    x = self.embed_w[...][tokens_bt]
+    x = x + jnp.cumsum(x, axis=1) / jnp.arange(1, x.shape[1] + 1)[None, :, None]
+    for layer in self.layers:
+      x = x + jnp.tanh(layer(x))
+    return x
+
+  def logits(self, h):
+    return h @ self.out[...]
+
+  def __call__(self, tokens_bt, positions_bt=None, *, mask_bt=None):
+    return self.logits(self.hidden_states(tokens_bt, mask_bt=mask_bt))
+
+
+def tiny_policy(vocab_size: int, mesh, *, hidden: int = 32, seed: int = 0):
+  with jax.set_mesh(mesh):
+    return _StandInPolicy(vocab_size, hidden, nnx.Rngs(seed))
