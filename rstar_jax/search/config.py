@@ -1,0 +1,53 @@
+"""Search budgets and modes (DESIGN §1.2); defaults are the official rStar-Math values."""
+import dataclasses
+from typing import Literal
+
+Mode = Literal["terminal", "ppm", "eval"]
+MODES = ("terminal", "ppm", "eval")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+  """How one batch of problems is searched.
+
+  mode: 'terminal' — Q from terminal rewards only (rounds 1–2); 'ppm' — new non-terminal children
+    start at W = PPM score, N = 1 (rounds 3–4); 'eval' — no gold answer, terminals are scored by
+    the PPM and each run returns its best-scored answer.
+  rollouts: rollouts per problem (per run in eval mode).
+  num_candidates: steps sampled per expansion (before dedup).
+  max_depth: a non-terminal node at this depth is terminal-invalid.
+  max_code_errors: this many consecutive erroring steps make a node terminal-invalid.
+  extra_rollouts: further rollout budgets, one stage each, for problems still unsolved after the
+    previous stage; each stage continues the tree with a new random stream (round 4).
+  batch_size: problems whose trees advance together (one policy call per depth level).
+  num_runs, top_k: evaluation — independent runs per problem, majority over the top-k runs.
+  beam_width: step-level beam search — partial solutions kept per depth.
+  """
+  mode: Mode = "terminal"
+  rollouts: int = 16
+  num_candidates: int = 8
+  max_depth: int = 16
+  step_max_tokens: int = 2048
+  temperature: float = 0.7
+  top_p: float = 1.0
+  top_k: int = 0
+  c_puct: float = 2.0
+  max_code_errors: int = 1
+  extra_rollouts: tuple[int, ...] = ()
+  batch_size: int = 16
+  seed: int = 0
+  num_runs: int = 1
+  top_k_runs: int = 4
+  beam_width: int = 4
+
+  def __post_init__(self):
+    if self.mode not in MODES:
+      raise ValueError(f"SearchConfig.mode must be one of {MODES}, got {self.mode!r}")
+    for name in ("rollouts", "num_candidates", "max_depth", "step_max_tokens", "max_code_errors",
+                 "batch_size", "num_runs", "top_k_runs", "beam_width"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"SearchConfig.{name} must be >= 1, got {getattr(self, name)}")
+    if any(r < 1 for r in self.extra_rollouts):
+      raise ValueError(f"SearchConfig.extra_rollouts must be positive, got {self.extra_rollouts}")
+    if self.temperature < 0 or not 0 < self.top_p <= 1 or self.c_puct < 0:
+      raise ValueError("SearchConfig needs temperature >= 0, 0 < top_p <= 1 and c_puct >= 0")

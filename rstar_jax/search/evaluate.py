@@ -1,0 +1,116 @@
+"""Evaluation: N independent searches per problem, top-K majority over their answers (DESIGN §1.2).
+
+Each run (MCTS in 'eval' mode, or step-level beam search) returns the answer of its terminal
+with the highest PPM score; the final answer is the majority, up to equivalence, among the K
+runs with the highest scores (ties: higher summed score).
+"""
+from collections.abc import Sequence
+import dataclasses
+import os
+import pathlib
+import time
+from typing import Any, Literal
+
+import tqdm
+
+from rstar_jax import grading
+from rstar_jax.data import records
+from rstar_jax.search import beam as beam_lib
+from rstar_jax.search import expand as expand_lib
+from rstar_jax.search import mcts
+from rstar_jax.search import tree as tree_lib
+from rstar_jax.search.config import SearchConfig
+
+Method = Literal["mcts", "beam"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunAnswer:
+  answer: str | None
+  score: float
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalResult:
+  problem_id: str
+  answer: str | None
+  correct: bool | None
+  runs: tuple[RunAnswer, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSummary:
+  results: tuple[EvalResult, ...]
+  wall_s: float
+  stats: dict[str, float]
+
+  @property
+  def accuracy(self) -> float | None:
+    graded = [r.correct for r in self.results if r.correct is not None]
+    return sum(graded) / len(graded) if graded else None
+
+  def to_dict(self) -> dict[str, Any]:
+    return {**dataclasses.asdict(self), "accuracy": self.accuracy}
+
+
+def best_answer(tree: tree_lib.Tree) -> RunAnswer:
+  """The answer of the valid terminal with the highest PPM score (None if there is none)."""
+  valid = [n for n in tree.terminals() if n.invalid is None and n.ppm is not None]
+  if not valid:
+    return RunAnswer(None, float("-inf"))
+  best = max(valid, key=lambda n: n.ppm)
+  return RunAnswer(best.answer, best.ppm)
+
+
+def top_k_majority(runs: Sequence[RunAnswer], k: int) -> str | None:
+  """Majority (answers grouped by equivalence) over the k best-scored runs with an answer."""
+  top = sorted((r for r in runs if r.answer is not None), key=lambda r: -r.score)[:k]
+  groups: list[list[RunAnswer]] = []
+  for run in top:
+    for group in groups:
+      if grading.is_equivalent(run.answer, group[0].answer):
+        group.append(run)
+        break
+    else:
+      groups.append([run])
+  if not groups:
+    return None
+  best = max(groups, key=lambda g: (len(g), sum(r.score for r in g)))
+  return best[0].answer
+
+
+def evaluate_problems(problems: Sequence, engine: expand_lib.EngineLike,
+                      scorer: expand_lib.ScorerLike, pool: expand_lib.PoolLike,
+                      cfg: SearchConfig, *, method: Method = "mcts",
+                      out_dir: str | os.PathLike | None = None,
+                      progress: bool = True) -> EvalSummary:
+  """Answers every problem with `cfg.num_runs` searches; grades against `answer` when present.
+
+  With `out_dir`, every run's tree is written (shards under `out_dir/trees`, field `run`).
+  """
+  if method not in ("mcts", "beam"):
+    raise ValueError(f"method must be 'mcts' or 'beam', got {method!r}")
+  if method == "mcts" and cfg.mode != "eval":
+    cfg = dataclasses.replace(cfg, mode="eval")
+  store = (records.ShardSequence(pathlib.Path(out_dir) / "trees", "trees")
+           if out_dir is not None else None)
+  stats = expand_lib.SearchStats()
+  results = []
+  start = time.perf_counter()
+  for lo in tqdm.trange(0, len(problems), cfg.batch_size, desc=f"evaluate[{method}]",
+                        disable=not progress):
+    batch = problems[lo:lo + cfg.batch_size]
+    trees = [tree_lib.Tree(p.id, p.question, p.answer) for p in batch for _ in range(cfg.num_runs)]
+    runs = [r for _ in batch for r in range(cfg.num_runs)]
+    search = mcts.search_trees if method == "mcts" else beam_lib.beam_search_trees
+    search(trees, engine, scorer, pool, cfg, runs=runs, stats=stats)
+    for i, problem in enumerate(batch):
+      run_answers = tuple(best_answer(t) for t in trees[i * cfg.num_runs:(i + 1) * cfg.num_runs])
+      answer = top_k_majority(run_answers, cfg.top_k_runs)
+      correct = None
+      if problem.answer is not None:
+        correct = answer is not None and grading.is_equivalent(answer, problem.answer)
+      results.append(EvalResult(problem.id, answer, correct, run_answers))
+    if store is not None:
+      store.append([{**t.to_dict(), "run": r, "method": method} for t, r in zip(trees, runs)])
+  return EvalSummary(tuple(results), time.perf_counter() - start, stats.to_dict())

@@ -1,0 +1,106 @@
+"""From sampled step candidates to verified child nodes (DESIGN §1.1–1.2, expansion).
+
+Pure text logic, no I/O: dedup and the answer rule, classifying a candidate (answer step, code
+step to execute, or invalid), and folding the executor's result into the step.
+"""
+from collections.abc import Sequence
+import dataclasses
+from typing import Protocol
+
+from rstar_jax import grading
+from rstar_jax.sandbox import assemble_program
+from rstar_jax.search import prompts
+from rstar_jax.search import tree as tree_lib
+
+BOXED = "\\boxed"
+
+
+class CandidateLike(Protocol):
+  text: str
+  stop_reason: str
+
+
+class ExecResultLike(Protocol):
+  ok: bool
+  stdout: str
+  error_type: str | None
+  error_message: str | None
+
+
+@dataclasses.dataclass
+class Draft:
+  """A candidate step before its code has run. `program` is set iff it must be executed."""
+  text: str
+  stop_reason: str
+  answer: str | None = None
+  invalid: str | None = None
+  program: str | None = None
+
+  @property
+  def terminal(self) -> bool:
+    return self.program is None
+
+
+def is_answer_step(text: str) -> bool:
+  return BOXED in text
+
+
+def dedup(candidates: Sequence[CandidateLike]) -> list[CandidateLike]:
+  """Drops exact duplicates; of several answer steps only the first is kept."""
+  kept, seen, have_answer = [], set(), False
+  for c in candidates:
+    if c.text in seen:
+      continue
+    seen.add(c.text)
+    if is_answer_step(c.text):
+      if have_answer:
+        continue
+      have_answer = True
+    kept.append(c)
+  return kept
+
+
+def classify(solution: str, candidate: CandidateLike) -> Draft:
+  """Decides what a candidate step is, given the partial solution before it.
+
+  A step with `\\boxed{}` is terminal (invalid when no answer parses). Otherwise a step that ran
+  out of tokens, or ended without a step marker, is terminal-invalid; a step ending in
+  `<end_of_step>`/`<end_of_code>` is verified by executing the whole program so far.
+  """
+  text, stop = candidate.text, candidate.stop_reason
+  draft = Draft(text=text, stop_reason=stop)
+  if is_answer_step(text):
+    draft.answer = grading.extract_answer(text)
+    if draft.answer is None:
+      draft.invalid = tree_lib.INVALID_NO_ANSWER
+  elif stop == "length":
+    draft.invalid = tree_lib.INVALID_TOO_LONG
+  elif not text.endswith((prompts.END_OF_STEP, prompts.END_OF_CODE)):
+    draft.invalid = tree_lib.INVALID_NO_ANSWER
+  else:
+    draft.program = assemble_program(solution + text)
+    if draft.program is None:
+      draft.invalid = tree_lib.INVALID_NO_CODE
+  return draft
+
+
+def error_text(result: ExecResultLike) -> str:
+  return f"{result.error_type or 'Error'}: {result.error_message or ''}".rstrip(": ")
+
+
+def child_fields(draft: Draft, result: ExecResultLike | None, parent: tree_lib.Node, *,
+                 max_code_errors: int, max_depth: int) -> dict:
+  """The fields of the child node a draft (and its execution result) becomes."""
+  fields = dict(text=draft.text, stop_reason=draft.stop_reason, answer=draft.answer,
+                invalid=draft.invalid, terminal=draft.terminal)
+  if result is not None:
+    output = result.stdout if result.ok else error_text(result)
+    errors = 0 if result.ok else parent.consecutive_errors + 1
+    fields.update(output=output, code_error=not result.ok, consecutive_errors=errors)
+    if draft.text.endswith(prompts.END_OF_CODE):
+      fields["text"] = draft.text + prompts.output_block(output)
+    if errors >= max_code_errors:
+      fields.update(terminal=True, invalid=tree_lib.INVALID_CODE_ERRORS)
+  if not fields["terminal"] and parent.depth + 1 >= max_depth:
+    fields.update(terminal=True, invalid=tree_lib.INVALID_TOO_DEEP)
+  return fields
