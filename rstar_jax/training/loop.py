@@ -110,10 +110,12 @@ def run(cfg: TrainConfig, model: nnx.Module, task: Task, *, stream: grain.MapDat
       host = next(it) if step < n_steps else None  # Overlaps with the step running on device.
       raw = {k: float(v) for k, v in jax.device_get(out).items()}
       if not _finite(raw):
+        last = ckpt.latest_step()
+        kept = (f"the last good checkpoint {ckpt.directory}/{last} is intact" if last else
+                "no checkpoint had been written yet")
         raise NonFiniteLossError(
             f"{task.name}: non-finite loss or gradient at step {step} (loss={raw['loss']}, "
-            f"grad_norm={raw['grad_norm']}); training stopped, the last good checkpoint "
-            f"({ckpt.latest_step()}) under {ckpt.directory} is intact")
+            f"grad_norm={raw['grad_norm']}); training stopped, {kept}")
       now = time.perf_counter()
       metrics = {"loss": raw["loss"], "grad_norm": raw["grad_norm"],
                  "lr": float(schedule(step - 1)), "tokens_per_s": tokens / (now - tick),
