@@ -5,7 +5,8 @@
   higher min Q).
 - PPM pairs (medium problems only): at every node, up to 2 children with a correct descendant
   (highest Q first) against up to 2 children with a wrong descendant (lowest Q first), sharing
-  the prefix; plus the 2 best correct full trajectories against the 2 worst wrong ones.
+  the prefix; plus the 2 best correct full trajectories (no code errors) against the 2 worst
+  wrong ones.
 """
 from collections.abc import Iterable, Sequence
 import collections
@@ -114,9 +115,12 @@ def step_pairs(tree: tree_lib.Tree) -> list[dict[str, Any]]:
 
 
 def answer_pairs(tree: tree_lib.Tree) -> list[dict[str, Any]]:
-  """The 2 best correct full trajectories against the 2 worst wrong ones (by mean Q)."""
+  """The 2 best correct full trajectories against the 2 worst wrong ones (by mean Q).
+
+  As for SFT, correct trajectories with code errors are not used as positives.
+  """
   trajs = trajectories(tree)
-  good = _best_first(t for t in trajs if t.correct)[:PAIRS_PER_SIDE]
+  good = _best_first(t for t in trajs if t.correct and not t.has_code_error)[:PAIRS_PER_SIDE]
   bad = _best_first(t for t in trajs if not t.correct)[::-1][:PAIRS_PER_SIDE]
   prompt = prompts.policy_prompt(tree.question)
   return [_pair(tree, prompt, g.text, b.text, g.mean_q, b.mean_q) for g in good for b in bad]

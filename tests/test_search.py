@@ -1,0 +1,204 @@
+"""Search with a scripted policy and the real sandbox and grader; extraction from its trees.
+
+The scripted tree (problem "apples", gold 15) is small enough to be searched exhaustively, so
+every Q-value equals the mean reward of the terminals below it and can be written down by hand:
+
+  root ─ a: bought = 3*5 ─┬ print(bought) → 15 → \\boxed{15} ✓        Q(a) = 0
+       │                  └ print(bought+1) → 16 → \\boxed{16} ✗
+       ├ b: bought = 3+5 ── print(bought) → 8 → \\boxed{8} ✗          Q(b) = -1
+       ├ c: 3*apples (NameError) ── print(bought) (error again) ✗     Q(c) = -1
+       ├ d: bought = 5*3 ── print(bought) → 15 → \\boxed{15} ✓        Q(d) = +1
+       ├ e: print(15/0) (ZeroDivisionError) ── \\boxed{15} ✓           Q(e) = +1
+       └ g: bought = 15 ─┬ print(bought) → \\boxed{15} ✓              Q(g) = -1/3
+                         ├ print(bought+1) → \\boxed{16} ✗
+                         └ print(bought+2) → \\boxed{17} ✗
+"""
+import pytest
+
+from rstar_jax.data import extract
+from rstar_jax.data import records
+from rstar_jax.data.problems import Problem
+from rstar_jax.sandbox import SandboxPool
+from rstar_jax.search import mcts
+from rstar_jax.search import prompts
+from rstar_jax.search import scripted
+from rstar_jax.search.config import SearchConfig
+
+A = "<code>\n# a: 3 bags of 5\nbought = 3 * 5\n<end_of_step>"
+B = "<code>\n# b: add instead\nbought = 3 + 5\n<end_of_step>"
+C = "<code>\n# c: undefined name\nbought = 3 * apples\n<end_of_step>"
+D = "<code>\n# d: 5 times 3\nbought = 5 * 3\n<end_of_step>"
+E = "<code>\n# e: crash\nbought = 15\nprint(bought / 0)\n<end_of_code>"
+G = "<code>\n# g: literal\nbought = 15\n<end_of_step>"
+PRINT = "\n# print the answer\nprint(bought)\n<end_of_code>"
+PRINT1 = "\n# print the answer\nprint(bought + 1)\n<end_of_code>"
+PRINT2 = "\n# print the answer\nprint(bought + 2)\n<end_of_code>"
+
+
+def _answer(v):
+  return f"\n<answer>The answer is \\boxed{{{v}}}.<end_of_answer>"
+
+
+def _out(v):
+  return prompts.output_block(str(v))
+
+
+ERR_E = _out("ZeroDivisionError: division by zero")
+APPLES_SCRIPT = {
+    "": [A, B, C, D, E, G],
+    A: [PRINT, PRINT1], A + PRINT + _out(15): [_answer(15)], A + PRINT1 + _out(16): [_answer(16)],
+    B: [PRINT], B + PRINT + _out(8): [_answer(8)],
+    C: [PRINT],
+    D: [PRINT], D + PRINT + _out(15): [_answer(15)],
+    E + ERR_E: [_answer(15)],
+    G: [PRINT, PRINT1, PRINT2], G + PRINT + _out(15): [_answer(15)],
+    G + PRINT1 + _out(16): [_answer(16)], G + PRINT2 + _out(17): [_answer(17)],
+}
+APPLES = Problem("apples", "A farmer buys 3 bags of 5 apples. How many apples?", "15")
+
+# Hard: every answer wrong. Easy: every answer right.
+W1, W2, W3 = (f"<code>\nprint({v})\n<end_of_code>" for v in (1, 2, 3))
+HARD_SCRIPT = {"": [W1, W2, W3], **{w + _out(v): [_answer(v)] for w, v in ((W1, 1), (W2, 2),
+                                                                         (W3, 3))}}
+HARD = Problem("hard", "What is 2 + 2?", "4")
+R1, R2 = "<code>\nprint(7)\n<end_of_code>", "<code>\nprint(3 + 4)\n<end_of_code>"
+EASY_SCRIPT = {"": [R1, R2], R1 + _out(7): [_answer(7)], R2 + _out(7): [_answer("7.0")]}
+EASY = Problem("easy", "What is 3 + 4?", "7")
+
+CFG = SearchConfig(rollouts=40, num_candidates=6, max_code_errors=2, batch_size=8)
+
+
+class _MultiPolicy(scripted.ScriptedPolicy):
+  """One scripted policy serving several problems (scripts keyed by question)."""
+
+  def __init__(self, scripts):
+    super().__init__({})
+    self.scripts = scripts
+
+  def expand(self, prompt_texts, n, sampling):
+    self.calls.append(list(prompt_texts))
+    rows = []
+    for text in prompt_texts:
+      question, _ = prompts.split_prompt(text)
+      policy = scripted.ScriptedPolicy(self.scripts[question])
+      rows += policy.expand([text], n, sampling)
+    return rows
+
+
+def _policy():
+  return _MultiPolicy({APPLES.question: APPLES_SCRIPT, HARD.question: HARD_SCRIPT,
+                       EASY.question: EASY_SCRIPT})
+
+
+@pytest.fixture(scope="module")
+def pool():
+  with SandboxPool(num_workers=2) as p:
+    yield p
+
+
+@pytest.fixture(scope="module")
+def searched(pool):
+  policy = _policy()
+  trees = mcts.search_batch([APPLES, HARD, EASY], policy, None, pool, CFG)
+  return {t.problem_id: t for t in trees}, policy
+
+
+def _first_step(tree, text):
+  (node,) = [n for n in tree.children(tree.root) if n.text.startswith(text)]
+  return node
+
+
+def test_search_finds_the_correct_paths_with_expected_q(searched):
+  trees, _ = searched
+  tree = trees["apples"]
+  q = {name: _first_step(tree, step).q for name, step in
+       dict(a=A, b=B, c=C, d=D, e=E, g=G).items()}
+  assert q == pytest.approx({"a": 0.0, "b": -1.0, "c": -1.0, "d": 1.0, "e": 1.0, "g": -1 / 3})
+  assert tree.root.visits == 9 and tree.root.value_sum == pytest.approx(-1.0)
+  assert tree.root.terminal  # exhausted: every leaf was reached
+  answers = sorted((n.answer, n.correct) for n in tree.terminals() if n.answer is not None)
+  assert answers == [("15", True)] * 4 + [("16", False)] * 2 + [("17", False), ("8", False)]
+  (bad_code,) = [n for n in tree.terminals() if n.invalid is not None]
+  assert bad_code.invalid == "code_errors" and bad_code.consecutive_errors == 2
+  e = _first_step(tree, E)
+  assert e.code_error and e.text.endswith(ERR_E) and e.invalid is None and e.children
+
+
+def test_all_trees_advance_together(searched):
+  trees, policy = searched
+  # The first level expands the three roots in one call; later calls still mix problems.
+  assert len(policy.calls[0]) == 3
+  assert {prompts.split_prompt(p)[0] for p in policy.calls[1]} == {APPLES.question,
+                                                                     HARD.question,
+                                                                     EASY.question}
+  assert all(len(set(c)) == len(c) for c in policy.calls)
+
+
+def test_difficulty_classes(searched):
+  trees, _ = searched
+  assert {k: extract.difficulty(t) for k, t in trees.items()} == {
+      "apples": "medium", "hard": "hard", "easy": "easy"}
+
+
+def test_sft_picks_the_best_two_clean_correct_trajectories(searched):
+  trees, _ = searched
+  picked = extract.sft_trajectories(trees["apples"])
+  assert [t.text for t in picked] == [D + PRINT + _out(15) + _answer(15),
+                                      A + PRINT + _out(15) + _answer(15)]
+  assert [t.mean_q for t in picked] == pytest.approx([1.0, 2 / 3])
+  (example, _) = extract.sft_examples(trees["apples"])
+  assert example["prompt"] == prompts.policy_prompt(APPLES.question)
+  assert extract.sft_examples(trees["hard"]) == []
+  assert len(extract.sft_examples(trees["easy"])) == 2
+
+
+def test_ppm_pairs(searched):
+  trees, _ = searched
+  tree = trees["apples"]
+  base = prompts.policy_prompt(APPLES.question)
+  got = {(p["prompt"][len(base):], p["pos"], p["neg"]) for p in extract.step_pairs(tree)}
+  a_print, a_print1 = PRINT + _out(15), PRINT1 + _out(16)
+  expected = {("", d, n) for d in (D, E + ERR_E) for n in (B, C)}
+  expected |= {(A, a_print, a_print1), (G, a_print, PRINT1 + _out(16)),
+               (G, a_print, PRINT2 + _out(17))}
+  assert got == expected
+  answer = {(p["pos"], p["neg"]) for p in extract.answer_pairs(tree)}
+  goods = [D + PRINT + _out(15) + _answer(15), A + PRINT + _out(15) + _answer(15)]
+  bads = [B + PRINT + _out(8) + _answer(8), C + PRINT + _out("NameError: name 'apples' is "
+                                                              "not defined")]
+  assert answer == {(g, b) for g in goods for b in bads}
+  assert len(extract.ppm_pairs(tree)) == 11
+  for p in extract.ppm_pairs(tree):
+    assert p["pos_q"] > p["neg_q"]
+  assert extract.ppm_pairs(trees["hard"]) == [] and extract.ppm_pairs(trees["easy"]) == []
+
+
+def test_extract_writes_grain_readable_datasets(searched, tmp_path):
+  import grain
+  trees, _ = searched
+  summary = extract.extract(list(trees.values()), tmp_path / "sft", tmp_path / "ppm")
+  assert summary.difficulty == {"easy": 1, "medium": 1, "hard": 1}
+  assert (summary.sft_examples, summary.ppm_pairs) == (4, 11)
+  sft = records.read_dataset(tmp_path / "sft")
+  assert {e["problem_id"] for e in sft} == {"apples", "easy"}
+  manifest = records.read_manifest(tmp_path / "ppm")
+  assert manifest["schema"] == "ppm_pairs" and manifest["difficulty"]["medium"] == 1
+  source = grain.sources.ArrayRecordDataSource(records.dataset_shards(tmp_path / "ppm"))
+  pairs = list(grain.MapDataset.source(source).map(records.decode))
+  assert pairs == records.read_dataset(tmp_path / "ppm") and len(pairs) == 11
+
+
+def test_tree_records_round_trip(searched):
+  trees, _ = searched
+  tree = trees["apples"]
+  again = type(tree).from_dict(records.decode(records.encode(tree.to_dict())))
+  assert again.to_dict() == tree.to_dict()
+
+
+def test_extra_rollouts_only_for_unsolved(pool):
+  base = SearchConfig(rollouts=1, num_candidates=3)
+  for extra, expected_hard in (((), 1), ((2,), 3)):
+    cfg = SearchConfig(**{**base.__dict__, "extra_rollouts": extra})
+    trees = mcts.search_batch([HARD, EASY], _policy(), None, pool, cfg)
+    answered = [len([n for n in t.terminals() if n.answer]) for t in trees]
+    assert answered == [expected_hard, 1]  # the solved easy problem gets no extra rollouts
