@@ -62,22 +62,40 @@ def _finite(metrics: dict[str, float]) -> bool:
   return math.isfinite(metrics["loss"]) and math.isfinite(metrics["grad_norm"])
 
 
-def run(cfg: TrainConfig, model: nnx.Module, task: Task, *, stream: grain.MapDataset,
-        total_steps: int, out_dir: pathlib.Path, mesh: Mesh,
-        callbacks: Sequence[Callback] = ()) -> tuple[nnx.Module, int, list[dict[str, float]]]:
-  """Trains `model` over `stream`, resuming from the latest checkpoint under `out_dir`."""
+@dataclasses.dataclass(frozen=True)
+class Setup:
+  """A model split for training, its optimizer state and the compiled train step."""
+  mp: ModelParams
+  params: Params
+  opt_state: Any
+  build: Callable[[Params], nnx.Module]
+  train_step: Callable[..., Any]
+
+
+def prepare(cfg: TrainConfig, model: nnx.Module, task: Task, *, total_steps: int,
+            mesh: Mesh) -> Setup:
+  """Parameters on their shardings (a private copy), optimizer state and the jitted step."""
   mp = ModelParams(model)
   param_shardings = mp.shardings(mesh)
   # A private copy: the caller's model (e.g. the policy a PPM starts from) survives donation.
   params = jax.device_put(mp.flat(), param_shardings, may_alias=False)
   tx = optim.make_optimizer(cfg, total_steps)
-  schedule = optim.make_schedule(cfg, total_steps)
   opt_shardings = step_lib.opt_state_shardings(tx, params)
   opt_state = jax.jit(tx.init, out_shardings=opt_shardings)(params)
   build = step_lib.model_builder(mp, jnp.dtype(cfg.compute_dtype), cfg.remat)
   train_step = step_lib.make_train_step(task.loss_fn, task.weight_key, build, tx,
                                         param_shardings, opt_shardings)
-  eval_step = step_lib.make_eval_step(task.loss_fn, task.weight_key, build)
+  return Setup(mp, params, opt_state, build, train_step)
+
+
+def run(cfg: TrainConfig, model: nnx.Module, task: Task, *, stream: grain.MapDataset,
+        total_steps: int, out_dir: pathlib.Path, mesh: Mesh,
+        callbacks: Sequence[Callback] = ()) -> tuple[nnx.Module, int, list[dict[str, float]]]:
+  """Trains `model` over `stream`, resuming from the latest checkpoint under `out_dir`."""
+  setup = prepare(cfg, model, task, total_steps=total_steps, mesh=mesh)
+  mp, params, opt_state, train_step = setup.mp, setup.params, setup.opt_state, setup.train_step
+  schedule = optim.make_schedule(cfg, total_steps)
+  eval_step = step_lib.make_eval_step(task.loss_fn, task.weight_key, setup.build)
 
   def evaluate(params: Params) -> dict[str, float]:
     sums: dict[str, float] = {}

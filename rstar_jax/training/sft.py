@@ -18,6 +18,11 @@ def _summarize(sums: dict[str, float]) -> dict[str, float]:
   return {"tokens": sums["weight"]}
 
 
+def sft_task(cfg: SFTConfig) -> loop.Task:
+  return loop.Task("sft", functools.partial(losses.sft_loss, chunk=cfg.loss_chunk), "weights",
+                   _summarize)
+
+
 def train_sft(cfg: SFTConfig, *, data_dir: str | pathlib.Path, init: Any, tokenizer: Any,
               out_dir: str | pathlib.Path, mesh: Mesh | None = None,
               callbacks: Sequence[loop.Callback] = ()) -> loop.TrainResult:
@@ -36,9 +41,7 @@ def train_sft(cfg: SFTConfig, *, data_dir: str | pathlib.Path, init: Any, tokeni
     batcher = sft_data.make_sft_batcher(data, pad_id=loop.pad_id(tokenizer), cfg=cfg)
     stream, total = inputs.train_stream(len(data), batcher, layout=layout, epochs=cfg.epochs,
                                         seed=cfg.seed, max_steps=cfg.max_steps)
-    task = loop.Task("sft", functools.partial(losses.sft_loss, chunk=cfg.loss_chunk),
-                     "weights", _summarize)
-    model, step, history = loop.run(cfg, model, task, stream=stream, total_steps=total,
+    model, step, history = loop.run(cfg, model, sft_task(cfg), stream=stream, total_steps=total,
                                     out_dir=out, mesh=mesh, callbacks=callbacks)
     hf_dir = loop.export(model, out, tokenizer, cfg)
   return loop.TrainResult(model, step, history, loop.final_metrics(history),
