@@ -19,8 +19,10 @@ from rstar_jax.data import extract
 from rstar_jax.data import records
 from rstar_jax.data.problems import Problem
 from rstar_jax.sandbox import SandboxPool
+from rstar_jax.search import evaluate
 from rstar_jax.search import mcts
 from rstar_jax.search import prompts
+from rstar_jax.search import run
 from rstar_jax.search import scripted
 from rstar_jax.search.config import SearchConfig
 
@@ -202,3 +204,82 @@ def test_extra_rollouts_only_for_unsolved(pool):
     trees = mcts.search_batch([HARD, EASY], _policy(), None, pool, cfg)
     answered = [len([n for n in t.terminals() if n.answer]) for t in trees]
     assert answered == [expected_hard, 1]  # the solved easy problem gets no extra rollouts
+
+
+class _Interrupted(Exception):
+  pass
+
+
+class _DiesInside(_MultiPolicy):
+  """Stands in for a process killed in the middle of the batch of problem `question`."""
+
+  def __init__(self, scripts, question):
+    super().__init__(scripts)
+    self.question = question
+    self.seen = 0
+
+  def expand(self, prompt_texts, n, sampling):
+    if any(prompts.split_prompt(t)[0] == self.question for t in prompt_texts):
+      self.seen += 1
+      if self.seen == 2:
+        raise _Interrupted()
+    return super().expand(prompt_texts, n, sampling)
+
+
+def test_run_search_resumes_without_losing_or_duplicating(pool, tmp_path):
+  problems = [APPLES, HARD, EASY]
+  cfg = SearchConfig(rollouts=4, num_candidates=3, max_code_errors=2, batch_size=1)
+  scripts = _policy().scripts
+  with pytest.raises(_Interrupted):  # dies inside the second batch
+    run.run_search(problems, _DiesInside(scripts, HARD.question), None, pool, cfg, tmp_path,
+                   progress=False)
+  assert run.finished_ids(tmp_path) == {"apples"}
+  # A shard half-written when the process died is never read.
+  (tmp_path / "trees" / ".tmp-trees-00001.array_record").write_bytes(b"garbage")
+  summary = run.run_search(problems, _MultiPolicy(scripts), None, pool, cfg, tmp_path,
+                           progress=False)
+  assert (summary.searched, summary.skipped) == (2, 1)
+  assert summary.difficulty == {"easy": 1, "medium": 0, "hard": 1}
+  ids = [r["problem_id"] for r in run.tree_store(tmp_path).read_all()]
+  assert sorted(ids) == ["apples", "easy", "hard"]
+  mirrors = sorted(p.name for p in (tmp_path / "trees").glob("*.jsonl"))
+  assert mirrors == ["trees-00000.jsonl", "trees-00001.jsonl", "trees-00002.jsonl"]
+  again = run.run_search(problems, None, None, pool, cfg, tmp_path, progress=False)
+  assert (again.searched, again.skipped) == (0, 3)
+  with pytest.raises(ValueError, match="unique"):
+    run.run_search([EASY, EASY], None, None, pool, cfg, tmp_path / "x", progress=False)
+
+
+def _answer_scorer(q, solution):
+  del q
+  if "boxed" in solution:
+    return 0.9 if solution.endswith(_answer(15)) else -0.5
+  return 0.8 if solution.startswith(D) else 0.5 if solution.startswith(A) else 0.0
+
+
+def test_top_k_majority():
+  r = evaluate.RunAnswer
+  runs = [r("15", 0.9), r("15.0", 0.8), r("16", 0.95), r("17", 0.1), r(None, 2.0)]
+  assert evaluate.top_k_majority(runs, 3) == "15"
+  assert evaluate.top_k_majority(runs, 1) == "16"
+  assert evaluate.top_k_majority([r("3", 0.5), r("4", 0.6)], 2) == "4"
+  assert evaluate.top_k_majority([r(None, 1.0)], 4) is None
+
+
+@pytest.mark.parametrize("method", ["mcts", "beam"])
+def test_evaluate_problems(pool, method, tmp_path):
+  policy = _MultiPolicy({APPLES.question: APPLES_SCRIPT})
+  scorer = scripted.ScriptedScorer(_answer_scorer)
+  cfg = SearchConfig(rollouts=40, num_candidates=6, max_code_errors=2, num_runs=2,
+                     beam_width=2)
+  summary = evaluate.evaluate_problems([APPLES], policy, scorer, pool, cfg, method=method,
+                                       out_dir=tmp_path, progress=False)
+  (result,) = summary.results
+  assert result.answer == "15" and result.correct and summary.accuracy == 1.0
+  assert [a.answer for a in result.runs] == ["15", "15"]
+  assert len(run.tree_store(tmp_path).read_all()) == 2
+  assert all(len(set(c)) == len(c) for c in scorer.calls)
+  if method == "beam":  # the beam keeps the two best first steps only
+    tree = extract.load_trees(tmp_path / "trees")[0]
+    expanded = [n.text for n in tree.children(tree.root) if n.children]
+    assert expanded == [A, D]

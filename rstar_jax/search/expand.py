@@ -142,17 +142,22 @@ def grade(trees_children: Sequence[tuple[tree_lib.Tree, Sequence[tree_lib.Node]]
 
 def score(nodes: Sequence[tuple[tree_lib.Tree, tree_lib.Node]], scorer: ScorerLike,
           stats: SearchStats) -> None:
-  """Sets `ppm` on every node with one PPM call (invalid terminals are not scored)."""
-  todo = [(t, n) for t, n in nodes if n.invalid is None]
+  """Sets `ppm` on every node with one PPM call (invalid terminals are not scored).
+
+  Identical texts (the same step reached by several runs on one problem) are scored once.
+  """
+  todo = [(n, prompt_text(t, n)) for t, n in nodes if n.invalid is None]
   if not todo:
     return
+  unique = list(dict.fromkeys(text for _, text in todo))
   with stats.timed("ppm_s"):
-    values = np.asarray(scorer.score([prompt_text(t, n) for t, n in todo]), dtype=np.float32)
-  if values.shape != (len(todo),):
-    raise RuntimeError(f"scorer.score returned shape {values.shape} for {len(todo)} texts")
-  for (_, node), v in zip(todo, values):
-    node.ppm = float(v)
-  stats.scored += len(todo)
+    values = np.asarray(scorer.score(unique), dtype=np.float32)
+  if values.shape != (len(unique),):
+    raise RuntimeError(f"scorer.score returned shape {values.shape} for {len(unique)} texts")
+  by_text = dict(zip(unique, values.tolist()))
+  for node, text in todo:
+    node.ppm = by_text[text]
+  stats.scored += len(unique)
 
 
 def terminal_reward(node: tree_lib.Node, mode: str) -> float:
