@@ -283,3 +283,12 @@ def test_evaluate_problems(pool, method, tmp_path):
     tree = extract.load_trees(tmp_path / "trees")[0]
     expanded = [n.text for n in tree.children(tree.root) if n.children]
     assert expanded == [A, D]
+
+
+def test_problems_without_gold_are_reported_and_skipped(pool, tmp_path):
+  problems = [Problem("no-gold", "What is 3 + 4?", None), EASY]
+  summary = run.run_search(problems, _policy(), None, pool, SearchConfig(rollouts=2), tmp_path,
+                           progress=False)
+  assert summary.missing_answer == ("no-gold",)
+  assert (summary.searched, summary.skipped, summary.solved) == (1, 0, 1)
+  assert run.finished_ids(tmp_path) == {"easy"}

@@ -8,6 +8,7 @@ or written twice.
 from collections.abc import Sequence
 import collections
 import dataclasses
+import logging
 import os
 import pathlib
 import time
@@ -38,6 +39,7 @@ class SearchSummary:
   """What one `run_search` call did (resumed problems are counted in `skipped`)."""
   searched: int
   skipped: int
+  missing_answer: tuple[str, ...]
   solved: int
   difficulty: dict[str, int]
   wall_s: float
@@ -65,14 +67,19 @@ def run_search(problems: Sequence, engine: expand_lib.EngineLike,
   """Searches every problem not yet in `out_dir`, one batch of `cfg.batch_size` at a time.
 
   Problems are `Problem(id, question, answer)`; each tree record is `Tree.to_dict()` plus the
-  problem's difficulty class and the search mode.
+  problem's difficulty class and the search mode. Problems without a gold answer cannot be
+  rewarded: they are reported (logged and listed in the summary) and skipped.
   """
   if cfg.mode == "eval":
     raise ValueError("run_search builds training trees; use evaluate_problems for mode 'eval'")
   _check_unique(problems)
   store = tree_store(out_dir)
   done = finished_ids(out_dir)
-  todo = [p for p in problems if p.id not in done]
+  missing = tuple(p.id for p in problems if p.answer is None)
+  if missing:
+    logging.warning("skipping %d problems without a gold answer: %s", len(missing),
+                    ", ".join(missing[:20]))
+  todo = [p for p in problems if p.id not in done and p.answer is not None]
   stats = expand_lib.SearchStats()
   counts = collections.Counter({extract.EASY: 0, extract.MEDIUM: 0, extract.HARD: 0})
   start = time.perf_counter()
@@ -88,7 +95,8 @@ def run_search(problems: Sequence, engine: expand_lib.EngineLike,
       bar.update(len(batch))
       bar.set_postfix(solved=counts[extract.EASY] + counts[extract.MEDIUM],
                       expansions=stats.expansions)
-  return SearchSummary(searched=len(todo), skipped=len(problems) - len(todo),
+  return SearchSummary(searched=len(todo), skipped=len(problems) - len(todo) - len(missing),
+                       missing_answer=missing,
                        solved=counts[extract.EASY] + counts[extract.MEDIUM],
                        difficulty=dict(counts), wall_s=time.perf_counter() - start,
                        stats=stats.to_dict())
