@@ -45,7 +45,13 @@ class Node:
     return self.value_sum / self.visits if self.visits else 0.0
 
   def to_dict(self) -> dict[str, Any]:
-    return dataclasses.asdict(self)
+    # Field by field: dataclasses.asdict deep-copies and is the slowest part of writing records.
+    record = {name: getattr(self, name) for name in _NODE_FIELDS}
+    record["children"] = list(self.children)
+    return record
+
+
+_NODE_FIELDS = tuple(f.name for f in dataclasses.fields(Node))
 
 
 class Tree:
