@@ -1,0 +1,121 @@
+"""What runs inside the disposable child forked from the warm worker for one program.
+
+The child applies the limits to itself, runs the program in fresh globals and reports the
+exception it ended with (its real type and message) on a private pipe, then leaves with
+`os._exit` so that no cleanup code of the worker's image runs and lingering threads die with it.
+"""
+import dataclasses
+import errno
+import io
+import json
+import os
+import resource
+import signal
+import sys
+from typing import Any
+
+from rstar_jax.sandbox import guard
+from rstar_jax.sandbox import isolation
+from rstar_jax.sandbox import limits as limits_lib
+
+_MAX_MESSAGE_CHARS = 2000
+# errno values whose OSError means a sandbox limit refused the operation.
+_ERRNO_LIMITS = {errno.EFBIG: limits_lib.FILE_SIZE, errno.EAGAIN: limits_lib.PROCESSES}
+
+
+@dataclasses.dataclass(frozen=True)
+class ChildSetup:
+  """Everything the worker decided for this program before forking."""
+  program: str
+  limits: limits_lib.Limits
+  workdir: str
+  writable_dirs: tuple[str, ...]
+  stdout_fd: int
+  report_fd: int
+  address_space_bytes: int
+  uid: int | None
+  block_network: bool
+
+
+def _limit_of(exc: BaseException) -> str | None:
+  if isinstance(exc, MemoryError):
+    return limits_lib.MEMORY
+  if isinstance(exc, OSError):
+    return _ERRNO_LIMITS.get(exc.errno)
+  return None
+
+
+def _set_limits(setup: ChildSetup) -> None:
+  lim = setup.limits
+  cpu = lim.cpu_seconds
+  resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+  resource.setrlimit(resource.RLIMIT_AS, (setup.address_space_bytes, setup.address_space_bytes))
+  resource.setrlimit(resource.RLIMIT_FSIZE, (lim.file_size_bytes, lim.file_size_bytes))
+  resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+  if setup.uid is not None:
+    resource.setrlimit(resource.RLIMIT_NPROC, (lim.max_processes, lim.max_processes))
+
+
+def _redirect_fds(setup: ChildSetup) -> int:
+  """Points stdio at the capture pipe and /dev/null and closes every worker descriptor."""
+  devnull = os.open(os.devnull, os.O_RDWR)
+  os.dup2(devnull, 0)
+  os.dup2(setup.stdout_fd, 1)
+  os.dup2(devnull, 2)
+  report_fd = os.dup2(setup.report_fd, 3)
+  os.closerange(4, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+  return report_fd
+
+
+def _prepare(setup: ChildSetup) -> int:
+  os.setsid()  # Own process group: the worker kills the whole group.
+  for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+    signal.signal(sig, signal.SIG_DFL)
+  signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Oversized writes fail with EFBIG instead.
+  report_fd = _redirect_fds(setup)
+  os.chdir(setup.workdir)
+  _set_limits(setup)
+  if setup.uid is not None:
+    isolation.drop_privileges(setup.uid)
+  guard.install(setup.writable_dirs, setup.block_network)
+  sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+  sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                errors="backslashreplace")
+  sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8")
+  sys.argv = ["<program>"]
+  return report_fd
+
+
+def _report(fd: int, exc: BaseException | None) -> None:
+  """Writes one JSON object (JSON, not pickle: the worker must not unpickle program data)."""
+  record: dict[str, Any] = {"error_type": None, "error_message": None, "limit_hit": None}
+  if exc is not None:
+    message = str(exc) if not isinstance(exc, SystemExit) else f"exit code {exc.code!r}"
+    record = {"error_type": type(exc).__name__, "error_message": message[:_MAX_MESSAGE_CHARS],
+              "limit_hit": _limit_of(exc)}
+  data = json.dumps(record).encode() + b"\n"
+  while data:
+    data = data[os.write(fd, data):]
+
+
+def run(setup: ChildSetup) -> None:
+  """Runs the program and exits the process; never returns."""
+  exc: BaseException | None = None
+  report_fd = -1
+  main_pid = os.getpid()
+  try:
+    report_fd = _prepare(setup)
+    code = compile(setup.program, "<program>", "exec")
+    exec(code, {"__name__": "__main__", "__builtins__": __builtins__})  # noqa: S102
+    sys.stdout.flush()
+  except BaseException as e:  # noqa: BLE001 — the exception is the program's result.
+    exc = e
+  try:
+    if os.getpid() == main_pid and report_fd >= 0:  # Forked copies of the program stay silent.
+      try:
+        sys.stdout.flush()
+      except BaseException:  # noqa: BLE001 — the program may have closed stdout.
+        pass
+      _report(report_fd, exc)
+  finally:
+    os._exit(0)
