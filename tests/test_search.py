@@ -292,3 +292,14 @@ def test_problems_without_gold_are_reported_and_skipped(pool, tmp_path):
   assert summary.missing_answer == ("no-gold",)
   assert (summary.searched, summary.skipped, summary.solved) == (1, 0, 1)
   assert run.finished_ids(tmp_path) == {"easy"}
+
+
+def test_processes_split_problems_and_share_the_output(pool, tmp_path):
+  cfg = SearchConfig(rollouts=2, num_candidates=2)
+  problems = [EASY, HARD]
+  for index in (0, 1):
+    summary = run.run_search(problems, _policy(), None, pool, cfg, tmp_path, progress=False,
+                             process_index=index, process_count=2)
+    assert summary.searched == 1
+  assert run.finished_ids(tmp_path) == {"easy", "hard"}
+  assert run.run_search(problems, None, None, pool, cfg, tmp_path, progress=False).searched == 0

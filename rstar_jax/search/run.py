@@ -26,12 +26,17 @@ TREE_DIR = "trees"
 TREE_PREFIX = "trees"
 
 
-def tree_store(out_dir: str | os.PathLike) -> records.ShardSequence:
-  return records.ShardSequence(pathlib.Path(out_dir) / TREE_DIR, TREE_PREFIX)
+def tree_store(out_dir: str | os.PathLike, process_index: int = 0,
+               process_count: int = 1) -> records.ShardSequence:
+  """Where one process appends its shards; with several processes each has its own prefix."""
+  prefix = TREE_PREFIX if process_count == 1 else f"{TREE_PREFIX}-p{process_index:04d}"
+  return records.ShardSequence(pathlib.Path(out_dir) / TREE_DIR, prefix)
 
 
 def finished_ids(out_dir: str | os.PathLike) -> set[str]:
-  return {r["problem_id"] for r in tree_store(out_dir).read_all()}
+  """Ids of every problem with a tree in `out_dir`, whichever process wrote it."""
+  return {r["problem_id"] for p in records.shard_paths(pathlib.Path(out_dir) / TREE_DIR)
+          for r in records.read_shard(p)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,17 +68,23 @@ def _check_unique(problems: Sequence) -> None:
 def run_search(problems: Sequence, engine: expand_lib.EngineLike,
                scorer: expand_lib.ScorerLike | None, pool: expand_lib.PoolLike,
                cfg: SearchConfig, out_dir: str | os.PathLike, *, jsonl_mirror: bool = True,
-               progress: bool = True) -> SearchSummary:
+               progress: bool = True, process_index: int = 0,
+               process_count: int = 1) -> SearchSummary:
   """Searches every problem not yet in `out_dir`, one batch of `cfg.batch_size` at a time.
 
   Problems are `Problem(id, question, answer)`; each tree record is `Tree.to_dict()` plus the
   problem's difficulty class and the search mode. Problems without a gold answer cannot be
   rewarded: they are reported (logged and listed in the summary) and skipped.
+  With `process_count` > 1 (several hosts sharing `out_dir`), this process takes every
+  `process_count`-th problem starting at `process_index`.
   """
   if cfg.mode == "eval":
     raise ValueError("run_search builds training trees; use evaluate_problems for mode 'eval'")
+  if not 0 <= process_index < process_count:
+    raise ValueError(f"process_index {process_index} not in [0, {process_count})")
   _check_unique(problems)
-  store = tree_store(out_dir)
+  problems = problems[process_index::process_count]
+  store = tree_store(out_dir, process_index, process_count)
   done = finished_ids(out_dir)
   missing = tuple(p.id for p in problems if p.answer is None)
   if missing:
