@@ -303,3 +303,11 @@ def test_processes_split_problems_and_share_the_output(pool, tmp_path):
     assert summary.searched == 1
   assert run.finished_ids(tmp_path) == {"easy", "hard"}
   assert run.run_search(problems, None, None, pool, cfg, tmp_path, progress=False).searched == 0
+
+
+def test_extract_cli_on_run_output(pool, tmp_path):
+  run.run_search([APPLES, EASY], _policy(), None, pool, CFG, tmp_path / "run", progress=False)
+  summary = extract.main(["--trees", str(tmp_path / "run" / "trees"),
+                          "--sft_out", str(tmp_path / "sft"), "--ppm_out", str(tmp_path / "ppm")])
+  assert (summary.sft_examples, summary.ppm_pairs) == (4, 11)
+  assert len(records.read_dataset(tmp_path / "ppm")) == 11

@@ -8,9 +8,11 @@
   the prefix; plus the 2 best correct full trajectories (no code errors) against the 2 worst
   wrong ones.
 """
+import argparse
 from collections.abc import Iterable, Sequence
 import collections
 import dataclasses
+import json
 import os
 import pathlib
 from typing import Any
@@ -164,3 +166,16 @@ def load_trees(tree_dir: str | os.PathLike) -> list[tree_lib.Tree]:
   if not paths:
     raise FileNotFoundError(f"{tree_dir}: no tree shards (*{records.SHARD_SUFFIX})")
   return [tree_lib.Tree.from_dict(r) for p in paths for r in records.read_shard(p)]
+
+
+def main(argv: Sequence[str] | None = None) -> ExtractSummary:
+  parser = argparse.ArgumentParser(description="Search trees → SFT and PPM datasets.")
+  parser.add_argument("--trees", required=True, help="Directory of tree shards (trees/).")
+  parser.add_argument("--sft_out", default=None, help="SFT dataset directory to write.")
+  parser.add_argument("--ppm_out", default=None, help="PPM pair dataset directory to write.")
+  args = parser.parse_args(argv)
+  return extract(load_trees(args.trees), args.sft_out, args.ppm_out)
+
+
+if __name__ == "__main__":
+  print(json.dumps(main().to_dict()))
