@@ -25,11 +25,11 @@ _ERRNO_LIMITS = {errno.EFBIG: limits_lib.FILE_SIZE, errno.EAGAIN: limits_lib.PRO
 
 @dataclasses.dataclass(frozen=True)
 class ChildSetup:
-  """Everything the worker decided for this program before forking."""
-  program: str
+  """Everything the worker decided before forking; the program itself arrives on `program_fd`."""
   limits: limits_lib.Limits
   workdir: str
   writable_dirs: tuple[str, ...]
+  program_fd: int
   stdout_fd: int
   report_fd: int
   address_space_bytes: int
@@ -56,23 +56,42 @@ def _set_limits(setup: ChildSetup) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (lim.max_processes, lim.max_processes))
 
 
-def _redirect_fds(setup: ChildSetup) -> int:
-  """Points stdio at the capture pipe and /dev/null and closes every worker descriptor."""
+def _redirect_fds(setup: ChildSetup) -> tuple[int, int]:
+  """Points stdio at the capture pipe and /dev/null and closes every worker descriptor.
+
+  Returns the new numbers of the program and report pipes.
+  """
   devnull = os.open(os.devnull, os.O_RDWR)
+  program_fd = os.dup(setup.program_fd)
+  report_fd = os.dup(setup.report_fd)
   os.dup2(devnull, 0)
   os.dup2(setup.stdout_fd, 1)
   os.dup2(devnull, 2)
-  report_fd = os.dup2(setup.report_fd, 3)
-  os.closerange(4, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-  return report_fd
+  program_fd = os.dup2(program_fd, 3)
+  report_fd = os.dup2(report_fd, 4)
+  for fd in map(int, os.listdir("/proc/self/fd")):
+    if fd > 4:
+      try:
+        os.close(fd)
+      except OSError:
+        pass  # The descriptor of the listing itself.
+  return program_fd, report_fd
 
 
-def _prepare(setup: ChildSetup) -> int:
+def _read_program(fd: int) -> str:
+  chunks = []
+  while chunk := os.read(fd, 1 << 16):
+    chunks.append(chunk)
+  os.close(fd)
+  return b"".join(chunks).decode("utf-8", "surrogateescape")
+
+
+def _prepare(setup: ChildSetup) -> tuple[int, int]:
   os.setsid()  # Own process group: the worker kills the whole group.
   for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
     signal.signal(sig, signal.SIG_DFL)
   signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Oversized writes fail with EFBIG instead.
-  report_fd = _redirect_fds(setup)
+  fds = _redirect_fds(setup)
   os.chdir(setup.workdir)
   _set_limits(setup)
   if setup.uid is not None:
@@ -83,29 +102,31 @@ def _prepare(setup: ChildSetup) -> int:
                                 errors="backslashreplace")
   sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8")
   sys.argv = ["<program>"]
-  return report_fd
+  return fds
 
 
-def _report(fd: int, exc: BaseException | None) -> None:
-  """Writes one JSON object (JSON, not pickle: the worker must not unpickle program data)."""
+def _report(fd: int, exc: BaseException | None, spawned: bool) -> None:
+  """Writes one JSON line (JSON, not pickle: the worker must not unpickle program data)."""
   record: dict[str, Any] = {"error_type": None, "error_message": None, "limit_hit": None}
   if exc is not None:
     message = str(exc) if not isinstance(exc, SystemExit) else f"exit code {exc.code!r}"
     record = {"error_type": type(exc).__name__, "error_message": message[:_MAX_MESSAGE_CHARS],
               "limit_hit": _limit_of(exc)}
+  record["spawned"] = spawned
   data = json.dumps(record).encode() + b"\n"
   while data:
     data = data[os.write(fd, data):]
 
 
 def run(setup: ChildSetup) -> None:
-  """Runs the program and exits the process; never returns."""
+  """Prepares, waits for the program, runs it and exits the process; never returns."""
   exc: BaseException | None = None
   report_fd = -1
   main_pid = os.getpid()
   try:
-    report_fd = _prepare(setup)
-    code = compile(setup.program, "<program>", "exec")
+    program_fd, report_fd = _prepare(setup)
+    program = _read_program(program_fd)
+    code = compile(program, "<program>", "exec")
     exec(code, {"__name__": "__main__", "__builtins__": __builtins__})  # noqa: S102
     sys.stdout.flush()
   except BaseException as e:  # noqa: BLE001 — the exception is the program's result.
@@ -116,6 +137,11 @@ def run(setup: ChildSetup) -> None:
         sys.stdout.flush()
       except BaseException:  # noqa: BLE001 — the program may have closed stdout.
         pass
-      _report(report_fd, exc)
+      _report(report_fd, exc, guard.spawned())
+      for fd in (1, 2, report_fd):  # EOF tells the worker the program is over.
+        try:
+          os.close(fd)
+        except OSError:
+          pass
   finally:
     os._exit(0)

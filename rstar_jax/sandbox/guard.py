@@ -22,6 +22,15 @@ _SOCKET_EVENTS = frozenset({"socket.connect", "socket.bind", "socket.sendto", "s
                             "socket.getaddrinfo", "socket.gethostbyname",
                             "socket.gethostbyaddr"})
 _ALWAYS_WRITABLE = ("/dev/null",)
+# Events that start a process, which may outlive the program.
+_SPAWN_EVENTS = frozenset({"os.fork", "os.forkpty", "os.posix_spawn", "subprocess.Popen",
+                           "os.system", "pty.spawn"})
+_spawn_seen: list[str] = []
+
+
+def spawned() -> bool:
+  """Whether the program asked for a new process (the worker then waits for the whole tree)."""
+  return bool(_spawn_seen)
 
 
 def _opens_for_write(mode: Any, flags: Any) -> bool:
@@ -50,6 +59,8 @@ def make_hook(allowed_dirs: tuple[str, ...],
     elif event in _PATH_EVENTS:
       for i in _PATH_EVENTS[event]:
         check_path(event, args[i])
+    elif event in _SPAWN_EVENTS:
+      _spawn_seen.append(event)
     elif block_network and event in _SOCKET_EVENTS:
       raise PermissionError(f"sandbox: network access is disabled ({event})")
 

@@ -6,6 +6,7 @@ the isolation it obtained, then one program per request, answered by the fields 
 `ExecResult`. It supervises each child (deadline, output size), then kills and reaps everything
 the program left behind before taking the next request.
 """
+import dataclasses
 import gc
 import importlib
 import json
@@ -47,6 +48,27 @@ def _address_space_bytes() -> int:
     return int(f.read().split()[0]) * resource.getpagesize()
 
 
+@dataclasses.dataclass(frozen=True)
+class _ReadyChild:
+  pid: int
+  workdir: str
+  program_w: int
+  out_r: int
+  report_r: int
+
+
+def _write_all(fd: int, data: bytes) -> None:
+  """Sends the program and closes the pipe; a child that already died just misses it."""
+  view = memoryview(data)
+  try:
+    while view:
+      view = view[os.write(fd, view):]
+  except BrokenPipeError:
+    pass
+  finally:
+    os.close(fd)
+
+
 class Worker:
   """Runs programs one at a time in children forked from this warm process."""
 
@@ -57,6 +79,8 @@ class Worker:
     self.scratch_root = tempfile.mkdtemp(prefix="rstar-sandbox-")
     self.uid = isolation.program_uid(limits.drop_privileges)
     isolation.become_subreaper()
+    self._ready: _ReadyChild | None = None
+    self._exiting: int | None = None
     if self.uid is not None:
       os.chmod(self.scratch_root, 0o711)  # Programs reach their own directory, list nothing.
 
@@ -64,14 +88,40 @@ class Worker:
     return {"pid": os.getpid(), "network": self.network, "private_scratch": self.private_scratch,
             "uid": self.uid}
 
-  def execute(self, program: str) -> dict[str, Any]:
+  def prefork(self) -> None:
+    """Forks the next program's child now, off the critical path; it waits for its program."""
+    if self._ready is not None:
+      return
+    self._collect()
     workdir = tempfile.mkdtemp(dir=self.scratch_root)
+    if self.uid is not None:
+      os.chown(workdir, self.uid, self.uid)
+    program_r, program_w = os.pipe()
+    out_r, out_w = os.pipe()
+    report_r, report_w = os.pipe()
+    setup = child_lib.ChildSetup(
+        limits=self.limits, workdir=workdir, writable_dirs=(workdir,), program_fd=program_r,
+        stdout_fd=out_w, report_fd=report_w,
+        address_space_bytes=_address_space_bytes() + self.limits.memory_bytes, uid=self.uid,
+        block_network=self.network == "audit_hook")
+    pid = os.fork()
+    if pid == 0:
+      child_lib.run(setup)  # Never returns.
+    for fd in (program_r, out_w, report_w):
+      os.close(fd)
+    self._ready = _ReadyChild(pid, workdir, program_w, out_r, report_r)
+
+  def execute(self, program: str) -> dict[str, Any]:
+    self.prefork()
+    ready, self._ready = self._ready, None
     try:
-      if self.uid is not None:
-        os.chown(workdir, self.uid, self.uid)
-      return self._run_child(program, workdir)
+      start = time.perf_counter()
+      _write_all(ready.program_w, program.encode("utf-8", "surrogateescape"))
+      return self._supervise(ready.pid, start, ready.out_r, ready.report_r)
     finally:
-      self._wipe(workdir)
+      os.close(ready.out_r)
+      os.close(ready.report_r)
+      self._wipe(ready.workdir)
 
   def _wipe(self, workdir: str) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
@@ -86,37 +136,30 @@ class Worker:
         else:
           os.unlink(entry.path)
 
-  def _run_child(self, program: str, workdir: str) -> dict[str, Any]:
-    out_r, out_w = os.pipe()
-    report_r, report_w = os.pipe()
-    setup = child_lib.ChildSetup(
-        program=program, limits=self.limits, workdir=workdir, writable_dirs=(workdir,),
-        stdout_fd=out_w, report_fd=report_w,
-        address_space_bytes=_address_space_bytes() + self.limits.memory_bytes, uid=self.uid,
-        block_network=self.network == "audit_hook")
-    start = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-      child_lib.run(setup)  # Never returns.
-    os.close(out_w)
-    os.close(report_w)
-    try:
-      return self._supervise(pid, start, out_r, report_r)
-    finally:
-      os.close(out_r)
-      os.close(report_r)
+  def discard(self) -> None:
+    """Kills the waiting child (when the worker shuts down)."""
+    self._collect()
+    if self._ready is not None:
+      _kill_group(self._ready.pid)
+      os.waitpid(self._ready.pid, 0)
+      self._reap_leftovers(self._ready.pid)
 
   def _supervise(self, pid: int, start: float, out_r: int, report_r: int) -> dict[str, Any]:
-    """Collects output and report until the child exits or breaks a limit."""
+    """Collects output and report until the program is over or breaks a limit.
+
+    A program that reported and closed its pipes without having started a process is over: the
+    reply goes out while the kernel still tears the child down, and `_collect` reaps it later.
+    """
     stdout, report = bytearray(), bytearray()
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
     for fd in (out_r, report_r, pidfd):
       poller.register(fd, select.POLLIN)
+    open_fds = {out_r, report_r}
     deadline = start + self.limits.timeout_s
     killed_for = None
     try:
-      while killed_for is None:
+      while True:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
           killed_for = limits_lib.TIMEOUT
@@ -125,11 +168,18 @@ class Worker:
         if any(fd == pidfd for fd, _ in events):
           break
         for fd, _ in events:
-          buf = stdout if fd == out_r else report
-          if not self._read_into(fd, buf, poller):
-            continue
-          if len(stdout) > self.limits.max_output_bytes:
-            killed_for = limits_lib.OUTPUT
+          data = os.read(fd, _READ_CHUNK)
+          (stdout if fd == out_r else report).extend(data)
+          if not data:
+            poller.unregister(fd)
+            open_fds.discard(fd)
+        if len(stdout) > self.limits.max_output_bytes:
+          killed_for = limits_lib.OUTPUT
+          break
+        record = None if open_fds else _parse_report(report)
+        if record is not None and not record.pop("spawned"):
+          self._exiting = pid
+          return _result(self.limits, stdout, record, time.perf_counter() - start)
     finally:
       os.close(pidfd)
     if killed_for is not None:
@@ -139,16 +189,20 @@ class Worker:
     self._reap_leftovers(pid)
     self._drain(out_r, stdout)  # What is still in the pipes; all writers are dead now.
     self._drain(report_r, report)
+    record = _parse_report(report) if killed_for is None else None
+    if record is not None:
+      record.pop("spawned")
+      return _result(self.limits, stdout, record, elapsed)
     cpu_used = rusage.ru_utime + rusage.ru_stime
-    return _result(self.limits, stdout, bytes(report), status, killed_for, cpu_used, elapsed)
+    return _result(self.limits, stdout, _failure(self.limits, status, killed_for, cpu_used),
+                   elapsed)
 
-  def _read_into(self, fd: int, buf: bytearray, poller: select.poll) -> bool:
-    data = os.read(fd, _READ_CHUNK)
-    if not data:
-      poller.unregister(fd)
-      return False
-    buf += data
-    return True
+  def _collect(self) -> None:
+    """Reaps the previous program's child (and anything it left) before the next one forks."""
+    if self._exiting is not None:
+      pid, self._exiting = self._exiting, None
+      os.waitpid(pid, 0)
+      self._reap_leftovers(pid)
 
   def _drain(self, fd: int, buf: bytearray) -> None:
     os.set_blocking(fd, False)
@@ -228,44 +282,45 @@ def _truncate(text: str, keep: int) -> str:
 
 def _parse_report(report: bytes) -> dict[str, Any] | None:
   """The child's JSON record, or None when it never reported (or wrote something else)."""
-  line = report.split(b"\n", 1)[0]
+  line, newline, _ = bytes(report).partition(b"\n")
   try:
-    record = json.loads(line)
+    record = json.loads(line) if newline else None
   except ValueError:
     return None
   fields = ("error_type", "error_message", "limit_hit")
-  if not isinstance(record, dict) or set(record) != set(fields):
+  if not isinstance(record, dict) or set(record) != {*fields, "spawned"}:
     return None
   if not all(record[k] is None or isinstance(record[k], str) for k in fields):
+    return None
+  if not isinstance(record["spawned"], bool):
     return None
   return record
 
 
-def _result(limits: limits_lib.Limits, stdout: bytes, report: bytes, status: int,
-            killed_for: str | None, cpu_used: float, elapsed: float) -> dict[str, Any]:
+def _failure(limits: limits_lib.Limits, status: int, killed_for: str | None,
+             cpu_used: float) -> dict[str, Any]:
+  """Error fields for a program that ended without a report."""
+  if killed_for == limits_lib.TIMEOUT:
+    message = f"program ran longer than {limits.timeout_s:g} s"
+    return {"error_type": "Timeout", "error_message": message, "limit_hit": killed_for}
+  if killed_for == limits_lib.OUTPUT:
+    message = f"program wrote more than {limits.max_output_bytes} bytes"
+    return {"error_type": "OutputLimit", "error_message": message, "limit_hit": killed_for}
+  if os.WIFSIGNALED(status):
+    sig = signal.Signals(os.WTERMSIG(status))
+    over_cpu = sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_used >= limits.cpu_seconds)
+    return {"error_type": "Killed", "error_message": f"program killed by {sig.name}",
+            "limit_hit": limits_lib.CPU if over_cpu else None}
+  code = os.waitstatus_to_exitcode(status)
+  return {"error_type": "Exit", "error_message": f"program exited with status {code} "
+          "before finishing", "limit_hit": None}
+
+
+def _result(limits: limits_lib.Limits, stdout: bytearray, error: dict[str, Any],
+            elapsed: float) -> dict[str, Any]:
   text = _truncate(bytes(stdout[:limits.max_output_bytes]).decode("utf-8", "replace"),
                    limits.output_keep_chars)
-  result = {"ok": False, "stdout": text, "error_type": None, "error_message": None,
-            "elapsed_s": elapsed, "limit_hit": killed_for}
-  record = _parse_report(report) if killed_for is None else None
-  if killed_for == limits_lib.TIMEOUT:
-    result.update(error_type="Timeout",
-                  error_message=f"program ran longer than {limits.timeout_s:g} s")
-  elif killed_for == limits_lib.OUTPUT:
-    result.update(error_type="OutputLimit",
-                  error_message=f"program wrote more than {limits.max_output_bytes} bytes")
-  elif record is not None:
-    result.update(record, ok=record["error_type"] is None)
-  elif os.WIFSIGNALED(status):
-    sig = signal.Signals(os.WTERMSIG(status))
-    over_cpu = sig == signal.SIGXCPU or (sig == signal.SIGKILL and
-                                         cpu_used >= limits.cpu_seconds)
-    result.update(error_type="Killed", error_message=f"program killed by {sig.name}",
-                  limit_hit=limits_lib.CPU if over_cpu else None)
-  else:
-    result.update(error_type="Exit", error_message=(
-        f"program exited with status {os.waitstatus_to_exitcode(status)} before finishing"))
-  return result
+  return {"ok": error["error_type"] is None, "stdout": text, "elapsed_s": elapsed, **error}
 
 
 def _preimport() -> None:
@@ -288,10 +343,12 @@ def main() -> None:
   gc.collect()
   gc.freeze()  # Children never touch the warm objects' GC headers: fewer copied pages.
   protocol.send(reply_fd, worker.describe())
+  worker.prefork()
   while True:
     try:
       program = protocol.recv(request_fd)
     except EOFError:
+      worker.discard()
       return
     try:
       reply = worker.execute(program)
@@ -299,3 +356,4 @@ def main() -> None:
       reply = {"ok": False, "stdout": "", "error_type": "SandboxError",
                "error_message": f"{type(e).__name__}: {e}", "elapsed_s": 0.0, "limit_hit": None}
     protocol.send(reply_fd, reply)
+    worker.prefork()
