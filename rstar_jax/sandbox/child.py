@@ -45,6 +45,16 @@ def _limit_of(exc: BaseException) -> str | None:
   return None
 
 
+def _count_processes(uid: int) -> int:
+  count = 0
+  for entry in os.scandir("/proc"):
+    try:
+      count += entry.name.isdigit() and entry.stat().st_uid == uid
+    except OSError:
+      pass
+  return count
+
+
 def _set_limits(setup: ChildSetup) -> None:
   lim = setup.limits
   cpu = lim.cpu_seconds
@@ -52,8 +62,11 @@ def _set_limits(setup: ChildSetup) -> None:
   resource.setrlimit(resource.RLIMIT_AS, (setup.address_space_bytes, setup.address_space_bytes))
   resource.setrlimit(resource.RLIMIT_FSIZE, (lim.file_size_bytes, lim.file_size_bytes))
   resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-  if setup.uid is not None:
+  if setup.uid is not None:  # A uid of its own: the count is the program's alone.
     resource.setrlimit(resource.RLIMIT_NPROC, (lim.max_processes, lim.max_processes))
+  elif os.geteuid() != 0:  # Shared uid: allow what the user already runs plus the budget.
+    nproc = _count_processes(os.getuid()) + lim.max_processes
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
 def _redirect_fds(setup: ChildSetup) -> tuple[int, int]:

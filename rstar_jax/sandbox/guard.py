@@ -52,6 +52,19 @@ def make_hook(allowed_dirs: tuple[str, ...],
       return
     raise PermissionError(f"sandbox: {event} outside the work directory: {real}")
 
+  def check_signal(event: str, pid: int) -> None:
+    """Signals may only reach the program's own session; `pid` as kill(2) takes it."""
+    if pid == 0:
+      return  # Its own process group.
+    if pid == -1:
+      raise PermissionError(f"sandbox: {event} to every process is not allowed")
+    try:
+      same = os.getsid(abs(pid)) == os.getsid(0)
+    except ProcessLookupError:
+      return  # The call itself will fail.
+    if not same:
+      raise PermissionError(f"sandbox: {event} outside the program's processes: {pid}")
+
   def hook(event: str, args: tuple[Any, ...]) -> None:
     if event == "open":
       if _opens_for_write(args[1], args[2]):
@@ -59,6 +72,10 @@ def make_hook(allowed_dirs: tuple[str, ...],
     elif event in _PATH_EVENTS:
       for i in _PATH_EVENTS[event]:
         check_path(event, args[i])
+    elif event == "os.kill":
+      check_signal(event, args[0])
+    elif event == "os.killpg":
+      check_signal(event, -args[0])
     elif event in _SPAWN_EVENTS:
       _spawn_seen.append(event)
     elif block_network and event in _SOCKET_EVENTS:

@@ -10,8 +10,11 @@
   an unprivileged user) writes into the worker's private, size-bounded space, wiped after every
   program. Where mounts are refused the programs' work directories live in the real temp dir.
 - Identity: started as root, each program runs under a user id of its own (see `program_uid`),
-  which makes file permissions, `kill` and RLIMIT_NPROC bind it. Otherwise programs keep the
-  worker's user id and only the audit-hook path guard protects the file system.
+  which makes file permissions, `kill`, /proc and RLIMIT_NPROC bind it. It keeps exactly one
+  capability, CAP_DAC_READ_SEARCH, so that it can still read the Python installation wherever
+  that lives (e.g. a pyenv under a 0700 /root), and sets no_new_privs so set-uid binaries cannot
+  give root back. Where any of this is refused, programs keep the worker's user id and only the
+  audit hook (`guard`) keeps their files, signals and sockets in bounds.
 """
 import ctypes
 import os
@@ -24,6 +27,10 @@ _MS_PRIVATE = 1 << 18
 _MS_NOSUID = 0x2
 _MS_NODEV = 0x4
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_KEEPCAPS = 8
+_PR_SET_NO_NEW_PRIVS = 38
+_CAP_DAC_READ_SEARCH = 2
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 # Directories anyone may write to; in the private mount namespace each becomes a fresh tmpfs.
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
@@ -75,24 +82,49 @@ def become_subreaper() -> None:
   _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def program_uid(enabled: bool) -> int | None:
-  """The user id programs run under, or None where the worker cannot switch user ids."""
+class _CapHeader(ctypes.Structure):
+  _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+  _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+              ("inheritable", ctypes.c_uint32)]
+
+
+def program_uid(enabled: bool, must_read: tuple[str, ...]) -> int | None:
+  """The user id programs run under, or None where the worker cannot switch to it.
+
+  A forked probe drops privileges exactly as a program would and checks that the directories in
+  `must_read` (the Python installation) stay readable; a user namespace may also not map the id.
+  """
   if not enabled or os.geteuid() != 0:
     return None
   uid = _UID_BASE + os.getpid()
   pid = os.fork()
-  if pid == 0:  # Probe: a user namespace may not map this id.
+  if pid == 0:
     try:
-      os.setgid(uid)
-      os.setuid(uid)
+      drop_privileges(uid)
+      for d in must_read:
+        os.listdir(d)  # Not os.access: it checks the real uid without capabilities.
+      ok = True
     except OSError:
-      os._exit(1)
-    os._exit(0)
+      ok = False
+    os._exit(0 if ok else 1)
   _, status = os.waitpid(pid, 0)
   return uid if os.waitstatus_to_exitcode(status) == 0 else None
 
 
 def drop_privileges(uid: int) -> None:
+  """Switches to `uid`, keeping only CAP_DAC_READ_SEARCH; raises OSError when refused."""
+  if _libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
+    raise OSError(ctypes.get_errno(), "prctl(PR_SET_KEEPCAPS) failed")
   os.setgroups([])
   os.setgid(uid)
   os.setuid(uid)
+  header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+  keep = 1 << _CAP_DAC_READ_SEARCH
+  data = (_CapData * 2)(_CapData(keep, keep, 0), _CapData(0, 0, 0))
+  if _libc.capset(ctypes.byref(header), data) != 0:
+    raise OSError(ctypes.get_errno(), "capset failed")
+  if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+    raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")

@@ -165,6 +165,7 @@ class SandboxPool:
   def _run_locked(self, programs: Sequence[str]) -> list[limits_lib.ExecResult]:
     results: list[limits_lib.ExecResult | None] = [None] * len(programs)
     pending = collections.deque(enumerate(programs))
+    retried: set[int] = set()
     busy: dict[int, tuple[int, int, float]] = {}  # worker slot -> (program index, sent, deadline)
     patience = self.limits.timeout_s + _REPLY_GRACE_S
     while pending or busy:
@@ -185,9 +186,13 @@ class SandboxPool:
         try:
           results[index] = limits_lib.ExecResult(**self._workers[slot].recv())
         except (EOFError, OSError):
-          results[index] = _failure("sandbox worker died while running the program",
-                                    elapsed_s=time.monotonic() - sent)
           self._replace(slot)
+          if index in retried:
+            results[index] = _failure("sandbox worker died twice while running the program",
+                                      elapsed_s=time.monotonic() - sent)
+          else:  # Killed from outside, most likely: one more try on a fresh worker.
+            retried.add(index)
+            pending.appendleft((index, programs[index]))
       now = time.monotonic()
       for slot, (index, sent, deadline) in list(busy.items()):
         if now >= deadline:

@@ -19,6 +19,8 @@ import tempfile
 import time
 from typing import Any
 
+import numpy
+
 from rstar_jax.sandbox import child as child_lib
 from rstar_jax.sandbox import isolation
 from rstar_jax.sandbox import limits as limits_lib
@@ -41,6 +43,11 @@ str(x**2 + Rational(1, 3)); repr(Matrix([[x, 1]]))
 """
 _READ_CHUNK = 1 << 16
 _REAP_GRACE_S = 5.0
+
+
+def _python_dirs() -> tuple[str, ...]:
+  """Directories a program must be able to read to import what is not pre-imported."""
+  return tuple(os.path.dirname(m.__file__) for m in (os, json, numpy))
 
 
 def _address_space_bytes() -> int:
@@ -77,7 +84,7 @@ class Worker:
     self.network = isolation.isolate_network() if limits.disable_network else "none"
     self.private_scratch = isolation.private_scratch()
     self.scratch_root = tempfile.mkdtemp(prefix="rstar-sandbox-")
-    self.uid = isolation.program_uid(limits.drop_privileges)
+    self.uid = isolation.program_uid(limits.drop_privileges, _python_dirs())
     isolation.become_subreaper()
     self._ready: _ReadyChild | None = None
     self._exiting: int | None = None
