@@ -11,8 +11,10 @@ from rstar_jax.search import prompts
 # An output block, or an unterminated one running to the end of the text.
 _OUTPUT_BLOCK = re.compile(
     re.escape(prompts.OUTPUT) + r".*?(?:" + re.escape(prompts.END_OF_OUTPUT) + r"|\Z)", re.DOTALL)
-# Markers become line breaks so that a marker glued to code never joins two statements.
-_MARKERS = re.compile("|".join(re.escape(m) for m in (prompts.END_OF_STEP, prompts.END_OF_CODE)))
+# A marker (with the line break after it) becomes one line break, so that a marker glued to
+# code never joins two statements.
+_MARKERS = re.compile(
+    "(?:" + "|".join(re.escape(m) for m in (prompts.END_OF_STEP, prompts.END_OF_CODE)) + r")\n?")
 
 
 def assemble_program(solution_text: str) -> str | None:
