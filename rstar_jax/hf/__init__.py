@@ -1,1 +1,7 @@
-"""rstar_jax.hf — see docs/architecture.md."""
+"""Hugging Face import/export: safetensors checkpoints, config.json and tokenizers."""
+from rstar_jax.hf.checkpoint import load_model, save_model
+from rstar_jax.hf.names import TensorMapping, name_map
+from rstar_jax.hf.safetensors_io import CheckpointError
+from rstar_jax.hf.tokenizer import load_tokenizer
+
+__all__ = ["CheckpointError", "TensorMapping", "load_model", "load_tokenizer", "name_map", "save_model"]

@@ -1,0 +1,112 @@
+"""Streaming safetensors reader/writer.
+
+Reading memory-maps the file and validates every header entry against the file size, so a
+truncated or corrupt file fails with the file and tensor named instead of a bus error later.
+Writing streams tensor by tensor, so exporting a sharded model never gathers it whole on the host.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Callable, Iterable, NamedTuple
+
+import ml_dtypes
+import numpy as np
+
+DTYPES = {
+    "F32": np.dtype(np.float32), "F16": np.dtype(np.float16), "BF16": np.dtype(ml_dtypes.bfloat16),
+    "F64": np.dtype(np.float64),
+}
+_NAMES = {v: k for k, v in DTYPES.items()}
+
+
+class CheckpointError(ValueError):
+  """A checkpoint file is missing, corrupt, or does not match the model."""
+
+
+class SafetensorsFile:
+  """Read-only view of one .safetensors file: `names`, `shape(name)`, `get(name) -> np.ndarray`."""
+
+  def __init__(self, path: str):
+    self.path = path
+    try:
+      size = os.path.getsize(path)
+      with open(path, "rb") as f:
+        raw = f.read(8)
+        if len(raw) < 8:
+          raise CheckpointError(f"{path}: file too short for a safetensors header ({size} bytes)")
+        (header_len,) = struct.unpack("<Q", raw)
+        if header_len > size - 8:
+          raise CheckpointError(f"{path}: header length {header_len} exceeds file size {size} (truncated?)")
+        header = json.loads(f.read(header_len))
+    except OSError as e:
+      raise CheckpointError(f"{path}: cannot read: {e}") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+      raise CheckpointError(f"{path}: corrupt safetensors header: {e}") from e
+    header.pop("__metadata__", None)
+    data_start = 8 + header_len
+    for name, entry in header.items():
+      begin, end = entry["data_offsets"]
+      if data_start + end > size:
+        raise CheckpointError(f"{path}: tensor {name!r} ends at byte {data_start + end} but the file has "
+                              f"{size} bytes (truncated file?)")
+      if entry["dtype"] in DTYPES:
+        expected = int(np.prod(entry["shape"])) * DTYPES[entry["dtype"]].itemsize
+        if end - begin != expected:
+          raise CheckpointError(f"{path}: tensor {name!r} has {end - begin} bytes, shape {entry['shape']} "
+                                f"{entry['dtype']} needs {expected}")
+    self._header = header
+    self._data_start = data_start
+    self._mmap = np.memmap(path, dtype=np.uint8, mode="r") if size > data_start else np.zeros(0, np.uint8)
+
+  @property
+  def names(self) -> list[str]:
+    return list(self._header)
+
+  def shape(self, name: str) -> tuple[int, ...]:
+    return tuple(self._header[name]["shape"])
+
+  def get(self, name: str) -> np.ndarray:
+    """Zero-copy view of one tensor."""
+    entry = self._header[name]
+    if entry["dtype"] not in DTYPES:
+      raise CheckpointError(f"{self.path}: tensor {name!r} has dtype {entry['dtype']}; expected one of "
+                            f"{sorted(DTYPES)}")
+    begin, end = entry["data_offsets"]
+    buf = self._mmap[self._data_start + begin:self._data_start + end]
+    return buf.view(DTYPES[entry["dtype"]]).reshape(entry["shape"])
+
+
+class TensorToWrite(NamedTuple):
+  name: str
+  shape: tuple[int, ...]
+  dtype: np.dtype
+  produce: Callable[[], np.ndarray]  # called once, when the tensor's turn comes
+
+  @property
+  def nbytes(self) -> int:
+    return int(np.prod(self.shape)) * self.dtype.itemsize
+
+
+def write_safetensors(path: str, tensors: Iterable[TensorToWrite]) -> None:
+  """Writes tensors one at a time; the file appears atomically (temp name, then rename)."""
+  tensors = list(tensors)
+  header, offset = {"__metadata__": {"format": "pt"}}, 0
+  for t in tensors:
+    if t.dtype not in _NAMES:
+      raise CheckpointError(f"{path}: cannot store tensor {t.name!r} of dtype {t.dtype}")
+    header[t.name] = {"dtype": _NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + t.nbytes]}
+    offset += t.nbytes
+  blob = json.dumps(header, separators=(",", ":")).encode()
+  blob += b" " * (-len(blob) % 8)
+  tmp = path + ".tmp"
+  with open(tmp, "wb") as f:
+    f.write(struct.pack("<Q", len(blob)))
+    f.write(blob)
+    for t in tensors:
+      array = np.ascontiguousarray(t.produce(), dtype=t.dtype)
+      if array.shape != t.shape:
+        raise CheckpointError(f"{path}: tensor {t.name!r} produced shape {array.shape}, planned {t.shape}")
+      f.write(array.tobytes())
+  os.replace(tmp, path)

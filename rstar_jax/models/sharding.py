@@ -1,0 +1,87 @@
+"""Device meshes and partition specs for parameters and activations.
+
+Every parameter is declared with logical axis names ('vocab', 'embed', 'heads', ...);
+`ShardingRules` maps them onto the mesh axes ('data', 'fsdp', 'tensor'). A mesh axis that does not
+divide a dimension is dropped for that dimension (it stays replicated) instead of failing, so one
+rule set serves every model size and mesh shape.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import jax
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+
+MESH_AXES = ("data", "fsdp", "tensor")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardingRules:
+  """Logical axis name -> mesh axis (or None for replicated)."""
+  batch: tuple[str, ...] = ("data", "fsdp")
+  embed: str | None = "fsdp"
+  vocab: str | None = "tensor"
+  heads: str | None = "tensor"
+  kv_heads: str | None = "tensor"
+  mlp: str | None = "tensor"
+  head_dim: str | None = None
+  seq: str | None = None
+
+  def spec(self, logical: Sequence[str | None]) -> P:
+    return P(*(None if name is None else getattr(self, name) for name in logical))
+
+
+DEFAULT_RULES = ShardingRules()
+
+
+def parse_mesh_shape(flag: str) -> dict[str, int]:
+  """'data:1,fsdp:4,tensor:2' -> {'data': 1, 'fsdp': 4, 'tensor': 2}; omitted axes are 1."""
+  shape = {axis: 1 for axis in MESH_AXES}
+  for part in filter(None, (p.strip() for p in flag.split(","))):
+    name, sep, size = part.partition(":")
+    if not sep or name not in MESH_AXES or not size.isdigit() or int(size) < 1:
+      raise ValueError(f"bad mesh flag {flag!r}: expected entries like 'fsdp:4' with axes {MESH_AXES}")
+    shape[name] = int(size)
+  return shape
+
+
+def make_mesh(flag: str = "", devices: Sequence[jax.Device] | None = None) -> Mesh:
+  """Builds a ('data','fsdp','tensor') mesh; an axis given as -1 or omitted takes what is left."""
+  devices = list(devices if devices is not None else jax.devices())
+  shape = parse_mesh_shape(flag)
+  used = math.prod(shape.values())
+  if used != len(devices):
+    if "fsdp" not in flag and len(devices) % used == 0:
+      shape["fsdp"] = len(devices) // used
+    else:
+      raise ValueError(f"mesh {shape} needs {used} devices but {len(devices)} are available")
+  return jax.make_mesh(tuple(shape[a] for a in MESH_AXES), MESH_AXES,
+                       axis_types=(AxisType.Auto,) * len(MESH_AXES), devices=devices)
+
+
+def fit_spec(spec: P, shape: Sequence[int], mesh: Mesh) -> P:
+  """Drops mesh axes that do not divide their dimension (replicating that dimension instead)."""
+  fitted = []
+  for dim, axes in zip(shape, tuple(spec) + (None,) * (len(shape) - len(spec))):
+    names = (axes,) if isinstance(axes, str) else tuple(axes or ())
+    names = tuple(n for n in names if mesh.shape.get(n, 1) > 1)
+    size = math.prod(mesh.shape[n] for n in names)
+    fitted.append(None if not names or dim % size else (names[0] if len(names) == 1 else names))
+  return P(*fitted)
+
+
+def named_sharding(mesh: Mesh, logical: Sequence[str | None], shape: Sequence[int],
+                   rules: ShardingRules = DEFAULT_RULES) -> NamedSharding:
+  return NamedSharding(mesh, fit_spec(rules.spec(logical), shape, mesh))
+
+
+def constrain(x: jax.Array, logical: Sequence[str | None], rules: ShardingRules = DEFAULT_RULES) -> jax.Array:
+  """with_sharding_constraint on an activation when a mesh is active; identity otherwise."""
+  mesh = jax.sharding.get_abstract_mesh()
+  if mesh.empty or not mesh.axis_names:
+    return x
+  spec = P(*(rules.batch if name == "batch" else (None if name is None else getattr(rules, name))
+             for name in logical))
+  return jax.lax.with_sharding_constraint(x, fit_spec(spec, x.shape, mesh))

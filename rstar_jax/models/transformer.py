@@ -1,0 +1,108 @@
+"""Decoder-only transformer (policy) and its value-head variant (the PPM)."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from rstar_jax.models.config import ModelConfig
+from rstar_jax.models.layers import DecoderLayer, Embedding, RMSNorm
+from rstar_jax.models.params import new_param, normal, zeros
+from rstar_jax.models.sharding import constrain
+
+_SCORE_INIT_STD = 1e-3  # small, so a fresh PPM starts near 0 for every prefix
+
+
+def attention_mask(positions_bt: jax.Array, mask_bt: jax.Array | None,
+                   sliding_window: int | None) -> jax.Array:
+  """[B, T, T] keys each query may attend to: causal, real (mask_bt) and inside the window."""
+  b, t = positions_bt.shape
+  allowed = jnp.broadcast_to(jnp.tril(jnp.ones((t, t), bool)), (b, t, t))
+  if mask_bt is not None:
+    allowed = allowed & mask_bt[:, None, :].astype(bool)
+  if sliding_window is not None:
+    allowed = allowed & (positions_bt[:, :, None] - positions_bt[:, None, :] < sliding_window)
+  return allowed
+
+
+def _run_layer(layer: DecoderLayer, x_btd, positions_bt, allowed_bts):
+  return layer(x_btd, positions_bt, allowed_bts)
+
+
+_run_layer_remat = nnx.remat(_run_layer)
+
+
+class _Backbone(nnx.Module):
+  """Embedding, decoder layers and final norm: what the policy and the PPM share."""
+
+  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+    self.config = config
+    self.embed = Embedding(config, rngs=rngs)
+    self.layers = nnx.List([DecoderLayer(config, rngs=rngs) for _ in range(config.num_layers)])
+    self.final_norm = RMSNorm(config, rngs=rngs)
+
+  def hidden_states(self, tokens_bt: jax.Array, positions_bt: jax.Array | None = None, *,
+                    mask_bt: jax.Array | None = None) -> jax.Array:
+    """Final-norm hidden states [B, T, D]. Ragged rows: left-pad, mask_bt=False on pads,
+    positions counting from 0 at each row's first real token."""
+    if positions_bt is None:
+      positions_bt = jnp.broadcast_to(jnp.arange(tokens_bt.shape[1]), tokens_bt.shape)
+    allowed_bts = attention_mask(positions_bt, mask_bt, self.config.sliding_window)
+    run = _run_layer_remat if self.config.remat else _run_layer
+    x_btd = constrain(self.embed(tokens_bt), ("batch", None, "embed"))
+    for layer in self.layers:
+      x_btd = constrain(run(layer, x_btd, positions_bt, allowed_bts), ("batch", None, "embed"))
+    return self.final_norm(x_btd)
+
+
+class Transformer(_Backbone):
+  """Causal LM: `model(tokens_bt, positions_bt=None, *, mask_bt=None) -> logits_btv`."""
+
+  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+    super().__init__(config, rngs=rngs)
+    if not config.tie_embeddings:
+      self.lm_head = new_param(rngs, normal(0.02), (config.hidden_size, config.vocab_size),
+                               ("embed", "vocab"), config.param_dtype)
+
+  def logits(self, h_btd: jax.Array) -> jax.Array:
+    dt = self.config.compute_dtype
+    if self.config.tie_embeddings:
+      return jnp.einsum("btd,vd->btv", h_btd.astype(dt), self.embed.embedding.value.astype(dt))
+    return jnp.einsum("btd,dv->btv", h_btd.astype(dt), self.lm_head.value.astype(dt))
+
+  def __call__(self, tokens_bt: jax.Array, positions_bt: jax.Array | None = None, *,
+               mask_bt: jax.Array | None = None) -> jax.Array:
+    return self.logits(self.hidden_states(tokens_bt, positions_bt, mask_bt=mask_bt))
+
+
+class ValueModel(_Backbone):
+  """The PPM: backbone + scalar head (hidden -> 1, with bias), one raw score per position."""
+
+  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+    super().__init__(config, rngs=rngs)
+    self.score_kernel = new_param(rngs, normal(_SCORE_INIT_STD), (config.hidden_size, 1), ("embed", None),
+                                  config.param_dtype)
+    self.score_bias = new_param(rngs, zeros, (1,), (None,), config.param_dtype)
+
+  def scores(self, h_btd: jax.Array) -> jax.Array:
+    y = jnp.einsum("btd,do->bto", h_btd.astype(jnp.float32), self.score_kernel.value.astype(jnp.float32))
+    return (y + self.score_bias.value.astype(jnp.float32))[..., 0]
+
+  def __call__(self, tokens_bt: jax.Array, positions_bt: jax.Array | None = None, *,
+               mask_bt: jax.Array | None = None) -> jax.Array:
+    return self.scores(self.hidden_states(tokens_bt, positions_bt, mask_bt=mask_bt))
+
+  @classmethod
+  def from_policy(cls, policy: Transformer, *, rngs: nnx.Rngs | None = None) -> "ValueModel":
+    """PPM initialised from a policy: backbone copied (own buffers), LM head dropped, fresh head."""
+    rngs = rngs or nnx.Rngs(0)
+    ppm = nnx.eval_shape(lambda: cls(policy.config, rngs=nnx.Rngs(0)))
+    backbone = jax.tree.map(jnp.copy, nnx.state(policy, nnx.Param))
+    if not policy.config.tie_embeddings:
+      del backbone["lm_head"]
+    nnx.update(ppm, backbone)
+    cfg = policy.config
+    ppm.score_kernel = new_param(rngs, normal(_SCORE_INIT_STD), (cfg.hidden_size, 1), ("embed", None),
+                                 cfg.param_dtype)
+    ppm.score_bias = new_param(rngs, zeros, (1,), (None,), cfg.param_dtype)
+    return ppm
