@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from rstar_jax.training import dense_grads
 from rstar_jax.training import losses
 from rstar_jax.training import optim
 from rstar_jax.training.config import SFTConfig
@@ -86,3 +87,24 @@ def test_schedule_warmup_then_decay():
                              atol=1e-6)
   c = optim.make_schedule(SFTConfig(lr=1.0, warmup_ratio=0.5, schedule="cosine"), 10)
   np.testing.assert_allclose([float(c(i)) for i in (5, 10)], [1.0, 0.0], atol=1e-6)
+
+
+def test_dense_grads_rewrite_keeps_values_and_gradients():
+  rng = np.random.default_rng(2)
+  x = jnp.asarray(rng.normal(size=(2, 5, 4)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(4, 6)), jnp.float32)
+  e = jnp.asarray(rng.normal(size=(7, 6)), jnp.float32)
+
+  def f(params, x):
+    h = jnp.tanh(x @ params["w"])  # Activation x weight.
+    logits = jnp.einsum("btf,vf->btv", h, params["e"])  # Activation x weight^T (tied head).
+    att = jnp.einsum("btv,bsv->bts", logits, logits)  # Batched: left to autodiff.
+    return jnp.sum(jax.nn.log_softmax(logits) * 0.1) + jnp.sum(att) * 1e-3, {"h": h}
+
+  params = {"w": w, "e": e}
+  want = jax.value_and_grad(f, has_aux=True)(params, x)
+  got = jax.jit(jax.value_and_grad(dense_grads.with_dense_grads(f), has_aux=True))(params, x)
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  jaxpr = jax.make_jaxpr(jax.grad(lambda p: dense_grads.with_dense_grads(f)(p, x)[0]))(params)
+  assert "custom_vjp_call" in str(jaxpr)

@@ -37,6 +37,7 @@ class TrainConfig:
   seed: int = 0
   compute_dtype: DType = "float32"  # Master weights keep the dtype the model was built with.
   remat: bool = False
+  cpu_dense_grads: bool = True  # On CPU, faster matmul backward passes (dense_grads.py).
   bucket_multiple: int = 64  # Padded length = smallest multiple of this >= the batch's longest.
   checkpoint_every: int = 500
   keep_checkpoints: int = 3

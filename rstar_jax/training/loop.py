@@ -83,8 +83,9 @@ def prepare(cfg: TrainConfig, model: nnx.Module, task: Task, *, total_steps: int
   opt_shardings = step_lib.opt_state_shardings(tx, params)
   opt_state = jax.jit(tx.init, out_shardings=opt_shardings)(params)
   build = step_lib.model_builder(mp, jnp.dtype(cfg.compute_dtype), cfg.remat)
-  train_step = step_lib.make_train_step(task.loss_fn, task.weight_key, build, tx,
-                                        param_shardings, opt_shardings)
+  train_step = step_lib.make_train_step(
+      task.loss_fn, task.weight_key, build, tx, param_shardings, opt_shardings,
+      dense_grads=cfg.cpu_dense_grads and jax.default_backend() == "cpu")
   return Setup(mp, params, opt_state, build, train_step)
 
 

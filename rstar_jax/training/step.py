@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from rstar_jax.training.dense_grads import with_dense_grads
 from rstar_jax.training.params import ModelParams
 from rstar_jax.training.params import Params
 from rstar_jax.training.params import cast_floating
@@ -52,11 +53,18 @@ def model_builder(mp: ModelParams, compute_dtype: jnp.dtype, remat: bool
 
 
 def make_train_step(loss_fn: LossFn, weight_key: str, build: Callable[[Params], nnx.Module],
-                    tx: optax.GradientTransformation, param_shardings: Any, opt_shardings: Any):
-  """jit(params, opt_state, batch) -> (params, opt_state, metrics), state donated."""
+                    tx: optax.GradientTransformation, param_shardings: Any, opt_shardings: Any,
+                    *, dense_grads: bool):
+  """jit(params, opt_state, batch) -> (params, opt_state, metrics), state donated.
+
+  `dense_grads` rewrites the model's dense matmul backward passes (see `dense_grads.py`).
+  """
+  objective = lambda p, micro, denom: loss_fn(build(p), micro, denom)
+  if dense_grads:
+    objective = with_dense_grads(objective)
 
   def micro_grads(params, micro, denom):
-    return jax.value_and_grad(lambda p: loss_fn(build(p), micro, denom), has_aux=True)(params)
+    return jax.value_and_grad(objective, has_aux=True)(params, micro, denom)
 
   def step(params, opt_state, batch):
     denom = jnp.maximum(jnp.sum(batch[weight_key]), 1.0)
