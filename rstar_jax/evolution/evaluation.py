@@ -1,0 +1,194 @@
+"""Evaluation harness: greedy pass@1, maj@k, best-of-N by a reward model, MCTS+PPM.
+
+Sampled solutions are produced by the real search machinery with one candidate per step and
+one rollout (a chain: policy step → code execution → next step … → answer), so every method
+sees the same step format, sandbox and grader as the search. The k samples of a problem are
+k independent runs with different seeds; maj@k, and best-of-k under each reward model, are
+computed from the same k samples. MCTS+PPM is `search.evaluate.evaluate_problems` (N runs,
+top-K majority).
+"""
+from collections.abc import Mapping, Sequence
+import dataclasses
+import json
+import logging
+import os
+import pathlib
+from typing import Any
+
+import numpy as np
+import tqdm
+
+from rstar_jax import grading
+from rstar_jax.search import evaluate as search_eval
+from rstar_jax.search import expand as expand_lib
+from rstar_jax.search import mcts
+from rstar_jax.search import prompts
+from rstar_jax.search import tree as tree_lib
+from rstar_jax.search.config import SearchConfig
+
+GREEDY = "greedy"
+MCTS_PPM = "mcts+ppm"
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+  """Which methods run and with what budgets.
+
+  samples: k of maj@k and N of best-of-N (0 disables both).
+  mcts_runs / mcts_rollouts / top_k_runs: MCTS+PPM budget (mcts_runs 0 disables it).
+  """
+  greedy: bool = True
+  samples: int = 8
+  temperature: float = 0.7
+  num_candidates: int = 4
+  mcts_runs: int = 1
+  mcts_rollouts: int = 8
+  top_k_runs: int = 4
+  max_depth: int = 16
+  step_max_tokens: int = 2048
+  batch_size: int = 16
+  seed: int = 1234
+
+  def __post_init__(self):
+    if self.samples < 0 or self.mcts_runs < 0:
+      raise ValueError("EvalConfig.samples and mcts_runs must be >= 0")
+    if min(self.mcts_rollouts, self.top_k_runs, self.max_depth, self.step_max_tokens,
+           self.batch_size, self.num_candidates) < 1:
+      raise ValueError(f"EvalConfig budgets must be >= 1: {self}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+  """One sampled solution; `answer` is None when it ended invalid (no answer, code error, …)."""
+  text: str
+  answer: str | None
+  correct: bool
+
+
+def _chain_config(cfg: EvalConfig, temperature: float, seed: int) -> SearchConfig:
+  return SearchConfig(mode="terminal", rollouts=1, num_candidates=1, max_depth=cfg.max_depth,
+                      step_max_tokens=cfg.step_max_tokens, temperature=temperature,
+                      batch_size=cfg.batch_size, seed=seed)
+
+
+def _sample_of(tree: tree_lib.Tree) -> Sample:
+  leaves = [n for n in tree.terminals() if not n.children]
+  if not leaves:
+    return Sample("", None, False)
+  leaf = leaves[0]
+  answer = leaf.answer if leaf.invalid is None else None
+  return Sample(tree.solution(leaf), answer, bool(leaf.correct) and answer is not None)
+
+
+def sample_solutions(problems: Sequence, engine: expand_lib.EngineLike,
+                     pool: expand_lib.PoolLike, cfg: EvalConfig, *, num: int,
+                     temperature: float, progress: bool = True,
+                     desc: str = "sample") -> list[list[Sample]]:
+  """`num` independent solutions per problem (run r uses seed `cfg.seed + r`)."""
+  out: list[list[Sample]] = [[] for _ in problems]
+  total = num * -(-len(problems) // cfg.batch_size)
+  with tqdm.tqdm(total=total, desc=desc, unit="batch", disable=not progress) as bar:
+    for run in range(num):
+      search_cfg = _chain_config(cfg, temperature, cfg.seed + run)
+      for lo in range(0, len(problems), cfg.batch_size):
+        batch = problems[lo:lo + cfg.batch_size]
+        trees = [tree_lib.Tree(p.id, p.question, p.answer) for p in batch]
+        mcts.search_trees(trees, engine, None, pool, search_cfg, runs=[run] * len(trees))
+        for i, tree in enumerate(trees):
+          out[lo + i].append(_sample_of(tree))
+        bar.update(1)
+  return out
+
+
+def majority(answers: Sequence[str | None]) -> str | None:
+  """The most frequent answer up to equivalence (ties: the one seen first); None if none."""
+  groups: list[list[str]] = []
+  for answer in answers:
+    if answer is None:
+      continue
+    for group in groups:
+      if grading.is_equivalent(answer, group[0]):
+        group.append(answer)
+        break
+    else:
+      groups.append([answer])
+  return max(groups, key=len)[0] if groups else None
+
+
+def best_of(samples: Sequence[Sample], scores: Sequence[float]) -> Sample | None:
+  """The answered sample with the highest reward-model score."""
+  answered = [(s, v) for s, v in zip(samples, scores) if s.answer is not None]
+  return max(answered, key=lambda sv: sv[1])[0] if answered else None
+
+
+def _graded(answer: str | None, gold: str) -> bool:
+  return answer is not None and grading.is_equivalent(answer, gold)
+
+
+def evaluate_policy(problems: Sequence, engine: expand_lib.EngineLike, pool: expand_lib.PoolLike,
+                    scorers: Mapping[str, expand_lib.ScorerLike], cfg: EvalConfig, *,
+                    out_dir: str | os.PathLike | None = None,
+                    progress: bool = True) -> dict[str, Any]:
+  """Runs every enabled method on `problems` (each needs a gold answer); returns the report.
+
+  `scorers` maps a reward-model name ('ppm', 'orm', 'pqm', …) to its scorer: each gives a
+  best-of-N method, and 'ppm' also drives MCTS+PPM. The report holds `accuracy` per method and
+  each problem's answers; with `out_dir`, `report.json` and the MCTS trees are written there.
+  """
+  unlabelled = [p.id for p in problems if p.answer is None]
+  if unlabelled:
+    logging.warning("evaluation skips %d problems without a gold answer: %s", len(unlabelled),
+                    ", ".join(unlabelled[:10]))
+  problems = [p for p in problems if p.answer is not None]
+  if not problems:
+    raise ValueError("evaluation needs problems with gold answers; none given")
+  per_problem: list[dict[str, Any]] = [{"id": p.id, "gold": p.answer, "answers": {}}
+                                       for p in problems]
+
+  def record(method: str, answers: Sequence[str | None]) -> None:
+    for row, problem, answer in zip(per_problem, problems, answers):
+      row["answers"][method] = {"answer": answer, "correct": _graded(answer, problem.answer)}
+
+  if cfg.greedy:
+    greedy = sample_solutions(problems, engine, pool, cfg, num=1, temperature=0.0,
+                              progress=progress, desc="eval[greedy]")
+    record(GREEDY, [s[0].answer for s in greedy])
+  if cfg.samples:
+    samples = sample_solutions(problems, engine, pool, cfg, num=cfg.samples,
+                               temperature=cfg.temperature, progress=progress,
+                               desc=f"eval[sample x{cfg.samples}]")
+    record(f"pass@{cfg.samples}", [next((s.answer for s in row if s.correct), row[0].answer)
+                                   for row in samples])
+    record(f"maj@{cfg.samples}", [majority([s.answer for s in row]) for row in samples])
+    texts = [prompts.policy_prompt(p.question) + s.text for p, row in zip(problems, samples)
+             for s in row]
+    for name, scorer in scorers.items():
+      scores = np.asarray(scorer.score(texts), dtype=np.float32).reshape(len(problems), -1)
+      picks = [best_of(row, row_scores) for row, row_scores in zip(samples, scores)]
+      record(f"best_of_{cfg.samples}[{name}]", [s.answer if s else None for s in picks])
+  if cfg.mcts_runs and "ppm" in scorers:
+    search_cfg = SearchConfig(mode="eval", rollouts=cfg.mcts_rollouts,
+                              num_candidates=cfg.num_candidates, max_depth=cfg.max_depth,
+                              step_max_tokens=cfg.step_max_tokens, temperature=cfg.temperature,
+                              batch_size=cfg.batch_size, seed=cfg.seed,
+                              num_runs=cfg.mcts_runs, top_k_runs=cfg.top_k_runs)
+    tree_dir = pathlib.Path(out_dir) / "mcts" if out_dir is not None else None
+    summary = search_eval.evaluate_problems(problems, engine, scorers["ppm"], pool, search_cfg,
+                                            out_dir=tree_dir, progress=progress)
+    record(MCTS_PPM, [r.answer for r in summary.results])
+  methods = list(per_problem[0]["answers"])
+  accuracy = {m: sum(r["answers"][m]["correct"] for r in per_problem) / len(problems)
+              for m in methods}
+  report = {"num_problems": len(problems), "accuracy": accuracy,
+            "config": dataclasses.asdict(cfg), "problems": per_problem}
+  if out_dir is not None:
+    write_json(pathlib.Path(out_dir) / "report.json", report)
+  return report
+
+
+def write_json(path: pathlib.Path, data: Any) -> None:
+  """Writes JSON atomically (a reader never sees half a report)."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_name(f".tmp-{path.name}")
+  tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+  os.replace(tmp, path)

@@ -1,0 +1,66 @@
+"""Per-round tables and the accuracy plot of a self-evolution run."""
+from collections.abc import Mapping, Sequence
+import os
+import pathlib
+from typing import Any
+
+PPM_PAIR_ACC = "ppm pairwise acc"
+
+
+def round_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+  """One row per finished evaluation: held-out accuracy per method plus PPM pair accuracy."""
+  rows = []
+  for k in sorted(r for r in results if r > 0):
+    evaluation = results[k].get("evaluate")
+    if evaluation is None:
+      continue
+    row: dict[str, Any] = {"round": k, **evaluation.get("accuracy", {})}
+    pair_acc = results[k].get("train_ppm", {}).get("eval_acc")
+    if pair_acc is not None:
+      row[PPM_PAIR_ACC] = pair_acc
+    rows.append(row)
+  return rows
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], first: str = "round") -> str:
+  """A Markdown table; columns in order of first appearance, numbers as percentages."""
+  if not rows:
+    return "(no finished rounds)"
+  columns = [first] + list(dict.fromkeys(c for r in rows for c in r if c != first))
+
+  def cell(value: Any) -> str:
+    if isinstance(value, float):
+      return f"{100 * value:.1f}%"
+    return "–" if value is None else str(value)
+
+  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+  lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+  return "\n".join(lines)
+
+
+def plot_rounds(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
+                title: str = "held-out accuracy per round") -> pathlib.Path:
+  """Line plot of every method's accuracy over rounds (PNG, no display needed)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  path = pathlib.Path(path)
+  methods = list(dict.fromkeys(c for r in rows for c in r if c != "round"))
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  for method in methods:
+    points = [(r["round"], 100 * r[method]) for r in rows if r.get(method) is not None]
+    if points:
+      xs, ys = zip(*points)
+      ax.plot(xs, ys, marker="o", label=method,
+              linestyle="--" if method == PPM_PAIR_ACC else "-")
+  ax.set_xlabel("round")
+  ax.set_ylabel("accuracy (%)")
+  ax.set_title(title)
+  ax.set_xticks(sorted({r["round"] for r in rows}))
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
