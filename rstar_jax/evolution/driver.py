@@ -64,11 +64,12 @@ def run_stage(layout: RunLayout, round_index: int, name: str, fn: Callable[[], d
 
 def run_rounds(stages: Stages, plans: Sequence[RoundPlan], layout: RunLayout,
                sync: ProcessSync = ProcessSync(),
-               on_round: Callable[[int, dict[str, dict[str, Any]]], None] | None = None
+               on_round: Callable[[int, dict[int, dict[str, dict[str, Any]]]], None] | None = None
                ) -> dict[int, dict[str, dict[str, Any]]]:
   """Runs (or resumes) every stage; returns {round: {stage: summary}} with round 0 = prepare.
 
-  `on_round(k, summaries)` is called after each round (e.g. to refresh the report).
+  `on_round(k, results)` is called after each round with the results so far (e.g. to refresh
+  the report).
   """
   results = {0: {name: run_stage(layout, 0, name, getattr(stages, name), sync)
                  for name in PREPARE_STAGES}}
@@ -79,5 +80,5 @@ def run_rounds(stages: Stages, plans: Sequence[RoundPlan], layout: RunLayout,
       results[plan.index][name] = run_stage(layout, plan.index, name,
                                             lambda m=method: m(plan), sync)
     if on_round is not None:
-      on_round(plan.index, results[plan.index])
+      on_round(plan.index, results)
   return results

@@ -176,14 +176,19 @@ def evaluate_policy(problems: Sequence, engine: expand_lib.EngineLike, pool: exp
     summary = search_eval.evaluate_problems(problems, engine, scorers["ppm"], pool, search_cfg,
                                             out_dir=tree_dir, progress=progress)
     record(MCTS_PPM, [r.answer for r in summary.results])
-  methods = list(per_problem[0]["answers"])
-  accuracy = {m: sum(r["answers"][m]["correct"] for r in per_problem) / len(problems)
-              for m in methods}
-  report = {"num_problems": len(problems), "accuracy": accuracy,
-            "config": dataclasses.asdict(cfg), "problems": per_problem}
+  report = make_report(per_problem, dataclasses.asdict(cfg))
   if out_dir is not None:
     write_json(pathlib.Path(out_dir) / "report.json", report)
   return report
+
+
+def make_report(per_problem: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+  """Accuracy per method over `per_problem` rows (also merges the shares of several hosts)."""
+  methods = list(per_problem[0]["answers"]) if per_problem else []
+  accuracy = {m: sum(r["answers"][m]["correct"] for r in per_problem) / len(per_problem)
+              for m in methods}
+  return {"num_problems": len(per_problem), "accuracy": accuracy, "config": config,
+          "problems": list(per_problem)}
 
 
 def write_json(path: pathlib.Path, data: Any) -> None:

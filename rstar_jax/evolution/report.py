@@ -1,5 +1,6 @@
 """Per-round tables and the accuracy plot of a self-evolution run."""
 from collections.abc import Mapping, Sequence
+import json
 import os
 import pathlib
 from typing import Any
@@ -64,3 +65,18 @@ def plot_rounds(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
   fig.savefig(path, dpi=110)
   plt.close(fig)
   return path
+
+
+def write_run_report(results: Mapping[int, Mapping[str, Mapping[str, Any]]],
+                     json_path: str | os.PathLike, md_path: str | os.PathLike,
+                     png_path: str | os.PathLike) -> str:
+  """Writes the run's stage summaries (JSON), its table (Markdown) and plot; returns the table."""
+  rows = round_rows(results)
+  table = format_table(rows)
+  json_path, md_path = pathlib.Path(json_path), pathlib.Path(md_path)
+  json_path.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2,
+                                  default=str) + "\n", encoding="utf-8")
+  md_path.write_text("# Held-out accuracy per round\n\n" + table + "\n", encoding="utf-8")
+  if rows:
+    plot_rounds(rows, png_path)
+  return table

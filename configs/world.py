@@ -1,0 +1,79 @@
+"""The built-in world on CPU: the default of `python -m launch.self_evolve`.
+
+A tiny Qwen2-architecture policy pre-trained on an imperfect teacher's solutions to generated
+arithmetic word problems evolves over 4 rounds on 2 CPU cores (budgets scaled down from the
+paper so the whole loop fits in about half an hour).
+
+  --config=configs/world.py          the default run
+  --config=configs/world.py:smoke    every stage on a handful of problems (CI end-to-end test)
+"""
+import ml_collections
+
+from configs import common
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  c = common.base_config("world")
+  c.engine_devices = 1  # Search and evaluation on one CPU device (no sharding overhead).
+  c.train_devices = 1
+
+  c.world = ml_collections.ConfigDict()
+  c.world.seed = 0
+  c.world.num_train = 64
+  c.world.num_heldout = 48
+
+  c.rounds.bootstrap_rollouts = 4
+  c.rounds.rollouts = 8
+  c.rounds.extra_rollouts = (8,)
+  c.rounds.sft_init = "previous"  # The tiny policy gains more from continued training.
+
+  c.search.num_candidates = 4
+  c.search.max_depth = 10
+  c.search.step_max_tokens = 96
+  c.search.batch_size = 64
+
+  for section in (c.sft, c.ppm):
+    section.lr = 5e-4
+    section.max_len = 512
+    section.compute_dtype = "float32"
+    section.checkpoint_every = 20
+    section.warmup_ratio = 0.1
+    section.export_hf = True
+  c.sft.batch_size = 16
+  c.sft.epochs = 3.0
+  c.ppm.batch_size = 32
+  c.ppm.epochs = 3.0
+  c.ppm.eval_fraction = 0.15
+
+  c.eval.num_candidates = 4
+  c.eval.mcts_runs = 1
+  c.eval.mcts_rollouts = 8
+  c.eval.max_depth = 10
+  c.eval.step_max_tokens = 96
+  c.eval.batch_size = 48
+
+  if arg == "smoke":
+    c.name = "world_smoke"
+    c.run_dir = "runs/world_smoke"
+    c.world.num_train = 6
+    c.world.num_heldout = 4
+    c.rounds.num_rounds = 4
+    c.rounds.bootstrap_rollouts = 2
+    c.rounds.rollouts = 2
+    c.rounds.extra_rollouts = (2,)
+    c.search.num_candidates = 2
+    c.search.max_depth = 6
+    c.search.step_max_tokens = 48
+    c.sft.batch_size = c.ppm.batch_size = 4
+    c.sft.epochs = c.ppm.epochs = 1.0
+    c.ppm.eval_fraction = 0.3
+    c.eval.samples = 2
+    c.eval.num_candidates = 2
+    c.eval.mcts_rollouts = 2
+    c.eval.max_depth = 6
+    c.eval.step_max_tokens = 48
+    c.viewer_problems = 2
+    c.sandbox_workers = 2
+  elif arg:
+    raise ValueError(f"configs/world.py variants: '' or 'smoke', got {arg!r}")
+  return c

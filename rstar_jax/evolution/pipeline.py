@@ -1,0 +1,229 @@
+"""The real stages of a self-evolution run: models, engine, sandbox, search, trainers, evaluation.
+
+Multi-host (one process per host): search and evaluation run on each host's local devices over
+its share of the problems (each host writes its own shards / partial report); extraction and
+report merging are done by the leader; training runs on the global mesh with every process.
+"""
+from collections.abc import Sequence
+import json
+import logging
+import pathlib
+from typing import Any
+
+import jax
+import ml_collections
+
+from rstar_jax.data import extract as extract_lib
+from rstar_jax.data import viewer
+from rstar_jax.evolution import evaluation
+from rstar_jax.evolution import settings
+from rstar_jax.evolution.layout import RunLayout
+from rstar_jax.evolution.plan import RoundPlan
+from rstar_jax.evolution.sync import ProcessSync
+from rstar_jax.search import run as search_run
+from rstar_jax.search.config import SearchConfig
+from rstar_jax.training.config import PPMConfig
+from rstar_jax.training.config import SFTConfig
+
+BASELINES = ("orm", "pqm")
+
+
+def _share(items: Sequence, sync: ProcessSync) -> list:
+  return list(items[sync.index::sync.count])
+
+
+class Pipeline:
+  """Implements `driver.Stages` for one config and run directory."""
+
+  def __init__(self, config: ml_collections.ConfigDict, layout: RunLayout,
+               sync: ProcessSync = ProcessSync()):
+    self.config = config
+    self.layout = layout
+    self.sync = sync
+
+  # Resources --------------------------------------------------------------------------------
+
+  def _world_paths(self) -> dict[str, str]:
+    path = self.layout.prepare_dir / "paths.json"
+    if not path.is_file():
+      raise FileNotFoundError(f"{path}: missing; the prepare stage has not run")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+  def problems(self, split: str) -> list:
+    """'train' or 'heldout' problems: a configured file, else the prepared world split."""
+    from rstar_jax.data import problems as problems_lib  # pylint: disable=g-import-not-at-top
+    configured = self.config.problems.train if split == "train" else self.config.problems.heldout
+    path = configured or self._world_paths()[split]
+    if split == "heldout" and configured:
+      loaded = problems_lib.load_benchmark(path)
+    else:
+      loaded = problems_lib.load_problems(path)
+    limit = self.config.problems.max_train if split == "train" else self.config.problems.max_heldout
+    return list(loaded[:limit] if limit else loaded)
+
+  def policy_dir(self, k: int) -> pathlib.Path:
+    """The HF folder of round k's policy (0: the bootstrap policy)."""
+    if k == 0:
+      return pathlib.Path(self.config.bootstrap.policy or self._world_paths()["policy"])
+    return self.layout.hf_dir(k, "sft")
+
+  def tokenizer(self):
+    from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+    return hf.load_tokenizer(self.config.bootstrap.tokenizer or self.policy_dir(0))
+
+  def local_mesh(self):
+    """The mesh search and evaluation run on: this host's devices only."""
+    from rstar_jax import models  # pylint: disable=g-import-not-at-top
+    devices = jax.local_devices()
+    count = self.config.get("engine_devices", 0) or len(devices)
+    return models.make_mesh(self.config.get("engine_mesh", ""), devices=devices[:count])
+
+  def global_mesh(self):
+    from rstar_jax import models  # pylint: disable=g-import-not-at-top
+    devices = jax.devices()
+    count = self.config.get("train_devices", 0) or len(devices)
+    if self.sync.count > 1 and count != len(devices):
+      raise ValueError("config.train_devices must be 0 (all devices) on a multi-host run")
+    return models.make_mesh(self.config.mesh, devices=devices[:count])
+
+  def _engine_config(self):
+    from rstar_jax import inference  # pylint: disable=g-import-not-at-top
+    return inference.EngineConfig(**dict(self.config.engine))
+
+  def engine(self, k: int, mesh):
+    from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+    from rstar_jax import inference  # pylint: disable=g-import-not-at-top
+    policy = hf.load_model(self.policy_dir(k), dtype=self.config.model_dtype, mesh=mesh)
+    return inference.Engine(policy, self.tokenizer(), self._engine_config(), mesh=mesh)
+
+  def scorer(self, path: pathlib.Path, mesh):
+    from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+    from rstar_jax import inference  # pylint: disable=g-import-not-at-top
+    ppm = hf.load_model(path, dtype=self.config.model_dtype, mesh=mesh)
+    return inference.Scorer(ppm, self.tokenizer(), self._engine_config(), mesh=mesh)
+
+  def sandbox(self):
+    from rstar_jax.sandbox import SandboxPool  # pylint: disable=g-import-not-at-top
+    return SandboxPool(num_workers=self.config.sandbox_workers or None)
+
+  def search_config(self, plan: RoundPlan) -> SearchConfig:
+    return settings.to_dataclass(SearchConfig, self.config.search, "search",
+                                 mode=plan.search_mode, rollouts=plan.rollouts,
+                                 extra_rollouts=plan.extra_rollouts,
+                                 seed=self.config.seed + 1000 * plan.index)
+
+  # Stages -----------------------------------------------------------------------------------
+
+  def prepare(self) -> dict[str, Any]:
+    """Builds the built-in world (problems, tokenizer, bootstrap policy) unless configured away."""
+    c = self.config
+    if c.bootstrap.policy and c.problems.train and c.problems.heldout:
+      paths = {"train": c.problems.train, "heldout": c.problems.heldout,
+               "policy": c.bootstrap.policy}
+      for name, path in paths.items():
+        if not pathlib.Path(path).exists():
+          raise FileNotFoundError(f"config {name} path {path} does not exist")
+      summary: dict[str, Any] = {"source": "configured"}
+    else:
+      from rstar_jax.data import world  # pylint: disable=g-import-not-at-top
+      out = self.layout.prepare_dir / "world"
+      if self.sync.is_leader:
+        summary = dict(world.build_world(out, **dict(c.world)))
+      self.sync.barrier(f"{self.layout.root}:world-built")
+      paths = {"train": str(world.train_path(out)), "heldout": str(world.heldout_path(out)),
+               "policy": str(world.policy_path(out))}
+      if not self.sync.is_leader:
+        summary = {}
+    if self.sync.is_leader:
+      evaluation.write_json(self.layout.prepare_dir / "paths.json", paths)
+    self.sync.barrier(f"{self.layout.root}:paths-written")
+    return {**summary, "paths": paths}
+
+  def search(self, plan: RoundPlan) -> dict[str, Any]:
+    mesh = self.local_mesh()
+    engine = self.engine(plan.policy_round, mesh)
+    scorer = (self.scorer(self.layout.hf_dir(plan.ppm_round, "ppm"), mesh)
+              if plan.ppm_round is not None else None)
+    out = self.layout.search_dir(plan.index)
+    with self.sandbox() as pool:
+      summary = search_run.run_search(
+          self.problems("train"), engine, scorer, pool, self.search_config(plan), out,
+          progress=self.config.progress, process_index=self.sync.index,
+          process_count=self.sync.count)
+    self.sync.barrier(f"{out}:searched")
+    return {**summary.to_dict(), "mode": plan.search_mode,
+            "trees": len(search_run.finished_ids(out))}
+
+  def extract(self, plan: RoundPlan) -> dict[str, Any]:
+    if not self.sync.is_leader:
+      return {}
+    trees = extract_lib.load_trees(self.layout.search_dir(plan.index) / search_run.TREE_DIR)
+    summary = extract_lib.extract(trees, self.layout.sft_data(plan.index),
+                                  self.layout.ppm_data(plan.index))
+    self._write_viewer_pages(trees, self.layout.search_dir(plan.index) / "viewer")
+    return summary.to_dict()
+
+  def _write_viewer_pages(self, trees: Sequence, out: pathlib.Path) -> None:
+    """Pages for the first few problems, preferring ones with both right and wrong answers."""
+    ranked = sorted(trees, key=lambda t: extract_lib.difficulty(t) != extract_lib.MEDIUM)
+    out.mkdir(parents=True, exist_ok=True)
+    for tree in ranked[:self.config.viewer_problems]:
+      viewer.write_html(tree, out / f"{tree.problem_id}.html")
+
+  def _train(self, kind: str, plan: RoundPlan, init: pathlib.Path, data: pathlib.Path,
+             out: pathlib.Path, **fixed: Any) -> dict[str, Any]:
+    from rstar_jax import training  # pylint: disable=g-import-not-at-top
+    cls, fn = (SFTConfig, training.train_sft) if kind == "sft" else (PPMConfig, training.train_ppm)
+    section = self.config.sft if kind == "sft" else self.config.ppm
+    cfg = settings.to_dataclass(cls, section, kind, seed=self.config.seed + plan.index,
+                                progress_bar=self.config.progress, **fixed)
+    result = fn(cfg, data_dir=data, init=str(init), tokenizer=self.tokenizer(), out_dir=out,
+                mesh=self.global_mesh())
+    return {"step": result.step, **result.final_metrics, "data": result.data_stats,
+            "hf_dir": str(result.hf_dir)}
+
+  def train_sft(self, plan: RoundPlan) -> dict[str, Any]:
+    init_round = 0 if self.config.rounds.sft_init == "base" else plan.policy_round
+    return self._train("sft", plan, self.policy_dir(init_round), self.layout.sft_data(plan.index),
+                       self.layout.train_dir(plan.index, "sft"))
+
+  def train_ppm(self, plan: RoundPlan) -> dict[str, Any]:
+    return self._train("ppm", plan, self.layout.hf_dir(plan.index, "sft"),
+                       self.layout.ppm_data(plan.index), self.layout.train_dir(plan.index, "ppm"))
+
+  def train_baselines(self, plan: RoundPlan) -> dict[str, Any]:
+    return {name: self._train("ppm", plan, self.layout.hf_dir(plan.index, "sft"),
+                              self.layout.ppm_data(plan.index),
+                              self.layout.train_dir(plan.index, name), objective=name)
+            for name in BASELINES}
+
+  def eval_config(self) -> evaluation.EvalConfig:
+    section = {k: v for k, v in dict(self.config.eval).items() if k != "num_problems"}
+    return settings.to_dataclass(evaluation.EvalConfig, section, "eval")
+
+  def evaluate(self, plan: RoundPlan) -> dict[str, Any]:
+    k = plan.index
+    mesh = self.local_mesh()
+    scorers = {name: self.scorer(self.layout.hf_dir(k, name), mesh)
+               for name in ("ppm",) + BASELINES if self.layout.hf_dir(k, name).is_dir()}
+    problems = self.problems("heldout")
+    out = self.layout.eval_dir(k)
+    with self.sandbox() as pool:
+      evaluation.evaluate_policy(_share(problems, self.sync), self.engine(k, mesh), pool,
+                                 scorers, self.eval_config(),
+                                 out_dir=out / f"process_{self.sync.index}",
+                                 progress=self.config.progress)
+    self.sync.barrier(f"{out}:evaluated")
+    if not self.sync.is_leader:
+      return {}
+    shares = [json.loads((out / f"process_{i}" / "report.json").read_text(encoding="utf-8"))
+              for i in range(self.sync.count)]
+    report = evaluation.make_report([p for r in shares for p in r["problems"]],
+                                    shares[0]["config"])
+    evaluation.write_json(out / "report.json", report)
+    mcts_trees = out / "process_0" / "mcts" / search_run.TREE_DIR
+    if mcts_trees.is_dir():
+      self._write_viewer_pages(extract_lib.load_trees(mcts_trees), out / "viewer")
+    logging.info("round %d held-out accuracy: %s", k, report["accuracy"])
+    return {"accuracy": report["accuracy"], "num_problems": report["num_problems"]}
+
