@@ -62,11 +62,13 @@ def make_mesh(flag: str = "", devices: Sequence[jax.Device] | None = None) -> Me
 
 
 def fit_spec(spec: P, shape: Sequence[int], mesh: Mesh) -> P:
-  """Drops mesh axes that do not divide their dimension (replicating that dimension instead)."""
-  fitted = []
+  """Drops mesh axes that do not divide their dimension or that an earlier dimension already uses
+  (replicating that dimension instead)."""
+  fitted, used = [], set()
   for dim, axes in zip(shape, tuple(spec) + (None,) * (len(shape) - len(spec))):
     names = (axes,) if isinstance(axes, str) else tuple(axes or ())
-    names = tuple(n for n in names if mesh.shape.get(n, 1) > 1)
+    names = tuple(n for n in names if mesh.shape.get(n, 1) > 1 and n not in used)
+    used.update(names)
     size = math.prod(mesh.shape[n] for n in names)
     fitted.append(None if not names or dim % size else (names[0] if len(names) == 1 else names))
   return P(*fitted)

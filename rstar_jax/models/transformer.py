@@ -49,9 +49,9 @@ class _Backbone(nnx.Module):
       positions_bt = jnp.broadcast_to(jnp.arange(tokens_bt.shape[1]), tokens_bt.shape)
     allowed_bts = attention_mask(positions_bt, mask_bt, self.config.sliding_window)
     run = _run_layer_remat if self.config.remat else _run_layer
-    x_btd = constrain(self.embed(tokens_bt), ("batch", None, "embed"))
+    x_btd = constrain(self.embed(tokens_bt), ("batch", None, None))
     for layer in self.layers:
-      x_btd = constrain(run(layer, x_btd, positions_bt, allowed_bts), ("batch", None, "embed"))
+      x_btd = constrain(run(layer, x_btd, positions_bt, allowed_bts), ("batch", None, None))
     return self.final_norm(x_btd)
 
 
