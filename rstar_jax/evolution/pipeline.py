@@ -16,6 +16,7 @@ import ml_collections
 from rstar_jax.data import extract as extract_lib
 from rstar_jax.data import viewer
 from rstar_jax.evolution import evaluation
+from rstar_jax.evolution import loading
 from rstar_jax.evolution import settings
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.plan import RoundPlan
@@ -68,15 +69,12 @@ class Pipeline:
     return self.layout.hf_dir(k, "sft")
 
   def tokenizer(self):
-    from rstar_jax import hf  # pylint: disable=g-import-not-at-top
-    return hf.load_tokenizer(self.config.bootstrap.tokenizer or self.policy_dir(0))
+    return loading.tokenizer(self._tokenizer_dir())
 
   def local_mesh(self):
     """The mesh search and evaluation run on: this host's devices only."""
-    from rstar_jax import models  # pylint: disable=g-import-not-at-top
-    devices = jax.local_devices()
-    count = self.config.get("engine_devices", 0) or len(devices)
-    return models.make_mesh(self.config.get("engine_mesh", ""), devices=devices[:count])
+    return loading.local_mesh(self.config.get("engine_mesh", ""),
+                              self.config.get("engine_devices", 0))
 
   def global_mesh(self):
     from rstar_jax import models  # pylint: disable=g-import-not-at-top
@@ -86,21 +84,18 @@ class Pipeline:
       raise ValueError("config.train_devices must be 0 (all devices) on a multi-host run")
     return models.make_mesh(self.config.mesh, devices=devices[:count])
 
-  def _engine_config(self):
-    from rstar_jax import inference  # pylint: disable=g-import-not-at-top
-    return inference.EngineConfig(**dict(self.config.engine))
+  def _tokenizer_dir(self) -> pathlib.Path:
+    return pathlib.Path(self.config.bootstrap.tokenizer or self.policy_dir(0))
 
   def engine(self, k: int, mesh):
-    from rstar_jax import hf  # pylint: disable=g-import-not-at-top
-    from rstar_jax import inference  # pylint: disable=g-import-not-at-top
-    policy = hf.load_model(self.policy_dir(k), dtype=self.config.model_dtype, mesh=mesh)
-    return inference.Engine(policy, self.tokenizer(), self._engine_config(), mesh=mesh)
+    return loading.load_engine(self.policy_dir(k), tokenizer_dir=self._tokenizer_dir(),
+                               engine=self.config.engine, dtype=self.config.model_dtype,
+                               mesh=mesh)
 
   def scorer(self, path: pathlib.Path, mesh):
-    from rstar_jax import hf  # pylint: disable=g-import-not-at-top
-    from rstar_jax import inference  # pylint: disable=g-import-not-at-top
-    ppm = hf.load_model(path, dtype=self.config.model_dtype, mesh=mesh)
-    return inference.Scorer(ppm, self.tokenizer(), self._engine_config(), mesh=mesh)
+    return loading.load_scorer(path, tokenizer_dir=self._tokenizer_dir(),
+                               engine=self.config.engine, dtype=self.config.model_dtype,
+                               mesh=mesh)
 
   def sandbox(self):
     from rstar_jax.sandbox import SandboxPool  # pylint: disable=g-import-not-at-top

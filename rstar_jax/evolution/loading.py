@@ -1,0 +1,57 @@
+"""Loads the policy engine and reward-model scorers from HF folders, on a given mesh."""
+import os
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+from jax.sharding import Mesh
+
+
+def local_mesh(flag: str = "", num_devices: int = 0) -> Mesh:
+  """A mesh over this host's devices (search and evaluation never span hosts)."""
+  from rstar_jax import models  # pylint: disable=g-import-not-at-top
+  devices = jax.local_devices()
+  return models.make_mesh(flag, devices=devices[:num_devices or len(devices)])
+
+
+def _require_model_dir(path: str | os.PathLike, what: str) -> pathlib.Path:
+  path = pathlib.Path(path)
+  if not (path / "config.json").is_file():
+    raise FileNotFoundError(f"{what} {path}: not an HF model folder (no config.json)")
+  return path
+
+
+def tokenizer(path: str | os.PathLike):
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  return hf.load_tokenizer(path)
+
+
+def engine_config(section: Mapping[str, Any] | None):
+  from rstar_jax import inference  # pylint: disable=g-import-not-at-top
+  from rstar_jax.evolution import settings  # pylint: disable=g-import-not-at-top
+  return settings.to_dataclass(inference.EngineConfig, section, "engine")
+
+
+def load_engine(policy_dir: str | os.PathLike, *, tokenizer_dir: str | os.PathLike | None = None,
+                engine: Mapping[str, Any] | None = None, dtype: str | None = None,
+                mesh: Mesh | None = None):
+  """An `inference.Engine` for the policy in `policy_dir` (tokenizer from the same folder)."""
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  from rstar_jax import inference  # pylint: disable=g-import-not-at-top
+  path = _require_model_dir(policy_dir, "policy")
+  policy = hf.load_model(path, dtype=dtype, mesh=mesh)
+  return inference.Engine(policy, tokenizer(tokenizer_dir or path), engine_config(engine),
+                          mesh=mesh)
+
+
+def load_scorer(model_dir: str | os.PathLike, *, tokenizer_dir: str | os.PathLike | None = None,
+                engine: Mapping[str, Any] | None = None, dtype: str | None = None,
+                mesh: Mesh | None = None):
+  """An `inference.Scorer` for the reward model (PPM, ORM or PQM) in `model_dir`."""
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  from rstar_jax import inference  # pylint: disable=g-import-not-at-top
+  path = _require_model_dir(model_dir, "reward model")
+  model = hf.load_model(path, dtype=dtype, mesh=mesh)
+  return inference.Scorer(model, tokenizer(tokenizer_dir or path), engine_config(engine),
+                          mesh=mesh)
