@@ -55,3 +55,27 @@ def load_scorer(model_dir: str | os.PathLike, *, tokenizer_dir: str | os.PathLik
   model = hf.load_model(path, dtype=dtype, mesh=mesh)
   return inference.Scorer(model, tokenizer(tokenizer_dir or path), engine_config(engine),
                           mesh=mesh)
+
+
+PROBLEM_FIELDS = frozenset({"id", "question", "answer"})
+
+
+def load_problem_file(path: str | os.PathLike, limit: int = 0) -> list:
+  """Problems from a JSONL file: `Problem` records (id, question, answer) as they are, anything
+  else through the benchmark loaders (../shared/data/benchmarks formats); `limit` 0 keeps all."""
+  import json  # pylint: disable=g-import-not-at-top
+  from rstar_jax.data import problems  # pylint: disable=g-import-not-at-top
+  path = pathlib.Path(path)
+  if not path.is_file():
+    raise FileNotFoundError(f"problem file {path} does not exist")
+  with open(path, encoding="utf-8") as f:
+    first = next((line for line in f if line.strip()), None)
+  if first is None:
+    raise ValueError(f"{path}: no problems (empty file)")
+  try:
+    keys = set(json.loads(first))
+  except (json.JSONDecodeError, TypeError) as e:
+    raise ValueError(f"{path} line 1: not a JSON object ({e})") from e
+  loaded = (problems.load_problems(path) if PROBLEM_FIELDS <= keys
+            else problems.load_benchmark(path))
+  return list(loaded[:limit] if limit else loaded)

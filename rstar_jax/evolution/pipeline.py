@@ -52,15 +52,9 @@ class Pipeline:
 
   def problems(self, split: str) -> list:
     """'train' or 'heldout' problems: a configured file, else the prepared world split."""
-    from rstar_jax.data import problems as problems_lib  # pylint: disable=g-import-not-at-top
     configured = self.config.problems.train if split == "train" else self.config.problems.heldout
-    path = configured or self._world_paths()[split]
-    if split == "heldout" and configured:
-      loaded = problems_lib.load_benchmark(path)
-    else:
-      loaded = problems_lib.load_problems(path)
     limit = self.config.problems.max_train if split == "train" else self.config.problems.max_heldout
-    return list(loaded[:limit] if limit else loaded)
+    return loading.load_problem_file(configured or self._world_paths()[split], limit)
 
   def policy_dir(self, k: int) -> pathlib.Path:
     """The HF folder of round k's policy (0: the bootstrap policy)."""

@@ -1,0 +1,92 @@
+"""Evaluates a policy (+ reward models) on held-out problems, or every round of a run.
+
+  # one policy / PPM on a benchmark file
+  python -m launch.evaluate --policy=runs/world/round_4/sft/hf --ppm=runs/world/round_4/ppm/hf \
+      --problems=../shared/data/benchmarks/gsm8k.jsonl --limit=50 --out=eval/gsm8k
+  # every finished round of a self-evolution run (table + accuracy plot per round)
+  python -m launch.evaluate --run_dir=runs/world --problems=../shared/data/benchmarks/gsm8k.jsonl \
+      --out=eval/world-gsm8k
+
+Methods (config `eval` section): greedy pass@1, maj@k and pass@k over k samples, best-of-k by
+each reward model given (PPM, ORM, PQM), MCTS+PPM with N runs and top-K majority. Writes
+report.json per model and a Markdown table (+ PNG plot for runs).
+"""
+import json
+import pathlib
+
+from absl import app
+from absl import flags
+
+from launch import common
+from rstar_jax.evolution import evaluation
+from rstar_jax.evolution import loading
+from rstar_jax.evolution import report
+from rstar_jax.evolution import settings
+from rstar_jax.evolution.layout import RunLayout
+
+_CONFIG = common.define_config()
+_POLICY = flags.DEFINE_string("policy", None, "HF folder of the policy.")
+_REWARD = {name: flags.DEFINE_string(name, None, f"HF folder of the {name.upper()} (optional).")
+           for name in ("ppm", "orm", "pqm")}
+_RUN_DIR = flags.DEFINE_string("run_dir", None, "Evaluate every round of this run instead.")
+_PROBLEMS = flags.DEFINE_string(
+    "problems", None, "JSONL of problems or a benchmark file; default: the run's held-out set.")
+_LIMIT = flags.DEFINE_integer("limit", 0, "Evaluate only the first N problems (0: all).")
+_OUT = flags.DEFINE_string("out", None, "Output directory.", required=True)
+
+
+def evaluate_models(config, problems, policy: pathlib.Path,
+                    reward_models: dict[str, pathlib.Path], out: pathlib.Path) -> dict:
+  mesh = loading.local_mesh(config.get("engine_mesh", ""), config.get("engine_devices", 0))
+  kwargs = dict(engine=config.engine, dtype=config.model_dtype, mesh=mesh)
+  engine = loading.load_engine(policy, **kwargs)
+  scorers = {name: loading.load_scorer(path, tokenizer_dir=policy, **kwargs)
+             for name, path in reward_models.items()}
+  cfg = settings.to_dataclass(evaluation.EvalConfig, config.eval, "eval")
+  from rstar_jax.sandbox import SandboxPool  # pylint: disable=g-import-not-at-top
+  with SandboxPool(num_workers=config.sandbox_workers or None) as pool:
+    return evaluation.evaluate_policy(problems, engine, pool, scorers, cfg, out_dir=out,
+                                      progress=config.progress)
+
+
+def _run_problems(layout: RunLayout):
+  if _PROBLEMS.value:
+    return loading.load_problem_file(_PROBLEMS.value, _LIMIT.value)
+  paths = json.loads((layout.prepare_dir / "paths.json").read_text(encoding="utf-8"))
+  return loading.load_problem_file(paths["heldout"], _LIMIT.value)
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  config, out = _CONFIG.value, pathlib.Path(_OUT.value)
+  if _RUN_DIR.value:
+    layout = RunLayout(pathlib.Path(_RUN_DIR.value))
+    problems = _run_problems(layout)
+    rounds = sorted(int(p.name.split("_")[1]) for p in layout.root.glob("round_*")
+                    if (layout.hf_dir(int(p.name.split("_")[1]), "sft") / "config.json").is_file())
+    if not rounds:
+      raise app.UsageError(f"{layout.root}: no round with a trained policy (round_k/sft/hf)")
+    results = {}
+    for k in rounds:
+      rms = {n: layout.hf_dir(k, n) for n in ("ppm", "orm", "pqm")
+             if (layout.hf_dir(k, n) / "config.json").is_file()}
+      rep = evaluate_models(config, problems, layout.hf_dir(k, "sft"), rms, out / f"round_{k}")
+      results[k] = {"evaluate": {"accuracy": rep["accuracy"]}}
+    table = report.write_run_report(results, out / "report.json", out / "report.md",
+                                    out / "accuracy.png")
+  else:
+    if not _POLICY.value:
+      raise app.UsageError("pass --policy (with --problems) or --run_dir")
+    if not _PROBLEMS.value:
+      raise app.UsageError("--policy needs --problems")
+    problems = loading.load_problem_file(_PROBLEMS.value, _LIMIT.value)
+    rms = {n: pathlib.Path(f.value) for n, f in _REWARD.items() if f.value}
+    rep = evaluate_models(config, problems, pathlib.Path(_POLICY.value), rms, out)
+    table = report.format_table([{"model": _POLICY.value, **rep["accuracy"]}], first="model")
+    (out / "report.md").write_text(table + "\n", encoding="utf-8")
+  print(f"{len(problems)} problems\n{table}")
+
+
+if __name__ == "__main__":
+  app.run(main)
