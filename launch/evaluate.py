@@ -18,10 +18,8 @@ from absl import app
 from absl import flags
 
 from launch import common
-from rstar_jax.evolution import evaluation
 from rstar_jax.evolution import loading
 from rstar_jax.evolution import report
-from rstar_jax.evolution import settings
 from rstar_jax.evolution.layout import RunLayout
 
 _CONFIG = common.define_config()
@@ -33,20 +31,6 @@ _PROBLEMS = flags.DEFINE_string(
     "problems", None, "JSONL of problems or a benchmark file; default: the run's held-out set.")
 _LIMIT = flags.DEFINE_integer("limit", 0, "Evaluate only the first N problems (0: all).")
 _OUT = flags.DEFINE_string("out", None, "Output directory.", required=True)
-
-
-def evaluate_models(config, problems, policy: pathlib.Path,
-                    reward_models: dict[str, pathlib.Path], out: pathlib.Path) -> dict:
-  mesh = loading.local_mesh(config.get("engine_mesh", ""), config.get("engine_devices", 0))
-  kwargs = dict(engine=config.engine, dtype=config.model_dtype, mesh=mesh)
-  engine = loading.load_engine(policy, **kwargs)
-  scorers = {name: loading.load_scorer(path, tokenizer_dir=policy, **kwargs)
-             for name, path in reward_models.items()}
-  cfg = settings.to_dataclass(evaluation.EvalConfig, config.eval, "eval")
-  from rstar_jax.sandbox import SandboxPool  # pylint: disable=g-import-not-at-top
-  with SandboxPool(num_workers=config.sandbox_workers or None) as pool:
-    return evaluation.evaluate_policy(problems, engine, pool, scorers, cfg, out_dir=out,
-                                      progress=config.progress)
 
 
 def _run_problems(layout: RunLayout):
@@ -71,7 +55,7 @@ def main(argv: list[str]) -> None:
     for k in rounds:
       rms = {n: layout.hf_dir(k, n) for n in ("ppm", "orm", "pqm")
              if (layout.hf_dir(k, n) / "config.json").is_file()}
-      rep = evaluate_models(config, problems, layout.hf_dir(k, "sft"), rms, out / f"round_{k}")
+      rep = loading.evaluate_models(config, problems, layout.hf_dir(k, "sft"), rms, out / f"round_{k}")
       results[k] = {"evaluate": {"accuracy": rep["accuracy"]}}
     table = report.write_run_report(results, out / "report.json", out / "report.md",
                                     out / "accuracy.png")
@@ -82,7 +66,7 @@ def main(argv: list[str]) -> None:
       raise app.UsageError("--policy needs --problems")
     problems = loading.load_problem_file(_PROBLEMS.value, _LIMIT.value)
     rms = {n: pathlib.Path(f.value) for n, f in _REWARD.items() if f.value}
-    rep = evaluate_models(config, problems, pathlib.Path(_POLICY.value), rms, out)
+    rep = loading.evaluate_models(config, problems, pathlib.Path(_POLICY.value), rms, out)
     table = report.format_table([{"model": _POLICY.value, **rep["accuracy"]}], first="model")
     (out / "report.md").write_text(table + "\n", encoding="utf-8")
   print(f"{len(problems)} problems\n{table}")

@@ -79,3 +79,20 @@ def load_problem_file(path: str | os.PathLike, limit: int = 0) -> list:
   loaded = (problems.load_problems(path) if PROBLEM_FIELDS <= keys
             else problems.load_benchmark(path))
   return list(loaded[:limit] if limit else loaded)
+
+
+def evaluate_models(config, problems: list, policy: pathlib.Path,
+                    reward_models: Mapping[str, pathlib.Path], out: pathlib.Path) -> dict:
+  """Runs the config's `eval` methods for a policy and reward-model folders; writes the report."""
+  from rstar_jax.evolution import evaluation  # pylint: disable=g-import-not-at-top
+  from rstar_jax.evolution import settings  # pylint: disable=g-import-not-at-top
+  mesh = local_mesh(config.get("engine_mesh", ""), config.get("engine_devices", 0))
+  kwargs = dict(engine=config.engine, dtype=config.model_dtype, mesh=mesh)
+  engine = load_engine(policy, **kwargs)
+  scorers = {name: load_scorer(path, tokenizer_dir=policy, **kwargs)
+             for name, path in reward_models.items()}
+  cfg = settings.to_dataclass(evaluation.EvalConfig, config.eval, "eval")
+  from rstar_jax.sandbox import SandboxPool  # pylint: disable=g-import-not-at-top
+  with SandboxPool(num_workers=config.sandbox_workers or None) as pool:
+    return evaluation.evaluate_policy(problems, engine, pool, scorers, cfg, out_dir=out,
+                                      progress=config.progress)

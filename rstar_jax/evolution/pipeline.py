@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import json
 import logging
 import pathlib
+import shutil
 from typing import Any
 
 import jax
@@ -186,22 +187,15 @@ class Pipeline:
                               self.layout.train_dir(plan.index, name), objective=name)
             for name in BASELINES}
 
-  def eval_config(self) -> evaluation.EvalConfig:
-    section = {k: v for k, v in dict(self.config.eval).items() if k != "num_problems"}
-    return settings.to_dataclass(evaluation.EvalConfig, section, "eval")
-
   def evaluate(self, plan: RoundPlan) -> dict[str, Any]:
     k = plan.index
-    mesh = self.local_mesh()
-    scorers = {name: self.scorer(self.layout.hf_dir(k, name), mesh)
-               for name in ("ppm",) + BASELINES if self.layout.hf_dir(k, name).is_dir()}
-    problems = self.problems("heldout")
+    reward_models = {name: self.layout.hf_dir(k, name) for name in ("ppm",) + BASELINES
+                     if self.layout.hf_dir(k, name).is_dir()}
     out = self.layout.eval_dir(k)
-    with self.sandbox() as pool:
-      evaluation.evaluate_policy(_share(problems, self.sync), self.engine(k, mesh), pool,
-                                 scorers, self.eval_config(),
-                                 out_dir=out / f"process_{self.sync.index}",
-                                 progress=self.config.progress)
+    share_dir = out / f"process_{self.sync.index}"
+    shutil.rmtree(share_dir, ignore_errors=True)  # Evaluation restarts whole when interrupted.
+    loading.evaluate_models(self.config, _share(self.problems("heldout"), self.sync),
+                            self.policy_dir(k), reward_models, share_dir)
     self.sync.barrier(f"{out}:evaluated")
     if not self.sync.is_leader:
       return {}

@@ -1,0 +1,49 @@
+"""One self-evolution run for an ml_collections config: plan, stages, report."""
+import json
+import logging
+import pathlib
+
+from rstar_jax.evolution import driver
+from rstar_jax.evolution import plan as plan_lib
+from rstar_jax.evolution import report
+from rstar_jax.evolution.layout import RunLayout
+from rstar_jax.evolution.pipeline import Pipeline
+from rstar_jax.evolution.sync import ProcessSync
+
+
+def make_plans(config) -> list[plan_lib.RoundPlan]:
+  r = config.rounds
+  return plan_lib.make_plan(num_rounds=r.num_rounds, bootstrap_rollouts=r.bootstrap_rollouts,
+                            rollouts=r.rollouts, ppm_from_round=r.ppm_from_round,
+                            extra_rollouts=tuple(r.extra_rollouts),
+                            baseline_rounds=tuple(r.baseline_rounds))
+
+
+def _record_config(config, layout: RunLayout) -> None:
+  """Keeps the config of every start of the run (a resumed run may have changed it)."""
+  layout.root.mkdir(parents=True, exist_ok=True)
+  path = layout.root / "config.json"
+  text = config.to_json_best_effort(indent=2, sort_keys=True)
+  if path.is_file() and json.loads(path.read_text()) != json.loads(text):
+    logging.warning("%s: the config differs from the one this run started with; finished "
+                    "stages keep their results", path)
+    path = layout.root / "config.resumed.json"
+  path.write_text(text + "\n", encoding="utf-8")
+
+
+def run_evolution(config, sync: ProcessSync = ProcessSync()) -> str:
+  """The whole loop for `config`; returns the final per-round table."""
+  layout = RunLayout(pathlib.Path(config.run_dir))
+  if sync.is_leader:
+    _record_config(config, layout)
+  pipeline = Pipeline(config, layout, sync)
+  tables: list[str] = []
+
+  def on_round(k: int, results) -> None:
+    if sync.is_leader:
+      tables.append(report.write_run_report(results, layout.report_json, layout.report_md,
+                                            layout.plot_png))
+      print(f"\n== after round {k} ==\n{tables[-1]}\n", flush=True)
+
+  driver.run_rounds(pipeline, make_plans(config), layout, sync, on_round=on_round)
+  return tables[-1] if tables else ""
