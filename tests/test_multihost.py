@@ -36,7 +36,7 @@ def _config(out: pathlib.Path, data: pathlib.Path):
   c.progress = False
   c.rounds.bootstrap_rollouts = 4
   c.search.num_candidates = 3
-  c.search.batch_size = 4
+  c.search.batch_size = 1  # A level's sampling seed depends on the batch's problems.
   c.sft.batch_size = 4
   c.sft.epochs = 2.0
   c.sft.async_checkpointing = False

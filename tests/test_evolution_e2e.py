@@ -1,0 +1,106 @@
+"""End to end on the built-in world: the smoke config through every stage of 4 rounds, and a run
+killed (SIGKILL) in the middle of a search stage and of a training stage that resumes to the
+same records without duplicates.
+"""
+import collections
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rstar_jax.data import extract
+from rstar_jax.data import records
+from rstar_jax.evolution import markers
+from rstar_jax.evolution.layout import RunLayout
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SMOKE = "configs/world.py:smoke"
+
+
+def _command(run_dir: pathlib.Path, *overrides: str) -> list[str]:
+  return [sys.executable, "-m", "launch.self_evolve", f"--config={SMOKE}",
+          f"--config.run_dir={run_dir}", "--config.progress=False", *overrides]
+
+
+def _env() -> dict[str, str]:
+  env = {**os.environ, "PYTHONPATH": str(REPO)}
+  env.pop("XLA_FLAGS", None)  # One CPU device, as a user's machine.
+  return env
+
+
+def _check_complete_run(layout: RunLayout, num_rounds: int) -> None:
+  for k in range(1, num_rounds + 1):
+    assert markers.read_marker(layout.marker(k, "evaluate")) is not None, k
+    trees = extract.load_trees(layout.search_dir(k) / "trees")
+    ids = [t.problem_id for t in trees]
+    assert len(ids) == len(set(ids)), f"round {k}: duplicate trees"
+    search = markers.read_marker(layout.marker(k, "search"))
+    assert search["trees"] == len(ids)
+    # The datasets hold exactly what extraction of the trees gives: nothing lost, nothing twice.
+    sft = records.read_dataset(layout.sft_data(k))
+    pairs = records.read_dataset(layout.ppm_data(k))
+    assert len(sft) == sum(len(extract.sft_examples(t)) for t in trees)
+    assert len(pairs) == sum(len(extract.ppm_pairs(t)) for t in trees)
+    counts = collections.Counter(json.dumps(r, sort_keys=True) for r in sft)
+    assert len(counts) == len(sft), f"round {k}: duplicate SFT examples"
+
+
+@pytest.mark.slow
+def test_smoke_config_runs_every_stage(tmp_path):
+  run = tmp_path / "smoke"
+  done = subprocess.run(_command(run), cwd=REPO, env=_env(), capture_output=True, text=True,
+                        timeout=1800)
+  assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+  layout = RunLayout(run)
+  _check_complete_run(layout, 4)
+  assert "Held-out accuracy per round" in done.stdout
+  table = layout.report_md.read_text()
+  assert all(f"| {k} |" in table for k in range(1, 5))
+  for column in ("greedy", "maj@2", "best_of_2[ppm]", "mcts+ppm", "ppm pairwise acc"):
+    assert column in table, column
+  assert layout.plot_png.read_bytes()[:4] == b"\x89PNG"
+  assert list((layout.search_dir(1) / "viewer").glob("*.html"))
+  assert "best_of_2[orm]" in json.loads(
+      (layout.eval_dir(4) / "report.json").read_text())["accuracy"]
+
+
+def _run_until(cmd: list[str], ready, what: str) -> None:
+  """Starts the driver and SIGKILLs it as soon as `ready()` holds."""
+  proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+  deadline = time.monotonic() + 900
+  while not ready():
+    if proc.poll() is not None:
+      raise AssertionError(f"driver exited before {what}: {proc.stderr.read()[-4000:]}")
+    assert time.monotonic() < deadline, f"timed out waiting for {what}"
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+
+
+@pytest.mark.slow
+def test_killed_mid_search_and_mid_training_resumes(tmp_path):
+  run = tmp_path / "resume"
+  layout = RunLayout(run)
+  cmd = _command(run, "--config.rounds.num_rounds=2", "--config.search.batch_size=1",
+                 "--config.sft.checkpoint_every=1", "--config.sft.epochs=3",
+                 "--config.sft.async_checkpointing=False")
+  shards = lambda: records.shard_paths(layout.search_dir(1) / "trees")  # noqa: E731
+  _run_until(cmd, lambda: len(shards()) >= 2, "two search shards")
+  assert markers.read_marker(layout.marker(1, "search")) is None, "search was not interrupted"
+  steps = lambda: [p for p in (layout.train_dir(1, "sft") / "checkpoints").glob("*")  # noqa
+                   if p.name.isdigit()]
+  _run_until(cmd, lambda: (layout.train_dir(1, "sft") / "checkpoints").is_dir() and steps(),
+             "an SFT checkpoint")
+  assert markers.read_marker(layout.marker(1, "train_sft")) is None, "SFT was not interrupted"
+  done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800)
+  assert done.returncode == 0, done.stderr[-5000:]
+  _check_complete_run(layout, 2)
+  world_train = json.loads((layout.prepare_dir / "paths.json").read_text())["train"]
+  with open(world_train, encoding="utf-8") as f:
+    assert markers.read_marker(layout.marker(1, "search"))["trees"] == sum(1 for _ in f)
