@@ -1,0 +1,106 @@
+"""Evaluation harness: method semantics with a generated policy, and a real benchmark file end to
+end (loading, prompting, search, grading, reporting) with a tiny random model."""
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+from launch.benchmarks import search as search_bench
+from rstar_jax.data.problems import Problem
+from rstar_jax.evolution import evaluation
+from rstar_jax.sandbox import SandboxPool
+from rstar_jax.search import scripted
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+_BOXED = re.compile(r"\\boxed\{([^}]*)\}")
+
+
+def _problems(n: int = 12) -> list:
+  return [Problem(f"ev-{i}", f"Problem {i}: compute the running total.", str(i % 9 + 1))
+          for i in range(n)]
+
+
+def _oracle(sign: float):
+  """Scores a finished solution +sign when its boxed answer is the gold, -sign otherwise."""
+  gold = {p.question: p.answer for p in _problems()}
+
+  def value(question: str, solution: str) -> float:
+    found = _BOXED.findall(solution)
+    return sign if found and found[-1] == gold[question] else -sign
+  return scripted.ScriptedScorer(value)
+
+
+def test_majority_groups_equivalent_answers():
+  assert evaluation.majority(["2", None, "0.5", "1/2", "2"]) in ("0.5", "1/2")
+  assert evaluation.majority(["3", "4"]) == "3"
+  assert evaluation.majority([None, None]) is None
+
+
+@pytest.fixture(scope="module")
+def pool():
+  with SandboxPool(num_workers=2) as p:
+    yield p
+
+
+def test_methods_are_consistent_with_each_other(tmp_path, pool):
+  policy = scripted.GeneratedPolicy(search_bench.arithmetic_step)
+  scorers = {"oracle": _oracle(1.0), "adversary": _oracle(-1.0)}
+  cfg = evaluation.EvalConfig(samples=6, mcts_runs=0, max_depth=8, batch_size=5)
+  problems = _problems()
+  report = evaluation.evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=tmp_path,
+                                      progress=False)
+  acc = report["accuracy"]
+  assert set(acc) == {"greedy", "pass@6", "maj@6", "best_of_6[oracle]", "best_of_6[adversary]"}
+  rows = report["problems"]
+  assert len(rows) == len(problems) and all(set(r["answers"]) == set(acc) for r in rows)
+  # A perfect selector reaches pass@k; a perfectly wrong one only solves all-correct problems.
+  assert acc["best_of_6[oracle]"] == acc["pass@6"]
+  assert acc["best_of_6[adversary]"] <= acc["maj@6"] <= acc["pass@6"]
+  assert 0 < acc["pass@6"] and acc["best_of_6[adversary]"] < acc["pass@6"]
+  assert json.loads((tmp_path / "report.json").read_text())["accuracy"] == acc
+
+
+def test_samples_differ_between_runs_and_greedy_is_deterministic(pool):
+  policy = scripted.GeneratedPolicy(search_bench.arithmetic_step)
+  cfg = evaluation.EvalConfig(max_depth=8, batch_size=4)
+  problems = _problems(4)
+  runs = evaluation.sample_solutions(problems, policy, pool, cfg, num=4, temperature=0.7,
+                                     progress=False)
+  assert all(len(r) == 4 for r in runs)
+  assert any(len({s.text for s in r}) > 1 for r in runs)
+  greedy = [evaluation.sample_solutions(problems, policy, pool, cfg, num=1, temperature=0.0,
+                                        progress=False) for _ in range(2)]
+  assert greedy[0] == greedy[1]
+
+
+def test_gsm8k_end_to_end_with_a_tiny_model(tmp_path, benchmarks_dir):
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  from rstar_jax import models  # pylint: disable=g-import-not-at-top
+  from rstar_jax.training import loop  # pylint: disable=g-import-not-at-top
+  from test_train_helpers import tiny_policy  # pylint: disable=g-import-not-at-top
+  from test_train_helpers import tiny_tokenizer  # pylint: disable=g-import-not-at-top
+  tok = tiny_tokenizer()
+  policy = tiny_policy(len(tok), loop.single_device_mesh())
+  hf.save_model(policy, tmp_path / "policy", tokenizer=tok)
+  hf.save_model(models.ValueModel.from_policy(policy), tmp_path / "ppm", tokenizer=tok)
+  out = tmp_path / "eval"
+  cmd = [sys.executable, "-m", "launch.evaluate", f"--policy={tmp_path / 'policy'}",
+         f"--ppm={tmp_path / 'ppm'}", f"--problems={benchmarks_dir / 'gsm8k.jsonl'}",
+         "--limit=3", f"--out={out}", "--config.progress=False", "--config.eval.samples=2",
+         "--config.eval.mcts_runs=1", "--config.eval.mcts_rollouts=2",
+         "--config.eval.num_candidates=2", "--config.eval.max_depth=3",
+         "--config.eval.step_max_tokens=12", "--config.sandbox_workers=2"]
+  env = {**os.environ, "PYTHONPATH": str(REPO)}
+  env.pop("XLA_FLAGS", None)
+  done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-5000:]
+  report = json.loads((out / "report.json").read_text())
+  assert report["num_problems"] == 3
+  assert set(report["accuracy"]) == {"greedy", "pass@2", "maj@2", "best_of_2[ppm]", "mcts+ppm"}
+  assert all(0.0 <= a <= 1.0 for a in report["accuracy"].values())
+  assert [p["gold"] for p in report["problems"]] and all(p["gold"] for p in report["problems"])
+  assert "mcts+ppm" in done.stdout and "3 problems" in done.stdout
