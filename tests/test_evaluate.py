@@ -13,6 +13,7 @@ from launch.benchmarks import search as search_bench
 from rstar_jax.data.problems import Problem
 from rstar_jax.evolution import evaluation
 from rstar_jax.sandbox import SandboxPool
+from rstar_jax.search import prompts
 from rstar_jax.search import scripted
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -24,13 +25,31 @@ def _problems(n: int = 12) -> list:
           for i in range(n)]
 
 
+def _gold(question: str) -> int:
+  return int(re.match(r"Problem (\d+)", question).group(1)) % 9 + 1
+
+
+def _step(question: str, solution: str, sample: int, seed: int) -> str:
+  """Sets x to the gold answer or one off (by a hash of seed and sample), prints, answers."""
+  if prompts.OUTPUT in solution:
+    value = solution.split(prompts.OUTPUT)[-1].split(prompts.END_OF_OUTPUT)[0].strip()
+    return f"\n<answer>The answer is \\boxed{{{value}}}.{prompts.END_OF_ANSWER}"
+  if prompts.CODE not in solution:
+    off = search_bench._draw(question, seed, sample) % 3 == 0  # pylint: disable=protected-access
+    return f"{prompts.CODE}\n# Step 1: the total\nx = {_gold(question) + off}\n" \
+           f"{prompts.END_OF_STEP}"
+  return f"\n# Now print the final answer\nprint(x)\n{prompts.END_OF_CODE}"
+
+
+def _policy() -> scripted.GeneratedPolicy:
+  return scripted.GeneratedPolicy(_step)
+
+
 def _oracle(sign: float):
   """Scores a finished solution +sign when its boxed answer is the gold, -sign otherwise."""
-  gold = {p.question: p.answer for p in _problems()}
-
   def value(question: str, solution: str) -> float:
     found = _BOXED.findall(solution)
-    return sign if found and found[-1] == gold[question] else -sign
+    return sign if found and found[-1] == str(_gold(question)) else -sign
   return scripted.ScriptedScorer(value)
 
 
@@ -47,7 +66,7 @@ def pool():
 
 
 def test_methods_are_consistent_with_each_other(tmp_path, pool):
-  policy = scripted.GeneratedPolicy(search_bench.arithmetic_step)
+  policy = _policy()
   scorers = {"oracle": _oracle(1.0), "adversary": _oracle(-1.0)}
   cfg = evaluation.EvalConfig(samples=6, mcts_runs=0, max_depth=8, batch_size=5)
   problems = _problems()
@@ -60,12 +79,12 @@ def test_methods_are_consistent_with_each_other(tmp_path, pool):
   # A perfect selector reaches pass@k; a perfectly wrong one only solves all-correct problems.
   assert acc["best_of_6[oracle]"] == acc["pass@6"]
   assert acc["best_of_6[adversary]"] <= acc["maj@6"] <= acc["pass@6"]
-  assert 0 < acc["pass@6"] and acc["best_of_6[adversary]"] < acc["pass@6"]
+  assert acc["pass@6"] > 0.5 and acc["best_of_6[adversary]"] < acc["pass@6"]
   assert json.loads((tmp_path / "report.json").read_text())["accuracy"] == acc
 
 
 def test_samples_differ_between_runs_and_greedy_is_deterministic(pool):
-  policy = scripted.GeneratedPolicy(search_bench.arithmetic_step)
+  policy = _policy()
   cfg = evaluation.EvalConfig(max_depth=8, batch_size=4)
   problems = _problems(4)
   runs = evaluation.sample_solutions(problems, policy, pool, cfg, num=4, temperature=0.7,
