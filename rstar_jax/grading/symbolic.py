@@ -1,0 +1,76 @@
+"""Time-bounded symbolic comparison through a long-lived, killable worker process."""
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+
+DEFAULT_TIMEOUT_S = 3.0
+_STARTUP_TIMEOUT_S = 60.0
+
+
+class SymbolicComparer:
+  """Sends (pred, gold) pairs to `symbolic_worker`; a comparison past its deadline kills the
+  worker (a fresh one starts on the next call) and counts as not equivalent."""
+
+  def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S):
+    self.timeout_s = timeout_s
+    self._lock = threading.Lock()
+    self._proc: subprocess.Popen | None = None
+    self._owner_pid = os.getpid()
+
+  def _start(self) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "HOME", "LANG")}
+    proc = subprocess.Popen([sys.executable, "-m", "rstar_jax.grading.symbolic_worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+                            start_new_session=True)
+    if self._readline(proc, _STARTUP_TIMEOUT_S) != '"ready"':
+      proc.kill()
+      raise RuntimeError("symbolic grading worker failed to start")
+    return proc
+
+  @staticmethod
+  def _readline(proc: subprocess.Popen, timeout_s: float) -> str | None:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+    if not ready:
+      return None
+    line = proc.stdout.readline()
+    return line.strip() if line else None
+
+  def _kill(self) -> None:
+    if self._proc is not None:
+      self._proc.kill()
+      self._proc.wait()
+      self._proc = None
+
+  def equivalent(self, pred: str, gold: str) -> bool:
+    with self._lock:
+      if self._owner_pid != os.getpid():  # inherited through fork: not ours to talk to
+        self._proc, self._owner_pid = None, os.getpid()
+      if self._proc is None or self._proc.poll() is not None:
+        self._proc = self._start()
+      try:
+        self._proc.stdin.write(json.dumps([pred, gold]) + "\n")
+        self._proc.stdin.flush()
+      except BrokenPipeError:
+        self._kill()
+        return False
+      answer = self._readline(self._proc, self.timeout_s)
+      if answer is None:
+        self._kill()
+        return False
+      return answer == "true"
+
+  def close(self) -> None:
+    with self._lock:
+      self._kill()
+
+
+_DEFAULT = SymbolicComparer()
+
+
+def symbolic_equivalent(pred: str, gold: str) -> bool:
+  return _DEFAULT.equivalent(pred, gold)
