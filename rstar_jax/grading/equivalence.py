@@ -11,6 +11,7 @@ from fractions import Fraction
 
 from rstar_jax.grading.symbolic import symbolic_equivalent
 
+_ROW = "\x1e"  # matrix row separator after normalisation
 MAX_ANSWER_CHARS = 1000  # longer answers are compared as strings only (hostile or degenerate)
 REL_TOL = 1e-6
 
@@ -31,7 +32,7 @@ _MATRIX = re.compile(r"\\begin\{[pbvB]?matrix\}(.*)\\end\{[pbvB]?matrix\}", re.S
 
 def normalize(answer: str) -> tuple[str, bool]:
   """Canonical text of an answer and whether it was a percentage."""
-  s = answer.strip()
+  s = answer.strip().replace("\\\\", _ROW)  # keep matrix row breaks apart from spacing commands
   for token in _REMOVE:
     s = s.replace(token, "")
   s = s.replace(r"\dfrac", r"\frac").replace(r"\tfrac", r"\frac").replace("\n", " ")
@@ -133,13 +134,12 @@ def _equal(pred: str, gold: str) -> bool:
   if gm or pm:
     if not (gm and pm):
       return False
-    rows_g = [_split_top_level(r, "&") for r in gm.group(1).split(r"\\") if r.strip()]
-    rows_p = [_split_top_level(r, "&") for r in pm.group(1).split(r"\\") if r.strip()]
+    rows_g = [_split_top_level(r, "&") for r in gm.group(1).split(_ROW) if r.strip()]
+    rows_p = [_split_top_level(r, "&") for r in pm.group(1).split(_ROW) if r.strip()]
     return [len(r) for r in rows_g] == [len(r) for r in rows_p] and all(
         _equal(a, b) for rp, rg in zip(rows_p, rows_g) for a, b in zip(rp, rg))
   if r"\cup" in gold or r"\cup" in pred:
-    return _same_multiset(_split_top_level(pred, "\x00") if r"\cup" not in pred else pred.split(r"\cup"),
-                          gold.split(r"\cup"))
+    return _same_multiset([p.strip() for p in pred.split(r"\cup")], [g.strip() for g in gold.split(r"\cup")])
   gb, pb = _brackets(gold), _brackets(pred)
   if gb and len(_split_top_level(gb[1])) > 1:
     if not pb or (gb[0] == "{") != (pb[0] == "{"):
