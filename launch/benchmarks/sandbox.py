@@ -148,6 +148,11 @@ def run(argv: list[str]) -> None:
     t = time.perf_counter()
     results: list[ExecResult] = pool.run_many(programs)
     pool_wall = time.perf_counter() - t
+    empty = []
+    for _ in range(100):  # The sandbox's own cost: an empty program.
+      t = time.perf_counter()
+      pool.run("pass")
+      empty.append(time.perf_counter() - t)
 
   t = time.perf_counter()
   with concurrent.futures.ThreadPoolExecutor(workers) as executor:
@@ -167,6 +172,7 @@ def run(argv: list[str]) -> None:
         f" ms per program; batch {pool_wall:.2f} s ({len(programs) / pool_wall:.1f} programs/s)")
   print(f"naive: p50 {naive_p50:.2f} ms per program; batch {naive_wall:.2f} s "
         f"({len(programs) / naive_wall:.1f} programs/s)")
+  print(f"pool overhead: empty program p50 {_ms(statistics.median(empty)):.2f} ms")
   print(f"the programs' own code, run in-process without isolation: p50 {compute_p50:.2f} ms")
   print(f"results agree on {agree}/{len(programs)} programs; {failed} programs raised")
   print(f"sandbox speedup {naive_wall / pool_wall:.2f}x "
