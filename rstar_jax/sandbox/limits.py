@@ -67,8 +67,9 @@ class ExecResult:
     ok: the program ran to its end without an exception (SystemExit counts as a failure).
     stdout: captured standard output (head and tail only when long), also on failure.
     error_type: the exception's class name ('ZeroDivisionError', 'SyntaxError', ...), or
-      'Timeout', 'Killed' (ended by a signal), 'Exit' (left via os._exit or crashed without a
-      report), 'SandboxError' (the worker itself failed); None when ok.
+      'Timeout', 'OutputLimit', 'Killed' (ended by a signal: segfault, CPU limit, ...), 'Exit'
+      (left via os._exit or exec without finishing), 'SandboxError' (the sandbox itself failed,
+      e.g. its worker died twice on this program); None when ok.
     error_message: str() of the exception or a description of the failure; None when ok.
     elapsed_s: wall-clock time of the program, fork to exit.
     limit_hit: which limit stopped it (see the constants above), or None.

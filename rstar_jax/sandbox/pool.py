@@ -129,12 +129,13 @@ class SandboxPool:
     self._lock = threading.Lock()
     self._workers: list[_WorkerHandle] = []
     self._finalizer = weakref.finalize(self, _shutdown, self._workers)
-    try:
-      procs = [_spawn(limits) for _ in range(self.num_workers)]
+    procs: list[subprocess.Popen] = []
+    try:  # All start at once; each handshake waits for its worker's imports.
+      procs.extend(_spawn(limits) for _ in range(self.num_workers))
       for proc in procs:
         self._workers.append(_handshake(proc))
     except BaseException:
-      for proc in procs[len(self._workers):] if "procs" in locals() else ():
+      for proc in procs[len(self._workers):]:
         _destroy(proc, None)
       self.close()
       raise
