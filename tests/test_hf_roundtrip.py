@@ -21,7 +21,15 @@ def _torch_logits(model):
     return model(torch.tensor(TOKENS)).logits.numpy()
 
 
-@pytest.mark.parametrize("family, kwargs", [("qwen2", {}), ("phi3", {}), ("llama", {"tie_embeddings": True})])
+@pytest.mark.parametrize("family, kwargs", [
+    ("qwen2", {}),
+    ("phi3", dict(max_position_embeddings=512, original_max_position_embeddings=64,
+                  rope_scaling={"type": "longrope", "short_factor": [1.0 + 0.1 * i for i in range(8)],
+                                "long_factor": [2.0 + 0.3 * i for i in range(8)]})),
+    ("llama", dict(tie_embeddings=True, rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                      "high_freq_factor": 4.0,
+                                                      "original_max_position_embeddings": 16})),
+])
 def test_policy_round_trip_sharded_files(tmp_path, family, kwargs):
   original = make_tiny_hf_model(tmp_path / "hf", family, **kwargs)
   model = load_model(tmp_path / "hf")

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 from flax import nnx
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rstar_jax.hf.names import IGNORED_SUFFIXES, TensorMapping, name_map
@@ -125,7 +126,7 @@ def load_model(path: str | os.PathLike, *, dtype: str | None = None, compute_dty
 def _host(array: jax.Array) -> np.ndarray:
   if array.is_fully_addressable:
     return np.asarray(jax.device_get(array))
-  return np.asarray(jax.experimental.multihost_utils.process_allgather(array, tiled=True))
+  return np.asarray(multihost_utils.process_allgather(array, tiled=True))
 
 
 def save_model(model: Transformer | ValueModel, path: str | os.PathLike, *, tokenizer: Any = None,

@@ -1,7 +1,8 @@
 """Streaming safetensors reader/writer.
 
-Reading memory-maps the file and validates every header entry against the file size, so a
-truncated or corrupt file fails with the file and tensor named instead of a bus error later.
+Reading validates every header entry against the file size up front, so a truncated or corrupt
+file fails with the file and tensor named, then reads one tensor at a time into its own buffer
+(no memory map: mapped pages would stay resident and double the loader's peak RSS).
 Writing streams tensor by tensor, so exporting a sharded model never gathers it whole on the host.
 """
 from __future__ import annotations
@@ -58,7 +59,6 @@ class SafetensorsFile:
                                 f"{entry['dtype']} needs {expected}")
     self._header = header
     self._data_start = data_start
-    self._mmap = np.memmap(path, dtype=np.uint8, mode="r") if size > data_start else np.zeros(0, np.uint8)
 
   @property
   def names(self) -> list[str]:
@@ -68,14 +68,20 @@ class SafetensorsFile:
     return tuple(self._header[name]["shape"])
 
   def get(self, name: str) -> np.ndarray:
-    """Zero-copy view of one tensor."""
+    """Reads one tensor from disk (a fresh array the caller owns)."""
     entry = self._header[name]
     if entry["dtype"] not in DTYPES:
       raise CheckpointError(f"{self.path}: tensor {name!r} has dtype {entry['dtype']}; expected one of "
                             f"{sorted(DTYPES)}")
-    begin, end = entry["data_offsets"]
-    buf = self._mmap[self._data_start + begin:self._data_start + end]
-    return buf.view(DTYPES[entry["dtype"]]).reshape(entry["shape"])
+    dtype, (begin, end) = DTYPES[entry["dtype"]], entry["data_offsets"]
+    try:
+      with open(self.path, "rb") as f:
+        array = np.fromfile(f, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=self._data_start + begin)
+    except OSError as e:
+      raise CheckpointError(f"{self.path}: cannot read tensor {name!r}: {e}") from e
+    if array.nbytes != end - begin:
+      raise CheckpointError(f"{self.path}: tensor {name!r} is cut short (file changed while loading?)")
+    return array.reshape(entry["shape"])
 
 
 class TensorToWrite(NamedTuple):

@@ -1,6 +1,7 @@
 """Parameter creation: every parameter carries its logical axes and is born on its sharding."""
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import jax
@@ -21,11 +22,18 @@ def new_param(rngs: nnx.Rngs, init: Initializer, shape: Sequence[int], logical: 
   if mesh.empty or not mesh.axis_names:
     value = init(key, shape, dtype)
   else:
-    spec = fit_spec(DEFAULT_RULES.spec(logical), shape, mesh)
-    value = jax.jit(lambda k: init(k, shape, dtype), out_shardings=spec)(key)
+    value = _sharded_init(init, shape, dtype, fit_spec(DEFAULT_RULES.spec(logical), shape, mesh))(key)
   return nnx.Param(value, logical_axes=tuple(logical))
 
 
+@functools.cache
+def _sharded_init(init: Initializer, shape: tuple[int, ...], dtype: jnp.dtype,
+                  spec: jax.sharding.PartitionSpec) -> Callable[[jax.Array], jax.Array]:
+  """One jitted initialiser per (init, shape, dtype, spec): the layers of a model share compiles."""
+  return jax.jit(lambda key: init(key, shape, dtype), out_shardings=spec)
+
+
+@functools.cache
 def normal(stddev: float) -> Initializer:
   return lambda key, shape, dtype: jax.random.normal(key, shape, jnp.float32).astype(dtype) * stddev
 
