@@ -1,7 +1,7 @@
 """Slow: a full-size Qwen2.5-Math-1.5B (random weights saved by transformers) loads and matches.
 
 The checkpoint is saved in bf16 (as the released one is) to fit the shared CI machine. We load it
-with bf16 parameters and fp32 compute in a fresh subprocess whose peak RSS (VmHWM; `ru_maxrss` would
+with bf16 and then fp32 parameters (fp32 compute) in fresh subprocesses whose peak RSS (VmHWM; `ru_maxrss` would
 inherit the parent's peak across fork) measures the load alone. transformers' reference loads the
 same bf16 weights upcast to fp32 (reloaded, so its RoPE buffers are fp32 as ours are).
 """
@@ -26,7 +26,7 @@ _LOAD_AND_RUN = textwrap.dedent("""
           return int(line.split()[1]) // 1024
     rss_before_mb = status_mb("VmRSS")
     start = time.perf_counter()
-    model = load_model(sys.argv[1], compute_dtype="float32")
+    model = load_model(sys.argv[1], dtype=sys.argv[4], compute_dtype="float32")
     jax.block_until_ready(model.final_norm.scale.value)
     load_s = time.perf_counter() - start
     peak_rss_mb = status_mb("VmHWM")
@@ -57,13 +57,14 @@ def test_qwen25_math_1_5b_random_weights(tmp_path):
     ref = model(torch.tensor(tokens)).logits.numpy()
   del model
   np.save(tmp_path / "tokens.npy", tokens)
-  out = subprocess.run([sys.executable, "-c", _LOAD_AND_RUN, str(tmp_path / "ckpt"), str(tmp_path / "tokens.npy"),
-                        str(tmp_path / "logits.npy")], capture_output=True, text=True)
-  assert out.returncode == 0, out.stderr[-3000:]
-  stats = json.loads(out.stdout.strip().splitlines()[-1])
-  logits = np.load(tmp_path / "logits.npy")
-  diff, scale = np.abs(logits - ref).max(), np.abs(ref).max()
-  print(f"full-size load: {stats}, max |diff| {diff:.2e}, max |logit| {scale:.2e}")
-  assert stats["param_dtype"] == "bfloat16"
-  assert diff <= 1e-4, f"max |logit diff| {diff} (logit scale {scale})"
-  assert (logits.argmax(-1) == ref.argmax(-1)).all()
+  for dtype in ("bfloat16", "float32"):
+    out = subprocess.run([sys.executable, "-c", _LOAD_AND_RUN, str(tmp_path / "ckpt"), str(tmp_path / "tokens.npy"),
+                          str(tmp_path / "logits.npy"), dtype], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    stats = json.loads(out.stdout.strip().splitlines()[-1])
+    logits = np.load(tmp_path / "logits.npy")
+    diff, scale = np.abs(logits - ref).max(), np.abs(ref).max()
+    print(f"full-size load: {stats}, max |diff| {diff:.2e}, max |logit| {scale:.2e}")
+    assert stats["param_dtype"] == dtype
+    assert diff <= 1e-4, f"{dtype}: max |logit diff| {diff} (logit scale {scale})"
+    assert (logits.argmax(-1) == ref.argmax(-1)).all()
