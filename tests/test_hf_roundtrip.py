@@ -96,6 +96,15 @@ def test_unknown_architecture(tmp_path):
     load_model(_corrupt(tmp_path, edit))
 
 
+def test_unknown_head_architecture(tmp_path):
+  def edit(p):
+    cfg = json.loads((p / "config.json").read_text())
+    cfg["architectures"] = ["Qwen2ForSequenceClassification"]
+    (p / "config.json").write_text(json.dumps(cfg))
+  with pytest.raises(CheckpointError, match=r"config\.json: architecture 'Qwen2ForSequenceClassification' is not"):
+    load_model(_corrupt(tmp_path, edit))
+
+
 def _rewrite(p, transform):
   from rstar_jax.hf.safetensors_io import SafetensorsFile, TensorToWrite, write_safetensors
   f = SafetensorsFile(str(p / "model.safetensors"))

@@ -40,7 +40,12 @@ def _read_json(path: str) -> dict[str, Any]:
 
 
 def _is_value_model(hf_config: dict[str, Any], path: str) -> bool:
+  """True for a token-classification (PPM) checkpoint, False for a causal LM; refuses other heads."""
   archs = hf_config.get("architectures") or []
+  unknown = [a for a in archs if not a.endswith(("ForCausalLM", "ForTokenClassification"))]
+  if unknown:
+    raise CheckpointError(f"{path}: architecture {unknown[0]!r} is not supported "
+                          "(expected a *ForCausalLM policy or a *ForTokenClassification PPM)")
   if any(a.endswith("ForTokenClassification") for a in archs):
     if hf_config.get("num_labels", len(hf_config.get("id2label") or {0: 0})) != 1:
       raise CheckpointError(f"{path}: a PPM checkpoint must have num_labels=1")
@@ -82,7 +87,7 @@ def load_model(path: str | os.PathLike, *, dtype: str | None = None, compute_dty
   stored = hf_config.get("dtype") or hf_config.get("torch_dtype")
   dtype = dtype or (stored if stored in DTYPES else "float32")
   config = ModelConfig.from_hf(config_path, param_dtype=dtype, compute_dtype=compute_dtype or dtype)
-  value_head = _is_value_model(hf_config, path)
+  value_head = _is_value_model(hf_config, config_path)
   cls = ValueModel if value_head else Transformer
   model = nnx.eval_shape(lambda: cls(config, rngs=nnx.Rngs(0)))
   if mesh is not None:
