@@ -140,17 +140,16 @@ class Engine:
       stopped_text = np.zeros((p * n,), bool)
       while True:
         t = int(state.t)
-        finish = np.asarray(state.finish_r)
-        if t + 1 >= sampling.max_new_tokens or not (finish == programs.FINISH_RUNNING).any():
+        running = (np.asarray(state.finish_r) == programs.FINISH_RUNNING) & ~stopped_text
+        if t + 1 >= sampling.max_new_tokens or not running.any():
           break
         t_stop = min(t + cfg.decode_chunk, sampling.max_new_tokens - 1)
         state = self._decode(self._graphdef, self._params, prefix, controls, row_ids_r, state,
-                             jnp.asarray(t_stop, jnp.int32))
+                             jnp.asarray(t_stop, jnp.int32), self._put(stopped_text))
         stopped_text |= self._text_stops(state, sampling.stop, valid_r)
-        if stopped_text.any():
-          state = state._replace(finish_r=jnp.where(jnp.asarray(stopped_text), programs.FINISH_STOP, state.finish_r))
     tokens_rs, logprobs_rs = np.asarray(state.tokens_rs), np.asarray(state.logprobs_rs)
-    counts, finish = np.asarray(state.count_r), np.asarray(state.finish_r)
+    counts = np.asarray(state.count_r)
+    finish = np.where(stopped_text, programs.FINISH_STOP, np.asarray(state.finish_r))
     self.stats.decode_tokens += int(counts[valid_r].sum())
     return [[self._candidate(tokens_rs[r, :counts[r]], logprobs_rs[r, :counts[r]], int(finish[r]), sampling.stop)
              for r in range(i * n, (i + 1) * n)] for i in range(p_real)]

@@ -157,9 +157,12 @@ def _decode_step(model: Transformer, prefix: Prefix, controls: Controls, row_ids
 
 
 def decode_chunk(graphdef, params, prefix: Prefix, controls: Controls, row_ids_r, state: DecodeState,
-                 t_stop: jax.Array) -> DecodeState:
-  """Decode steps until every row finished or token index `t_stop` is generated."""
+                 t_stop: jax.Array, text_stopped_r: jax.Array) -> DecodeState:
+  """Decode steps until every row finished or token index `t_stop` is generated; rows whose text
+  the host found to contain a stop string (`text_stopped_r`) are finished first."""
   model = nnx.merge(graphdef, params)
+  stop_now = text_stopped_r & (state.finish_r == FINISH_RUNNING)
+  state = state._replace(finish_r=jnp.where(stop_now, FINISH_STOP, state.finish_r))
 
   def running(s: DecodeState):
     return (s.t < t_stop) & jnp.any(s.finish_r == FINISH_RUNNING)
