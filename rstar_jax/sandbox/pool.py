@@ -10,7 +10,6 @@ import dataclasses
 import os
 import pathlib
 import select
-import signal
 import subprocess
 import sys
 import threading
