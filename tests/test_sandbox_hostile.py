@@ -16,7 +16,7 @@ from rstar_jax.sandbox import Limits
 from rstar_jax.sandbox import SandboxPool
 
 _LIMITS = Limits(timeout_s=1.5, memory_bytes=256 << 20, max_output_bytes=256 << 10,
-                 file_size_bytes=1 << 20, max_processes=16)
+                 file_size_bytes=1 << 20, scratch_bytes=8 << 20, max_processes=16)
 _SECRET = "RSTAR_SANDBOX_TEST_SECRET"
 
 
@@ -88,14 +88,15 @@ CASES = {
     "os_exit": ("import os\nos._exit(0)\n", "Exit", None),
     "segfault_via_ctypes": ("import ctypes\nctypes.string_at(0)\n", "Killed", None),
     "stack_overflow_in_c": ("import sys\nsys.setrecursionlimit(10**8)\nx = []\n"
-                            "for _ in range(10**6):\n  x = [x]\nrepr(x)\n", "Killed", None),
+                            "for _ in range(10**6):\n  x = [x]\nimport pickle\npickle.dumps(x)\n",
+                            "Killed", None),
     "ignores_sigterm": ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                         "while True:\n  pass\n", "Timeout", "timeout"),
     "exec_other_binary": ("import os\nos.execv('/bin/sleep', ['sleep', '60'])\n", "Timeout",
                           "timeout"),
     "kills_own_group": ("import os, signal\nos.killpg(0, signal.SIGKILL)\n", "Killed", None),
-    "fill_disk": ("with open('big.bin', 'wb') as f:\n  while True:\n    f.write(b'0' * (1 << 20))\n",
-                  "OSError", "file_size"),
+    "fill_disk": ("with open('big.bin', 'wb') as f:\n  while True:\n"
+                  "    f.write(b'0' * (1 << 20))\n", "OSError", "file_size"),
     "hundred_mb_output": ("import sys\nfor _ in range(100):\n  sys.stdout.write('x' * (1 << 20))\n",
                           "OutputLimit", "output"),
     "close_stdout_fd": ("import os\nos.close(1)\nprint('lost')\n", "OSError", None),
@@ -112,6 +113,20 @@ def test_contained_failure(pool, name):
   assert result.error_type == error_type, result
   assert result.limit_hit == limit_hit, result
   assert len(result.stdout) <= 2 * _LIMITS.output_keep_chars + 5
+  _assert_clean_and_healthy(pool)
+
+
+def test_fill_disk_with_many_files(pool):
+  if not pool.isolation["private_scratch"]:
+    pytest.skip("no private tmpfs here: only single files are bounded")
+  result = _run(pool, """
+      i = 0
+      while True:
+        with open(f'part{i}.bin', 'wb') as f:
+          f.write(b'0' * (1 << 20))
+        i += 1
+      """)
+  assert result.error_type == "OSError" and "No space left" in result.error_message, result
   _assert_clean_and_healthy(pool)
 
 

@@ -34,7 +34,6 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 # Directories anyone may write to; in the private mount namespace each becomes a fresh tmpfs.
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
-_TMPFS_SIZE = "size=256m"
 # Program user ids: a fixed base plus the worker's pid, unique among live workers on the host.
 _UID_BASE = 1_500_000_000
 
@@ -61,7 +60,7 @@ def isolate_network() -> str:
   return "audit_hook"
 
 
-def private_scratch() -> bool:
+def private_scratch(size_bytes: int) -> bool:
   """Mounts private tmpfs over the world-writable directories; False where not permitted."""
   if not _unshare(_CLONE_NEWNS):
     return False
@@ -71,7 +70,7 @@ def private_scratch() -> bool:
     if not os.path.isdir(path):
       continue
     rc = _libc.mount(b"tmpfs", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
-                     f"{_TMPFS_SIZE},mode=1777".encode())
+                     f"size={size_bytes},mode=1777".encode())
     if rc != 0:
       return False
   return True

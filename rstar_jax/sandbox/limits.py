@@ -26,6 +26,9 @@ class Limits:
     output_keep_chars: a stdout longer than twice this keeps its first and last
       `output_keep_chars` characters around a '...' line (as the official rStar executor).
     file_size_bytes: largest file the program may write (RLIMIT_FSIZE).
+    scratch_bytes: all files a program may write together: the size of the worker's private
+      tmpfs holding its work directory (where the OS allows a private mount namespace; otherwise
+      only `file_size_bytes` bounds each file).
     max_processes: processes and threads the program may own at once (RLIMIT_NPROC, enforced
       where the sandbox runs programs under their own user id, i.e. when started as root).
     disable_network: run programs in a private network namespace (no interfaces but loopback);
@@ -39,13 +42,14 @@ class Limits:
   max_output_bytes: int = 1 << 20
   output_keep_chars: int = 512
   file_size_bytes: int = 16 << 20
+  scratch_bytes: int = 256 << 20
   max_processes: int = 32
   disable_network: bool = True
   drop_privileges: bool = True
 
   def __post_init__(self):
     for name in ("timeout_s", "memory_bytes", "max_output_bytes", "output_keep_chars",
-                 "file_size_bytes", "max_processes"):
+                 "file_size_bytes", "scratch_bytes", "max_processes"):
       if not getattr(self, name) > 0:
         raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
     if self.cpu_time_s is not None and not self.cpu_time_s > 0:

@@ -82,7 +82,7 @@ class Worker:
   def __init__(self, limits: limits_lib.Limits):
     self.limits = limits
     self.network = isolation.isolate_network() if limits.disable_network else "none"
-    self.private_scratch = isolation.private_scratch()
+    self.private_scratch = isolation.private_scratch(limits.scratch_bytes)
     self.scratch_root = tempfile.mkdtemp(prefix="rstar-sandbox-")
     self.uid = isolation.program_uid(limits.drop_privileges, _python_dirs())
     isolation.become_subreaper()
