@@ -14,7 +14,10 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.seed = 0
   # Device mesh 'data:D,fsdp:F,tensor:T' (omitted axes are 1; fsdp takes the devices left).
   c.mesh = ""
-  c.model_dtype = "float32"  # Parameter dtype models are loaded in.
+  c.model_dtype = "float32"  # Parameter dtype of models loaded for search and evaluation.
+  # Training precision: master weights in `param_dtype`, matmuls in `compute_dtype`.
+  c.train_param_dtype = "float32"
+  c.train_compute_dtype = "bfloat16"
 
   c.problems = ml_collections.ConfigDict()
   c.problems.train = ""  # JSONL of Problem records; '' = the built-in world's train split.
@@ -53,7 +56,6 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.sft.batch_size = 128
   c.sft.grad_accum = 1
   c.sft.max_len = 2048
-  c.sft.compute_dtype = "bfloat16"
   c.sft.checkpoint_every = 200
   c.sft.warmup_ratio = 0.03
 
@@ -63,7 +65,6 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.ppm.batch_size = 512
   c.ppm.grad_accum = 1
   c.ppm.max_len = 2048
-  c.ppm.compute_dtype = "bfloat16"
   c.ppm.checkpoint_every = 200
   c.ppm.warmup_ratio = 0.03
   c.ppm.eval_fraction = 0.05

@@ -16,6 +16,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = common.base_config("world")
   c.engine_devices = 1  # Search and evaluation on one CPU device (no sharding overhead).
   c.train_devices = 1
+  c.train_compute_dtype = "float32"
 
   c.world = ml_collections.ConfigDict()
   c.world.seed = 0
@@ -35,7 +36,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   for section in (c.sft, c.ppm):
     section.lr = 5e-4
     section.max_len = 512
-    section.compute_dtype = "float32"
     section.checkpoint_every = 20
     section.warmup_ratio = 0.1
     section.export_hf = True

@@ -18,16 +18,18 @@ OUT = flags.DEFINE_string("out", None, "Output directory (checkpoints/, metrics,
 def train(kind: str, config, **fixed) -> None:
   """Trains on the global mesh (every process of a multi-host run takes part)."""
   from rstar_jax import models  # pylint: disable=g-import-not-at-top
-  from rstar_jax import training  # pylint: disable=g-import-not-at-top
+  from rstar_jax.training import ppm  # pylint: disable=g-import-not-at-top
+  from rstar_jax.training import sft  # pylint: disable=g-import-not-at-top
   for flag in (DATA, INIT, OUT):
     if not flag.value:
       raise flags.ValidationError(f"--{flag.name} is required")
   sync = common.init_processes()
-  cls, fn, section = ((SFTConfig, training.train_sft, config.sft) if kind == "sft" else
-                      (PPMConfig, training.train_ppm, config.ppm))
+  cls, fn, section = ((SFTConfig, sft.train_sft, config.sft) if kind == "sft" else
+                      (PPMConfig, ppm.train_ppm, config.ppm))
   cfg = settings.to_dataclass(cls, section, kind, progress_bar=config.progress, **fixed)
   mesh = models.make_mesh(config.mesh)
-  result = fn(cfg, data_dir=pathlib.Path(DATA.value), init=INIT.value,
+  result = fn(cfg, data_dir=pathlib.Path(DATA.value),
+              init=loading.load_for_training(INIT.value, config, mesh),
               tokenizer=loading.tokenizer(TOKENIZER.value or INIT.value),
               out_dir=pathlib.Path(OUT.value), mesh=mesh)
   if sync.is_leader:

@@ -83,7 +83,9 @@ def _free_port() -> int:
 
 def _launch(out: pathlib.Path, num_processes: int) -> None:
   port = _free_port()
-  env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'tests'}", "JAX_PLATFORMS": "cpu",
+  path = os.pathsep.join(filter(None, [str(REPO), str(REPO / "tests"),
+                                       os.environ.get("PYTHONPATH")]))
+  env = {**os.environ, "PYTHONPATH": path, "JAX_PLATFORMS": "cpu",
          "XLA_FLAGS": f"--xla_force_host_platform_device_count={DEVICES // num_processes}"}
   procs = [subprocess.Popen([sys.executable, __file__, str(out), str(num_processes), str(i),
                              str(port)], env=env, stdout=subprocess.PIPE,

@@ -22,6 +22,29 @@ def _require_model_dir(path: str | os.PathLike, what: str) -> pathlib.Path:
   return path
 
 
+def load_for_training(path: str | os.PathLike, config, mesh: Mesh):
+  """The model a trainer starts from, in the config's training precision, on `mesh`."""
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  return hf.load_model(_require_model_dir(path, "initial model"), dtype=config.train_param_dtype,
+                       compute_dtype=config.train_compute_dtype, mesh=mesh)
+
+
+def save_from_all(model, path: pathlib.Path, tok, sync) -> pathlib.Path:
+  """Writes `model` as an HF folder from a (possibly multi-host) run.
+
+  Every process must take part in gathering the sharded parameters, but only the leader's
+  folder is kept: the others write to a private scratch folder that is then removed.
+  """
+  import shutil  # pylint: disable=g-import-not-at-top
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  target = path if sync.is_leader else path.with_name(f".{path.name}-scratch-p{sync.index}")
+  hf.save_model(model, target, tokenizer=tok)
+  if not sync.is_leader:
+    shutil.rmtree(target, ignore_errors=True)
+  sync.barrier(f"{path}:saved")
+  return path
+
+
 def tokenizer(path: str | os.PathLike):
   from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   return hf.load_tokenizer(path)

@@ -24,6 +24,8 @@ from rstar_jax.evolution.plan import RoundPlan
 from rstar_jax.evolution.sync import ProcessSync
 from rstar_jax.search import run as search_run
 from rstar_jax.search.config import SearchConfig
+from rstar_jax.training import ppm as ppm_train
+from rstar_jax.training import sft as sft_train
 from rstar_jax.training.config import PPMConfig
 from rstar_jax.training.config import SFTConfig
 
@@ -162,15 +164,17 @@ class Pipeline:
 
   def _train(self, kind: str, plan: RoundPlan, init: pathlib.Path, data: pathlib.Path,
              out: pathlib.Path, **fixed: Any) -> dict[str, Any]:
-    from rstar_jax import training  # pylint: disable=g-import-not-at-top
-    cls, fn = (SFTConfig, training.train_sft) if kind == "sft" else (PPMConfig, training.train_ppm)
+    cls, fn = (SFTConfig, sft_train.train_sft) if kind == "sft" else (PPMConfig, ppm_train.train_ppm)
     section = self.config.sft if kind == "sft" else self.config.ppm
     cfg = settings.to_dataclass(cls, section, kind, seed=self.config.seed + plan.index,
-                                progress_bar=self.config.progress, **fixed)
-    result = fn(cfg, data_dir=data, init=str(init), tokenizer=self.tokenizer(), out_dir=out,
-                mesh=self.global_mesh())
+                                progress_bar=self.config.progress, export_hf=False, **fixed)
+    mesh = self.global_mesh()
+    model = loading.load_for_training(init, self.config, mesh)
+    tokenizer = self.tokenizer()
+    result = fn(cfg, data_dir=data, init=model, tokenizer=tokenizer, out_dir=out, mesh=mesh)
+    hf_dir = loading.save_from_all(result.model, out / "hf", tokenizer, self.sync)
     return {"step": result.step, **result.final_metrics, "data": result.data_stats,
-            "hf_dir": str(result.hf_dir)}
+            "hf_dir": str(hf_dir)}
 
   def train_sft(self, plan: RoundPlan) -> dict[str, Any]:
     init_round = 0 if self.config.rounds.sft_init == "base" else plan.policy_round
