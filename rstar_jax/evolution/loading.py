@@ -87,6 +87,7 @@ def load_problem_file(path: str | os.PathLike, limit: int = 0) -> list:
   """Problems from a JSONL file: `Problem` records (id, question, answer) as they are, anything
   else through the benchmark loaders (../shared/data/benchmarks formats); `limit` 0 keeps all."""
   import json  # pylint: disable=g-import-not-at-top
+  from rstar_jax.data import benchmarks  # pylint: disable=g-import-not-at-top
   from rstar_jax.data import problems  # pylint: disable=g-import-not-at-top
   path = pathlib.Path(path)
   if not path.is_file():
@@ -100,7 +101,7 @@ def load_problem_file(path: str | os.PathLike, limit: int = 0) -> list:
   except (json.JSONDecodeError, TypeError) as e:
     raise ValueError(f"{path} line 1: not a JSON object ({e})") from e
   loaded = (problems.load_problems(path) if PROBLEM_FIELDS <= keys
-            else problems.load_benchmark(path))
+            else benchmarks.load_benchmark(path))
   return list(loaded[:limit] if limit else loaded)
 
 
