@@ -10,6 +10,14 @@ def bucket(n: int, minimum: int) -> int:
   return size
 
 
+def length_bucket(n: int, minimum: int) -> int:
+  """Like `bucket`, with a half step between powers of two (64, 96, 128, 192, ...): at most 1.5x
+  padding for at most twice as many programs."""
+  size = bucket(n, minimum)
+  half = size * 3 // 4
+  return half if size > minimum and half >= n and half % 8 == 0 else size
+
+
 class ProgramCounter:
   """Counts distinct (program, static shapes) signatures: each is one XLA compilation."""
 

@@ -15,7 +15,7 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rstar_jax.inference import programs
-from rstar_jax.inference.buckets import ProgramCounter, bucket
+from rstar_jax.inference.buckets import ProgramCounter, bucket, length_bucket
 from rstar_jax.inference.config import Candidate, EngineConfig, EngineStats, SamplingParams
 from rstar_jax.inference.stops import first_stop_end, stop_table
 from rstar_jax.models import Transformer
@@ -114,7 +114,7 @@ class Engine:
     cfg = self.config
     p_real = len(ids)
     p = bucket(p_real, cfg.min_batch_bucket)
-    length = bucket(max(len(t) for t in ids), cfg.min_length_bucket)
+    length = length_bucket(max(len(t) for t in ids), cfg.min_length_bucket)
     steps = bucket(sampling.max_new_tokens, 16)
     pad = self.tokenizer.pad_token_id or 0
     tokens = np.full((p, length), pad, np.int32)

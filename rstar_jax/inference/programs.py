@@ -22,7 +22,8 @@ FINISH_RUNNING, FINISH_STOP, FINISH_EOS, FINISH_LENGTH = 0, 1, 2, 3
 
 
 class Prefix(NamedTuple):
-  """KV of P prompts (right-padded to L) per layer: k, v [P, L, K, H]; lengths [P]."""
+  """KV of P prompts (right-padded to L) per layer: k, v [P, K, L, H] (batch dims leading, so
+  the per-step attention reads them without a transpose); lengths [P]."""
   k: tuple[jax.Array, ...]
   v: tuple[jax.Array, ...]
   lengths_p: jax.Array
@@ -31,7 +32,7 @@ class Prefix(NamedTuple):
 class DecodeState(NamedTuple):
   """Everything the decode loop carries (donated between chunks)."""
   t: jax.Array  # index of the last generated token
-  suffix_k: tuple[jax.Array, ...]  # per layer [P, n, S, K, H]
+  suffix_k: tuple[jax.Array, ...]  # per layer [P, K, n, S, H]
   suffix_v: tuple[jax.Array, ...]
   tokens_rs: jax.Array  # generated ids [R, S]
   logprobs_rs: jax.Array  # their model log-probabilities
@@ -63,8 +64,8 @@ def prefill(graphdef, state, tokens_pl: jax.Array, lengths_p: jax.Array) -> tupl
     q, k, v = layer.attn.qkv(layer.attn_norm(x), positions)
     x = x + layer.attn.out(attend(q, k, v, allowed))
     x = x + layer.mlp(layer.mlp_norm(x))
-    ks.append(k)
-    vs.append(v)
+    ks.append(k.transpose(0, 2, 1, 3))
+    vs.append(v.transpose(0, 2, 1, 3))
   last_pd = x[jnp.arange(p), lengths_p - 1][:, None]
   logits_pv = model.logits(model.final_norm(last_pd))[:, 0].astype(jnp.float32)
   return Prefix(tuple(ks), tuple(vs), lengths_p), logits_pv
@@ -100,8 +101,8 @@ def start(logits_pv: jax.Array, n: int, steps: int, row_ids_r: jax.Array, valid_
   """Allocates the suffix caches and samples each row's first token from its prompt's logits."""
   p = logits_pv.shape[0]
   r = p * n
-  k0 = prefix.k[0]
-  shape = (p, n, steps) + k0.shape[2:]
+  _, kv, _, h = prefix.k[0].shape
+  shape = (p, kv, n, steps, h)
   state = DecodeState(
       t=jnp.asarray(0, jnp.int32),
       suffix_k=tuple(jnp.zeros(shape, k.dtype) for k in prefix.k),
@@ -116,39 +117,52 @@ def start(logits_pv: jax.Array, n: int, steps: int, row_ids_r: jax.Array, valid_
   return _record(state, 0, logits_rv, keys, controls, valid_r)
 
 
+def _attend_cached(q_pkngh, prefix_k, prefix_v, suffix_k, suffix_v, prefix_ok_pl, suffix_ok_s):
+  """One query per row against its prompt's shared KV (read once for all n samples) and its own
+  suffix KV, merged in a single softmax."""
+  p, kv, n, g, h = q_pkngh.shape
+  scale = h ** -0.5
+  q_pkqh = q_pkngh.reshape(p, kv, n * g, h)
+  s_pre = jnp.einsum("pkqh,pklh->pkql", q_pkqh, prefix_k, preferred_element_type=jnp.float32) * scale
+  s_pre = jnp.where(prefix_ok_pl[:, None, None, :], s_pre, _MASKED).reshape(p, kv, n, g, -1)
+  s_suf = jnp.einsum("pkngh,pknsh->pkngs", q_pkngh, suffix_k, preferred_element_type=jnp.float32) * scale
+  s_suf = jnp.where(suffix_ok_s, s_suf, _MASKED)
+  m = jnp.maximum(s_pre.max(-1, keepdims=True), s_suf.max(-1, keepdims=True))
+  e_pre, e_suf = jnp.exp(s_pre - m), jnp.exp(s_suf - m)
+  denom = e_pre.sum(-1, keepdims=True) + e_suf.sum(-1, keepdims=True)
+  o_pre = jnp.einsum("pkql,pklh->pkqh", e_pre.reshape(p, kv, n * g, -1).astype(prefix_v.dtype), prefix_v)
+  o_suf = jnp.einsum("pkngs,pknsh->pkngh", e_suf.astype(suffix_v.dtype), suffix_v)
+  return (o_pre.reshape(p, kv, n, g, h) + o_suf) / denom.astype(o_suf.dtype)
+
+
 def _decode_step(model: Transformer, prefix: Prefix, controls: Controls, row_ids_r, state: DecodeState):
   """Feeds token t of every row, writes its KV at suffix slot t, samples token t + 1."""
   cfg = model.config
-  p, n, steps = state.suffix_k[0].shape[:3]
-  kv, g, h = cfg.num_kv_heads, cfg.num_heads // cfg.num_kv_heads, cfg.head_dim
+  p, kv, n, steps, h = state.suffix_k[0].shape
+  g = cfg.num_heads // kv
   t = state.t
   token_r = jax.lax.dynamic_slice_in_dim(state.tokens_rs, t, 1, axis=1)  # [R, 1]
   pos_r1 = (jnp.repeat(prefix.lengths_p, n) + t)[:, None]
-  prefix_len = prefix.k[0].shape[1]
+  prefix_len = prefix.k[0].shape[2]
   prefix_ok = jnp.arange(prefix_len)[None] < prefix.lengths_p[:, None]  # [P, L]
   suffix_ok = jnp.arange(steps) <= t  # [S]
   if cfg.sliding_window is not None:
     q_pos = (prefix.lengths_p + t)[:, None]
     prefix_ok = prefix_ok & (q_pos - jnp.arange(prefix_len)[None] < cfg.sliding_window)
     suffix_ok = suffix_ok & (t - jnp.arange(steps) < cfg.sliding_window)
-  scale = h ** -0.5
   x = model.embed(token_r)
   new_k, new_v = [], []
   for li, layer in enumerate(model.layers):
     q, k, v = layer.attn.qkv(layer.attn_norm(x), pos_r1)
-    sk = jax.lax.dynamic_update_slice_in_dim(state.suffix_k[li], k.reshape(p, n, 1, kv, h), t, axis=2)
-    sv = jax.lax.dynamic_update_slice_in_dim(state.suffix_v[li], v.reshape(p, n, 1, kv, h), t, axis=2)
+    k_pkn1h = k.reshape(p, n, kv, h).transpose(0, 2, 1, 3)[:, :, :, None]
+    v_pkn1h = v.reshape(p, n, kv, h).transpose(0, 2, 1, 3)[:, :, :, None]
+    sk = jax.lax.dynamic_update_slice_in_dim(state.suffix_k[li], k_pkn1h.astype(state.suffix_k[li].dtype), t, axis=3)
+    sv = jax.lax.dynamic_update_slice_in_dim(state.suffix_v[li], v_pkn1h.astype(state.suffix_v[li].dtype), t, axis=3)
     new_k.append(sk)
     new_v.append(sv)
-    q5 = q.reshape(p, n, kv, g, h)
-    s_pre = jnp.einsum("pnkgh,plkh->pnkgl", q5, prefix.k[li], preferred_element_type=jnp.float32) * scale
-    s_suf = jnp.einsum("pnkgh,pnskh->pnkgs", q5, sk, preferred_element_type=jnp.float32) * scale
-    s_pre = jnp.where(prefix_ok[:, None, None, None, :], s_pre, _MASKED)
-    s_suf = jnp.where(suffix_ok, s_suf, _MASKED)
-    probs = jax.nn.softmax(jnp.concatenate([s_pre, s_suf], axis=-1), axis=-1).astype(q.dtype)
-    o = (jnp.einsum("pnkgl,plkh->pnkgh", probs[..., :prefix_len], prefix.v[li])
-         + jnp.einsum("pnkgs,pnskh->pnkgh", probs[..., prefix_len:], sv))
-    x = x + layer.attn.out(o.reshape(p * n, 1, kv * g, h))
+    q_pkngh = q.reshape(p, n, kv, g, h).transpose(0, 2, 1, 3, 4)
+    o = _attend_cached(q_pkngh, prefix.k[li], prefix.v[li], sk, sv, prefix_ok, suffix_ok)
+    x = x + layer.attn.out(o.transpose(0, 2, 1, 3, 4).reshape(p * n, 1, kv * g, h))
     x = x + layer.mlp(layer.mlp_norm(x))
   logits_rv = model.logits(model.final_norm(x))[:, 0].astype(jnp.float32)
   state = state._replace(suffix_k=tuple(new_k), suffix_v=tuple(new_v))

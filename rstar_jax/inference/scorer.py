@@ -10,7 +10,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from rstar_jax.inference.buckets import ProgramCounter, bucket
+from rstar_jax.inference.buckets import ProgramCounter, bucket, length_bucket
 from rstar_jax.inference.config import EngineConfig, EngineStats
 from rstar_jax.models import ValueModel
 from rstar_jax.models.sharding import fit_spec
@@ -68,7 +68,7 @@ class Scorer:
       group = [order[start]]
       while start + len(group) < len(order):
         trial = group + [order[start + len(group)]]
-        size = bucket(len(trial), self.config.min_batch_bucket) * bucket(
+        size = bucket(len(trial), self.config.min_batch_bucket) * length_bucket(
             len(ids[trial[-1]]), self.config.min_length_bucket)
         if size > self.config.max_prefill_tokens:
           break
@@ -82,7 +82,7 @@ class Scorer:
 
   def _score_group(self, ids: list[list[int]]) -> np.ndarray:
     b = bucket(len(ids), self.config.min_batch_bucket)
-    length = bucket(max(len(t) for t in ids), self.config.min_length_bucket)
+    length = length_bucket(max(len(t) for t in ids), self.config.min_length_bucket)
     tokens = np.full((b, length), self.tokenizer.pad_token_id or 0, np.int32)
     lengths = np.ones((b,), np.int32)
     for i, toks in enumerate(ids):
