@@ -5,8 +5,10 @@ its share of the problems (each host writes its own shards / partial report); ex
 report merging are done by the leader; training runs on the global mesh with every process.
 """
 from collections.abc import Sequence
+import dataclasses
 import json
 import logging
+import math
 import pathlib
 import shutil
 from typing import Any
@@ -15,6 +17,7 @@ import jax
 import ml_collections
 
 from rstar_jax.data import extract as extract_lib
+from rstar_jax.data import records
 from rstar_jax.data import viewer
 from rstar_jax.evolution import evaluation
 from rstar_jax.evolution import loading
@@ -34,6 +37,20 @@ BASELINES = ("orm", "pqm")
 
 def _share(items: Sequence, sync: ProcessSync) -> list:
   return list(items[sync.index::sync.count])
+
+
+def batch_shards(mesh) -> int:
+  return math.prod(mesh.shape[a] for a in ("data", "fsdp"))
+
+
+def fit_batch_size(cfg, usable: float, unit_shards: int) -> int | None:
+  """The configured batch, shrunk (to a multiple of what the layout needs) when the data cannot
+  fill two of them over the epochs; None when not even one minimal batch fits."""
+  unit = cfg.grad_accum * unit_shards
+  available = int(usable * cfg.epochs) // 2
+  if usable < 1 or available < unit:
+    return None
+  return min(cfg.batch_size, available // unit * unit)
 
 
 class Pipeline:
@@ -60,10 +77,19 @@ class Pipeline:
     return loading.load_problem_file(configured or self._world_paths()[split], limit)
 
   def policy_dir(self, k: int) -> pathlib.Path:
-    """The HF folder of round k's policy (0: the bootstrap policy)."""
+    """The HF folder of round k's policy (0: the bootstrap policy; a round whose SFT was skipped
+    for lack of data keeps the policy it started from)."""
     if k == 0:
       return pathlib.Path(self.config.bootstrap.policy or self._world_paths()["policy"])
-    return self.layout.hf_dir(k, "sft")
+    trained = self.layout.hf_dir(k, "sft")
+    return trained if (trained / "config.json").is_file() else self.policy_dir(k - 1)
+
+  def reward_dir(self, k: int, name: str) -> pathlib.Path | None:
+    """The latest reward model `name` ('ppm', 'orm', 'pqm') trained in rounds 1..k, if any."""
+    for j in range(k, 0, -1):
+      if (self.layout.hf_dir(j, name) / "config.json").is_file():
+        return self.layout.hf_dir(j, name)
+    return None
 
   def tokenizer(self):
     return loading.tokenizer(self._tokenizer_dir())
@@ -134,16 +160,21 @@ class Pipeline:
   def search(self, plan: RoundPlan) -> dict[str, Any]:
     mesh = self.local_mesh()
     engine = self.engine(plan.policy_round, mesh)
-    scorer = (self.scorer(self.layout.hf_dir(plan.ppm_round, "ppm"), mesh)
-              if plan.ppm_round is not None else None)
+    ppm_dir = self.reward_dir(plan.ppm_round, "ppm") if plan.ppm_round is not None else None
+    cfg = self.search_config(plan)
+    if plan.ppm_round is not None and ppm_dir is None:
+      logging.warning("round %d: no PPM was trained yet (no preference pairs so far); "
+                      "searching terminal-guided", plan.index)
+      cfg = dataclasses.replace(cfg, mode="terminal")
+    scorer = self.scorer(ppm_dir, mesh) if ppm_dir is not None else None
     out = self.layout.search_dir(plan.index)
     with self.sandbox() as pool:
       summary = search_run.run_search(
-          self.problems("train"), engine, scorer, pool, self.search_config(plan), out,
+          self.problems("train"), engine, scorer, pool, cfg, out,
           progress=self.config.progress, process_index=self.sync.index,
           process_count=self.sync.count)
     self.sync.barrier(f"{out}:searched")
-    return {**summary.to_dict(), "mode": plan.search_mode,
+    return {**summary.to_dict(), "mode": cfg.mode,
             "trees": len(search_run.finished_ids(out))}
 
   def extract(self, plan: RoundPlan) -> dict[str, Any]:
@@ -169,6 +200,13 @@ class Pipeline:
     cfg = settings.to_dataclass(cls, section, kind, seed=self.config.seed + plan.index,
                                 progress_bar=self.config.progress, export_hf=False, **fixed)
     mesh = self.global_mesh()
+    usable = records.read_manifest(data)["num_records"] * (1 - getattr(cfg, "eval_fraction", 0))
+    batch_size = fit_batch_size(cfg, usable, math.lcm(batch_shards(mesh), self.sync.count))
+    if batch_size is None:
+      logging.warning("%s: %d records are too few to train on; %s skipped", data,
+                      records.read_manifest(data)["num_records"], out.name)
+      return {"skipped": f"too few records in {data}"}
+    cfg = dataclasses.replace(cfg, batch_size=batch_size)
     model = loading.load_for_training(init, self.config, mesh)
     tokenizer = self.tokenizer()
     result = fn(cfg, data_dir=data, init=model, tokenizer=tokenizer, out_dir=out, mesh=mesh)
@@ -182,19 +220,19 @@ class Pipeline:
                        self.layout.train_dir(plan.index, "sft"))
 
   def train_ppm(self, plan: RoundPlan) -> dict[str, Any]:
-    return self._train("ppm", plan, self.layout.hf_dir(plan.index, "sft"),
+    return self._train("ppm", plan, self.policy_dir(plan.index),
                        self.layout.ppm_data(plan.index), self.layout.train_dir(plan.index, "ppm"))
 
   def train_baselines(self, plan: RoundPlan) -> dict[str, Any]:
-    return {name: self._train("ppm", plan, self.layout.hf_dir(plan.index, "sft"),
+    return {name: self._train("ppm", plan, self.policy_dir(plan.index),
                               self.layout.ppm_data(plan.index),
                               self.layout.train_dir(plan.index, name), objective=name)
             for name in BASELINES}
 
   def evaluate(self, plan: RoundPlan) -> dict[str, Any]:
     k = plan.index
-    reward_models = {name: self.layout.hf_dir(k, name) for name in ("ppm",) + BASELINES
-                     if self.layout.hf_dir(k, name).is_dir()}
+    reward_models = {name: self.reward_dir(k, name) for name in ("ppm",) + BASELINES
+                     if self.reward_dir(k, name) is not None}
     out = self.layout.eval_dir(k)
     share_dir = out / f"process_{self.sync.index}"
     shutil.rmtree(share_dir, ignore_errors=True)  # Evaluation restarts whole when interrupted.
