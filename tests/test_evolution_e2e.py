@@ -69,6 +69,36 @@ def test_smoke_config_runs_every_stage(tmp_path):
       (layout.eval_dir(4) / "report.json").read_text())["accuracy"]
 
 
+def test_launcher_runs_every_round_on_configured_files(tmp_path):
+  """The fast default-suite variant: a random tiny policy and problem files instead of the
+  world. Nothing is solved, so every round keeps the bootstrap policy, but every stage runs."""
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  from rstar_jax.training import loop  # pylint: disable=g-import-not-at-top
+  from test_train_helpers import tiny_policy  # pylint: disable=g-import-not-at-top
+  from test_train_helpers import tiny_tokenizer  # pylint: disable=g-import-not-at-top
+  tok = tiny_tokenizer()
+  hf.save_model(tiny_policy(len(tok), loop.single_device_mesh()), tmp_path / "policy",
+                tokenizer=tok)
+  for name, n in (("train", 4), ("heldout", 3)):
+    with open(tmp_path / f"{name}.jsonl", "w", encoding="utf-8") as f:
+      for i in range(n):
+        f.write(json.dumps({"id": f"{name}-{i}", "question": f"What is {i} plus 7?",
+                            "answer": str(i + 7)}) + "\n")
+  run = tmp_path / "run"
+  cmd = _command(run, f"--config.bootstrap.policy={tmp_path / 'policy'}",
+                 f"--config.problems.train={tmp_path / 'train.jsonl'}",
+                 f"--config.problems.heldout={tmp_path / 'heldout.jsonl'}")
+  done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-5000:]
+  layout = RunLayout(run)
+  _check_complete_run(layout, 4)
+  assert markers.read_marker(layout.marker(2, "train_sft"))["skipped"]
+  lines = layout.report_md.read_text().splitlines()
+  assert lines[2].startswith("| round | greedy | pass@2 | maj@2 |")
+  assert [line.split(" | ")[0] for line in lines[4:]] == ["| 1", "| 2", "| 3", "| 4"]
+  assert json.loads((layout.eval_dir(3) / "report.json").read_text())["num_problems"] == 3
+
+
 def _run_until(cmd: list[str], ready, what: str) -> None:
   """Starts the driver and SIGKILLs it as soon as `ready()` holds."""
   proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,

@@ -55,6 +55,7 @@ def test_policy_checkpoint_exports_to_a_folder_transformers_loads(tmp_path, temp
              zip(_params(hf.load_model(first)), _params(result.model)))
 
 
+@pytest.mark.slow
 def test_ppm_checkpoint_exports_with_its_value_head(tmp_path, template):
   tok = tiny_tokenizer()
   data = write(tmp_path / "pairs", pair_rows(12), "ppm_pairs")

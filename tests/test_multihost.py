@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DEVICES = 4  # In all, whether one process holds them or two hold two each.
@@ -106,6 +107,7 @@ def _trees(run: pathlib.Path) -> dict[str, dict]:
   return out
 
 
+@pytest.mark.slow  # About a minute: three processes each compile the training step.
 def test_two_processes_match_one(tmp_path):
   from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   from rstar_jax.data import records  # pylint: disable=g-import-not-at-top
