@@ -19,14 +19,15 @@ _REMOVE = [r"\left", r"\right", r"\displaystyle", r"\!", r"\,", r"\;", r"\:", r"
            r"\[", r"\]", "{,}", r"\limits"]
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
 _WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox|operatorname|textnormal)\s*\{([^{}]*)\}")
-_TRAILING_UNIT = re.compile(r"^(.*?\d)\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?[a-zA-Z][a-zA-Z\s.^0-9/]*\}"
+_TRAILING_UNIT = re.compile(r"^(.*?[\d}])\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?[a-zA-Z][a-zA-Z\s.^0-9/]*\}"
                             r"(?:\^\{?\d\}?)?|[a-zA-Z]{2,}(?:\s+[a-zA-Z]+)*(?:\^\{?\d\}?)?)$")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _FRAC = re.compile(r"^([-+]?)\\frac\{([-+]?\d+)\}\{([-+]?\d+)\}$")
 _SLASH = re.compile(r"^([-+]?\d+)\s*/\s*([-+]?\d+)$")
 _CHOICE = re.compile(r"^\(?([A-E])\)?$")
-_VAR_PREFIX = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*(?:=|\\approx)\s*(?!.*=)")
+_VAR_PREFIX = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?)\s*(?:=|\\approx|\\in)\s*(?!.*=)")
+_CONJUNCTION = re.compile(r"\s*,?\s+(?:and|or)\s+|\s*,?\s*\\(?:quad|qquad)\s*")
 _MATRIX = re.compile(r"\\begin\{[pbvB]?matrix\}(.*)\\end\{[pbvB]?matrix\}", re.S)
 
 
@@ -46,6 +47,9 @@ def normalize(answer: str) -> tuple[str, bool]:
   if unit:
     s = unit.group(1)
   s = _WRAPPERS.sub(r"\1", s).strip()
+  s = _CONJUNCTION.sub(", ", s).strip(", ")  # "1 or 2", "1, and 2": a list of answers
+  if s.startswith("+"):
+    s = s[1:].lstrip()
   if _THOUSANDS.match(s):
     s = s.replace(",", "")
   return s, percent
@@ -112,6 +116,25 @@ def _numbers_equal(p: Fraction, g: Fraction, exact: bool) -> bool:
   return abs(p - g) <= REL_TOL * abs(g) if g else p == 0
 
 
+def _collections_equal(pred: str, pb: tuple[str, str, str] | None, gold: str,
+                       gb: tuple[str, str, str] | None) -> bool:
+  """Sets are unordered; tuples and intervals are ordered and keep their brackets. A bare list
+  `1, 2` (no brackets) stands for either a set or an ordered pair, never for an interval `[1, 2)`."""
+  if pb and gb:
+    if (gb[0] == "{") != (pb[0] == "{"):
+      return False
+    gp, pp = _split_top_level(gb[1]), _split_top_level(pb[1])
+    if gb[0] == "{":
+      return _same_multiset(pp, gp)
+    return (gb[0], gb[2]) == (pb[0], pb[2]) and len(gp) == len(pp) and all(map(_equal, pp, gp))
+  bracketed, bare = (gb, pred) if gb else (pb, gold)
+  items, bare_items = _split_top_level(bracketed[1]), _split_top_level(bare)
+  if bracketed[0] == "{":
+    return _same_multiset(bare_items, items)
+  return (bracketed[0], bracketed[2]) == ("(", ")") and len(items) == len(bare_items) and all(
+      map(_equal, bare_items, items) if gb else map(_equal, items, bare_items))
+
+
 def _equal(pred: str, gold: str) -> bool:
   """Equivalence of two normalised answers."""
   if pred == gold:
@@ -127,6 +150,9 @@ def _equal(pred: str, gold: str) -> bool:
   if choice:
     p = _CHOICE.match(pred)
     return bool(p) and p.group(1) == choice.group(1)
+  pv, gv = _VAR_PREFIX.match(pred), _VAR_PREFIX.match(gold)
+  if pv and gv and pv.group(1) != gv.group(1):
+    return False  # `x=5` is not `y=5`; a bare `5` matches either
   pred, gold = _VAR_PREFIX.sub("", pred), _VAR_PREFIX.sub("", gold)
   if pred == gold:
     return True
@@ -141,13 +167,8 @@ def _equal(pred: str, gold: str) -> bool:
   if r"\cup" in gold or r"\cup" in pred:
     return _same_multiset([p.strip() for p in pred.split(r"\cup")], [g.strip() for g in gold.split(r"\cup")])
   gb, pb = _brackets(gold), _brackets(pred)
-  if gb and len(_split_top_level(gb[1])) > 1:
-    if not pb or (gb[0] == "{") != (pb[0] == "{"):
-      return False
-    gp, pp = _split_top_level(gb[1]), _split_top_level(pb[1])
-    if gb[0] == "{":
-      return _same_multiset(pp, gp)
-    return (gb[0], gb[2]) == (pb[0], pb[2]) and len(gp) == len(pp) and all(map(_equal, pp, gp))
+  if gb and len(_split_top_level(gb[1])) > 1 or pb and len(_split_top_level(pb[1])) > 1:
+    return _collections_equal(pred, pb, gold, gb)
   gold_items, pred_items = _split_top_level(gold), _split_top_level(pred)
   if len(gold_items) > 1 or len(pred_items) > 1:
     return _same_multiset(pred_items, gold_items)
