@@ -167,6 +167,10 @@ def _equal(pred: str, gold: str) -> bool:
   if r"\cup" in gold or r"\cup" in pred:
     return _same_multiset([p.strip() for p in pred.split(r"\cup")], [g.strip() for g in gold.split(r"\cup")])
   gb, pb = _brackets(gold), _brackets(pred)
+  if gb and gb[0] + gb[2] == "()" and len(_split_top_level(gb[1])) == 1:  # `(55)` is 55
+    return _equal(pred, gb[1])
+  if pb and pb[0] + pb[2] == "()" and len(_split_top_level(pb[1])) == 1:
+    return _equal(pb[1], gold)
   if gb and len(_split_top_level(gb[1])) > 1 or pb and len(_split_top_level(pb[1])) > 1:
     return _collections_equal(pred, pb, gold, gb)
   gold_items, pred_items = _split_top_level(gold), _split_top_level(pred)

@@ -33,6 +33,7 @@ def _parse_plain(text: str):
     return None
   import sympy
   text = re.sub(r"\bln\b", "log", text)
+  text = re.sub(r"(?<![\d.])0+(?=\d)", "", text)  # Python reads `055` as 0 times 55
   # Single letters are symbols (not sympy's `S`, `N`, `O`, `I`, ...); `e` is Euler's number.
   names = {c: sympy.Symbol(c) for c in set(re.findall(r"\b[a-zA-Z]\b", text))}
   names["e"] = sympy.E
