@@ -23,11 +23,17 @@ def round_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[d
   return rows
 
 
+def _columns(rows: Sequence[Mapping[str, Any]], first: str) -> list[str]:
+  """Columns in order of first appearance, the PPM pair accuracy (not a method) last."""
+  columns = list(dict.fromkeys(c for r in rows for c in r if c != first))
+  return sorted(columns, key=lambda c: c == PPM_PAIR_ACC)
+
+
 def format_table(rows: Sequence[Mapping[str, Any]], first: str = "round") -> str:
   """A Markdown table; columns in order of first appearance, numbers as percentages."""
   if not rows:
     return "(no finished rounds)"
-  columns = [first] + list(dict.fromkeys(c for r in rows for c in r if c != first))
+  columns = [first] + _columns(rows, first)
 
   def cell(value: Any) -> str:
     if isinstance(value, float):
@@ -46,7 +52,7 @@ def plot_rounds(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   path = pathlib.Path(path)
-  methods = list(dict.fromkeys(c for r in rows for c in r if c != "round"))
+  methods = _columns(rows, "round")
   fig, ax = plt.subplots(figsize=(7, 4.5))
   for method in methods:
     points = [(r["round"], 100 * r[method]) for r in rows if r.get(method) is not None]
