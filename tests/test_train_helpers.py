@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import tokenizers
 from flax import nnx
 from tokenizers import decoders
-from tokenizers import models
+from tokenizers import models as bpe_models
 from tokenizers import pre_tokenizers
 from tokenizers import trainers
 from transformers import PreTrainedTokenizerFast
 
+from rstar_jax import models
 from rstar_jax.data import records as data_records
 from rstar_jax.search import prompts
 
@@ -33,7 +33,7 @@ CORPUS = [
 @functools.cache
 def tiny_tokenizer(vocab_size: int = 320) -> PreTrainedTokenizerFast:
   """A byte-level BPE trained on a few lines; the step markers are special tokens."""
-  tok = tokenizers.Tokenizer(models.BPE())
+  tok = tokenizers.Tokenizer(bpe_models.BPE())
   tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
   tok.decoder = decoders.ByteLevel()
   trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS, PAD, *prompts.STEP_MARKERS],
@@ -49,30 +49,16 @@ def write(directory: pathlib.Path, rows: Sequence[dict[str, Any]], schema: str,
   return directory
 
 
-class _StandInPolicy(nnx.Module):
-  """Temporary stand-in with the Transformer interface until rstar_jax.models lands."""
 
-  def __init__(self, vocab, d, rngs):
-    self.embed_w = nnx.Param(jax.random.normal(rngs.params(), (vocab, d)) * 0.1,
-                             sharding_names=(None, "tensor"))
-    self.layers = nnx.List([nnx.Linear(d, d, rngs=rngs, kernel_metadata={"sharding_names": ("fsdp", "tensor")}) for _ in range(2)])
-    self.out = nnx.Param(jax.random.normal(rngs.params(), (d, vocab)) * 0.1,
-                         sharding_names=("tensor", None))
-
-  def hidden_states(self, tokens_bt, positions_bt=None, *, mask_bt=None):
-    x = self.embed_w[...][tokens_bt]
-    x = x + jnp.cumsum(x, axis=1) / jnp.arange(1, x.shape[1] + 1)[None, :, None]
-    for layer in self.layers:
-      x = x + jnp.tanh(layer(x))
-    return x
-
-  def logits(self, h):
-    return h @ self.out[...]
-
-  def __call__(self, tokens_bt, positions_bt=None, *, mask_bt=None):
-    return self.logits(self.hidden_states(tokens_bt, mask_bt=mask_bt))
+def tiny_config(vocab_size: int, *, hidden: int = 32, layers: int = 2) -> models.ModelConfig:
+  return models.ModelConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
+                            num_layers=layers, num_heads=4, num_kv_heads=2, head_dim=hidden // 4,
+                            max_position_embeddings=1024)
 
 
-def tiny_policy(vocab_size: int, mesh, *, hidden: int = 32, seed: int = 0):
+def tiny_policy(vocab_size: int, mesh, *, hidden: int = 32, layers: int = 2, seed: int = 0
+                ) -> models.Transformer:
+  """A small random Qwen2-family policy created directly on `mesh`'s shardings."""
   with jax.set_mesh(mesh):
-    return _StandInPolicy(vocab_size, hidden, nnx.Rngs(seed))
+    return models.Transformer(tiny_config(vocab_size, hidden=hidden, layers=layers),
+                              rngs=nnx.Rngs(seed))

@@ -94,14 +94,17 @@ def test_dense_grads_rewrite_keeps_values_and_gradients():
   x = jnp.asarray(rng.normal(size=(2, 5, 4)), jnp.float32)
   w = jnp.asarray(rng.normal(size=(4, 6)), jnp.float32)
   e = jnp.asarray(rng.normal(size=(7, 6)), jnp.float32)
+  o = jnp.asarray(rng.normal(size=(2, 3, 6)), jnp.float32)
 
   def f(params, x):
     h = jnp.tanh(x @ params["w"])  # Activation x weight.
+    heads = h.reshape(2, 5, 2, 3)
+    h = h + jnp.einsum("btnh,nhd->btd", heads, params["o"])  # Two contracting dims.
     logits = jnp.einsum("btf,vf->btv", h, params["e"])  # Activation x weight^T (tied head).
     att = jnp.einsum("btv,bsv->bts", logits, logits)  # Batched: left to autodiff.
     return jnp.sum(jax.nn.log_softmax(logits) * 0.1) + jnp.sum(att) * 1e-3, {"h": h}
 
-  params = {"w": w, "e": e}
+  params = {"w": w, "e": e, "o": o}
   want = jax.value_and_grad(f, has_aux=True)(params, x)
   got = jax.jit(jax.value_and_grad(dense_grads.with_dense_grads(f), has_aux=True))(params, x)
   for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):

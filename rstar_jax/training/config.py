@@ -12,7 +12,6 @@ from rstar_jax.search import prompts
 Schedule = Literal["cosine", "linear", "constant"]
 Overlong = Literal["truncate", "drop"]
 Objective = Literal["bt", "orm", "pqm"]
-DType = Literal["float32", "bfloat16"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +34,8 @@ class TrainConfig:
   adam_eps: float = 1e-8
   clip_norm: float | None = 1.0
   seed: int = 0
-  compute_dtype: DType = "float32"  # Master weights keep the dtype the model was built with.
+  # Precision is the model's: ModelConfig(param_dtype='float32', compute_dtype='bfloat16') trains
+  # fp32 master weights with bf16 matmuls. `remat` forces the model's per-layer remat on.
   remat: bool = False
   cpu_dense_grads: bool = True  # On CPU, faster matmul backward passes (dense_grads.py).
   bucket_multiple: int = 64  # Padded length = smallest multiple of this >= the batch's longest.
@@ -57,8 +57,6 @@ class TrainConfig:
       raise ValueError(f"overlong must be 'truncate' or 'drop', got {self.overlong!r}")
     if self.schedule not in ("cosine", "linear", "constant"):
       raise ValueError(f"schedule must be cosine|linear|constant, got {self.schedule!r}")
-    if self.compute_dtype not in ("float32", "bfloat16"):
-      raise ValueError(f"compute_dtype must be float32|bfloat16, got {self.compute_dtype!r}")
     if self.max_len < 2 or self.bucket_multiple <= 0:
       raise ValueError(f"bad max_len={self.max_len} / bucket_multiple={self.bucket_multiple}")
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import grain
 import jax
-import jax.numpy as jnp
 from flax import nnx
 from jax.sharding import AxisType
 from jax.sharding import Mesh
@@ -82,7 +81,7 @@ def prepare(cfg: TrainConfig, model: nnx.Module, task: Task, *, total_steps: int
   tx = optim.make_optimizer(cfg, total_steps)
   opt_shardings = step_lib.opt_state_shardings(tx, params)
   opt_state = jax.jit(tx.init, out_shardings=opt_shardings)(params)
-  build = step_lib.model_builder(mp, jnp.dtype(cfg.compute_dtype), cfg.remat)
+  build = step_lib.model_builder(mp, cfg.remat)
   train_step = step_lib.make_train_step(
       task.loss_fn, task.weight_key, build, tx, param_shardings, opt_shardings,
       dense_grads=cfg.cpu_dense_grads and jax.default_backend() == "cpu")

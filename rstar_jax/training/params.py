@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 from jax.sharding import Mesh
 from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
+
+from rstar_jax import models
 
 Params = dict[str, jax.Array]
 
@@ -26,7 +26,7 @@ class ModelParams:
   def __init__(self, model: nnx.Module):
     self.graphdef, param_state, self.rest = nnx.split(model, nnx.Param, ...)
     self._vars = list(nnx.to_flat_state(param_state))
-    self._specs = {_key(k): s for k, s in nnx.to_flat_state(nnx.get_partition_spec(param_state))}
+    self._model = model
 
   def flat(self) -> Params:
     return {_key(path): var.get_value() for path, var in self._vars}
@@ -38,19 +38,11 @@ class ModelParams:
     return nnx.merge(self.graphdef, state, self.rest if rest is None else rest)
 
   def shardings(self, mesh: Mesh) -> dict[str, NamedSharding]:
-    """Each parameter's NamedSharding on `mesh` from the model's partition annotations."""
-    out = {}
-    for key, spec in self._specs.items():
-      spec = spec.get_value() if isinstance(spec, nnx.Variable) else spec
-      out[key] = NamedSharding(mesh, spec if isinstance(spec, P) else P())
-    return out
+    """Each parameter's NamedSharding on `mesh` from the model's logical-axis rules."""
+    return {_key(k): s for k, s in nnx.to_flat_state(models.param_shardings(self._model, mesh))}
 
   def fingerprint(self) -> dict[str, list[Any]]:
     """Parameter names with shapes and dtypes: what a checkpoint must match to be restored."""
     return {_key(path): [list(var.get_value().shape), str(var.get_value().dtype)]
             for path, var in self._vars}
 
-
-def cast_floating(params: Params, dtype: jnp.dtype) -> Params:
-  return {k: v.astype(dtype) if jnp.issubdtype(v.dtype, jnp.floating) else v
-          for k, v in params.items()}

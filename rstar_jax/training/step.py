@@ -15,7 +15,6 @@ from flax import nnx
 from rstar_jax.training.dense_grads import with_dense_grads
 from rstar_jax.training.params import ModelParams
 from rstar_jax.training.params import Params
-from rstar_jax.training.params import cast_floating
 
 LossFn = Callable[[Any, dict[str, jax.Array], jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
 
@@ -36,18 +35,12 @@ def opt_state_shardings(tx: optax.GradientTransformation, params: Params) -> Any
   return jax.tree_util.tree_map_with_path(pick, jax.eval_shape(tx.init, params))
 
 
-def _remat_layers(model: nnx.Module) -> None:
-  """Rematerialises each decoder layer in the backward pass (activations kept: layer inputs)."""
-  for layer in model.layers:
-    layer.__call__ = nnx.remat(type(layer).__call__).__get__(layer)
-
-
-def model_builder(mp: ModelParams, compute_dtype: jnp.dtype, remat: bool
-                  ) -> Callable[[Params], nnx.Module]:
+def model_builder(mp: ModelParams, remat: bool) -> Callable[[Params], nnx.Module]:
+  """Rebuilds the model from flat parameters; `remat` turns on the model's per-layer remat."""
   def build(params: Params) -> nnx.Module:
-    model = mp.merge(cast_floating(params, compute_dtype))
-    if remat:
-      _remat_layers(model)
+    model = mp.merge(params)
+    if remat and not model.config.remat:
+      model.config = model.config.replace(remat=True)
     return model
   return build
 
