@@ -1,188 +1,243 @@
 """Multi-step arithmetic word problems: the built-in world's problem generator.
 
-A problem is a start quantity followed by 2-6 operations (+, -, x, exact /) told as a short story
-about one subject and one kind of item; its difficulty is the number of operations. Every
-intermediate value stays a non-negative integer no larger than `MAX_VALUE`. Splits are disjoint by
-construction: a question belongs to the split its text hashes to, so the same question can never
-be in two splits, whatever the seeds or sizes.
-"""
-from __future__ import annotations
+A problem is a story about one quantity (someone's marbles, a shop's boxes, ...) that starts at a
+value and goes through 2–6 operations (+, −, ×, exact ÷, percentages of round numbers); the
+question asks for the final value. Difficulty is the number of operations. Every intermediate
+value is a non-negative integer no larger than `GeneratorConfig.max_value`.
 
+Splits are disjoint by construction: a question belongs to the held-out split iff a hash of its
+text falls in the held-out bucket, so no seed or size can make a train question reappear in the
+held-out set. Generation is deterministic in (split, seed, index).
+"""
+from collections.abc import Iterator
 import dataclasses
 import hashlib
+import json
+import os
 import random
-from typing import Literal
 
-MIN_OPS = 2
-MAX_OPS = 6
-MAX_VALUE = 999
-Op = Literal["+", "-", "*", "/"]
-Split = Literal["train", "heldout", "teacher"]
-# Hash buckets (of 10) per split: held-out problems, evolution train problems and the problems
-# whose teacher solutions pre-train the bootstrap policy never share a question.
-_BUCKETS: dict[str, range] = {"heldout": range(0, 2), "train": range(2, 5), "teacher": range(5, 10)}
+from rstar_jax.data.problems import Problem
+
+SPLITS = ("train", "heldout")
+KINDS = ("add", "sub", "mul", "div", "pct_off", "pct_more")
+
+_NAMES = ("Tom", "Mia", "Ravi", "Lena", "Omar", "Sofia", "Kenji", "Ana", "Ben", "Zara", "Luis",
+          "Nora", "Ivan", "Priya", "Jack", "Emma", "Yusuf", "Chloe", "Diego", "Hana")
+# (noun, variable name)
+_ITEMS = (("apples", "apples"), ("marbles", "marbles"), ("stickers", "stickers"),
+          ("books", "books"), ("coins", "coins"), ("pencils", "pencils"), ("cookies", "cookies"),
+          ("stamps", "stamps"), ("shells", "shells"), ("cards", "cards"), ("eggs", "eggs"),
+          ("flowers", "flowers"), ("toy cars", "cars"), ("beads", "beads"), ("candles", "candles"),
+          ("oranges", "oranges"), ("balloons", "balloons"), ("tickets", "tickets"),
+          ("bottles of juice", "bottles"), ("boxes of tea", "boxes"))
+_FRIENDS = ("a friend", "a neighbour", "a classmate", "a cousin", "the school", "a charity")
+_OPENERS = ("{name} has {n} {item}.", "{name} starts with {n} {item}.",
+            "There are {n} {item} in {name}'s bag.", "{name} owns {n} {item}.",
+            "At first, {name} has {n} {item}.")
+_QUESTIONS = ("How many {item} does {name} have now?", "How many {item} are left at the end?",
+              "How many {item} does {name} end up with?", "What is the final number of {item}?")
+_SENTENCES = {
+    "add": ("Then {name} buys {n} more.", "{name} finds {n} more {item}.",
+            "{friend} gives {name} {n} {item}.", "Later {name} gets another {n} {item}."),
+    "sub": ("Then {name} gives {n} {item} to {friend}.", "{name} loses {n} of them.",
+            "{name} sells {n} {item}.", "Next, {n} {item} are used up."),
+    "mul": ("Then the number of {item} becomes {k} times as large.",
+            "{name} ends up with {k} times as many {item} as before.",
+            "After a trade, {name} has {k} times the {item} {name} had."),
+    "div": ("{name} splits the {item} equally into {k} groups and keeps one group.",
+            "{name} shares them equally among {k} people, keeping one share.",
+            "Then {name} keeps only one {k_part} of the {item}."),
+    "pct_off": ("{name} gives away {p}% of the {item}.", "Then {p}% of the {item} are lost.",
+                "{name} sells {p}% of them."),
+    "pct_more": ("The number of {item} grows by {p}%.", "{name} gets {p}% more {item}.",
+                 "Then {name} adds {p}% more {item}."),
+}
+_COMMENTS = {
+    "add": "{n} more {item}, so add {n}", "sub": "{n} {item} go away, so subtract {n}",
+    "mul": "{k} times as many, so multiply by {k}", "div": "one of {k} equal parts, so divide by {k}",
+    "pct_off": "{p}% of them go away, so subtract {p}%",
+    "pct_more": "{p}% more, so add {p}%",
+}
+_PARTS = {2: "half", 3: "third", 4: "quarter", 5: "fifth"}
+_PERCENTS = (10, 20, 25, 50, 75)
 
 
 @dataclasses.dataclass(frozen=True)
-class Subject:
-  name: str
-  pronoun: str  # subject pronoun: "she", "he", "it", "they"
-  possessive: str  # "her", "his", "its", "their"
-  verb_s: bool  # whether present-tense verbs take an -s ("she has" vs "they have")
-
-
-@dataclasses.dataclass(frozen=True)
-class Operation:
-  op: Op
+class Op:
+  """One operation of a story: `kind` in KINDS and its operand (amount, factor or percent)."""
+  kind: str
   operand: int
-  sentence: str  # how the story tells it
-  comment: str  # the reasoning comment of its solution step
+
+  def apply(self, value: int) -> int:
+    """The exact integer result (the generator only builds exact operations)."""
+    if self.kind == "add":
+      return value + self.operand
+    if self.kind == "sub":
+      return value - self.operand
+    if self.kind == "mul":
+      return value * self.operand
+    if self.kind == "div":
+      return value // self.operand
+    if self.kind == "pct_off":
+      return value - value * self.operand // 100
+    if self.kind == "pct_more":
+      return value + value * self.operand // 100
+    raise ValueError(f"unknown operation kind {self.kind!r}")
+
+  def code(self, var: str) -> str:
+    """The Python line of this operation on variable `var`."""
+    o = self.operand
+    lines = {"add": f"{var} = {var} + {o}", "sub": f"{var} = {var} - {o}",
+             "mul": f"{var} = {var} * {o}", "div": f"{var} = {var} // {o}",
+             "pct_off": f"{var} = {var} - {var} * {o} // 100",
+             "pct_more": f"{var} = {var} + {var} * {o} // 100"}
+    if self.kind not in lines:
+      raise ValueError(f"unknown operation kind {self.kind!r}")
+    return lines[self.kind]
+
+  def comment(self, item: str) -> str:
+    o = self.operand
+    return _COMMENTS[self.kind].format(n=o, k=o, p=o, item=item)
 
 
 @dataclasses.dataclass(frozen=True)
 class WorldProblem:
-  """One generated problem with the structure its solutions are written from."""
-  id: str
-  question: str
-  item: str  # plural noun, also the solution's variable name
+  """A generated problem with the structure its reference and teacher solutions are built from."""
+  problem: Problem
+  name: str
+  item: str
+  var: str
   start: int
-  start_comment: str
-  operations: tuple[Operation, ...]
+  ops: tuple[Op, ...]
 
   @property
   def difficulty(self) -> int:
-    return len(self.operations)
+    return len(self.ops)
 
   @property
-  def answer(self) -> int:
-    return apply_all(self.start, [(o.op, o.operand) for o in self.operations])
+  def values(self) -> tuple[int, ...]:
+    """The quantity after each operation (values[0] is the start)."""
+    out = [self.start]
+    for op in self.ops:
+      out.append(op.apply(out[-1]))
+    return tuple(out)
 
 
-def apply(value: int, op: Op, operand: int) -> int:
-  """One operation on integers; '/' is floor division as in the solutions' Python code."""
-  if op == "+":
-    return value + operand
-  if op == "-":
-    return value - operand
-  if op == "*":
-    return value * operand
-  if op == "/":
-    return value // operand
-  raise ValueError(f"unknown operation {op!r}")
+@dataclasses.dataclass(frozen=True)
+class GeneratorConfig:
+  """Sizes of the generated stories."""
+  min_ops: int = 2
+  max_ops: int = 6
+  max_start: int = 60
+  max_amount: int = 40
+  max_value: int = 2000
+  heldout_buckets: int = 5  # One hash bucket in this many is held out.
+
+  def __post_init__(self):
+    if not 1 <= self.min_ops <= self.max_ops:
+      raise ValueError(f"need 1 <= min_ops <= max_ops, got {self.min_ops}, {self.max_ops}")
+    if self.max_start < 2 or self.max_amount < 1 or self.max_value < self.max_start:
+      raise ValueError(f"bad sizes in {self}")
+    if self.heldout_buckets < 2:
+      raise ValueError(f"heldout_buckets must be >= 2, got {self.heldout_buckets}")
 
 
-def apply_all(value: int, ops: list[tuple[Op, int]]) -> int:
-  for op, operand in ops:
-    value = apply(value, op, operand)
-  return value
+def question_split(question: str, cfg: GeneratorConfig = GeneratorConfig()) -> str:
+  """'heldout' or 'train': the split a question belongs to, from a hash of its text."""
+  digest = hashlib.sha256(" ".join(question.split()).lower().encode("utf-8")).digest()
+  return "heldout" if int.from_bytes(digest[:8], "big") % cfg.heldout_buckets == 0 else "train"
 
 
-_PEOPLE = [("Mia", "she", "her"), ("Liam", "he", "his"), ("Ava", "she", "her"),
-           ("Noah", "he", "his"), ("Zoe", "she", "her"), ("Omar", "he", "his"),
-           ("Priya", "she", "her"), ("Kenji", "he", "his"), ("Lena", "she", "her"),
-           ("Diego", "he", "his"), ("Sara", "she", "her"), ("Tom", "he", "his")]
-_PLACES = ["the bakery", "the library", "the school", "the farm", "the toy shop", "the museum"]
-_GROUPS = ["the twins", "the scouts", "the neighbours", "the students"]
-_ITEMS = ["apples", "marbles", "stickers", "coins", "books", "cookies", "pencils", "stamps",
-          "cards", "shells", "eggs", "balloons"]
-_CONTAINERS = ["bags", "boxes", "jars", "baskets", "piles"]
-
-# Sentence templates per operation: {S} subject, {p} pronoun, {pos} possessive, {n} operand,
-# {m} operand - 1, {item}, {box} a container, {v} verb ending ("s" or "").
-_PHRASES: dict[str, list[str]] = {
-    "+": ["Then {p} buy{v} {n} more {item}.", "{S} get{v} {n} more {item} as a gift.",
-          "After that, {p} find{v} {n} {item}.", "Next, {n} more {item} are added to {pos} collection.",
-          "{S} then collect{v} another {n} {item}."],
-    "-": ["Then {p} give{v} away {n} {item}.", "{S} lose{v} {n} {item}.",
-          "After that, {n} {item} are used up.", "Next, {p} sell{v} {n} of the {item}.",
-          "{S} then throw{v} away {n} broken {item}."],
-    "*": ["Then the number of {item} grows to {n} times as many.",
-          "{S} then multipl{y} {pos} {item} by {n}.",
-          "After that, {p} end{v} up with {n} times as many {item}.",
-          "Next, every one of {pos} {item} is matched by {m} more, so there are {n} times as many."],
-    "/": ["Then {p} split{v} the {item} equally into {n} {box} and keep{v} one of them.",
-          "{S} then share{v} the {item} equally with {m} friends and keep{v} one share.",
-          "After that, only one {nth} of the {item} is kept.",
-          "Next, {p} pack{v} the {item} into {n} equal {box} and keep{v} just one."],
-}
-_COMMENTS = {"+": "add the {n} {item} gained", "-": "subtract the {n} {item} lost",
-             "*": "{n} times as many {item}", "/": "keep one of {n} equal parts of the {item}"}
-_STARTS = ["{S} ha{vs} {n} {item}.", "{S} start{v} with {n} {item}.",
-           "At first, {S} own{v} {n} {item}.", "In the beginning {S} ha{vs} {n} {item}."]
-_QUESTIONS = ["How many {item} {does} {S} have now?", "How many {item} are left at the end?",
-              "What is the final number of {item}?", "How many {item} {does} {S} have in the end?"]
-_NTH = {2: "half", 3: "third", 4: "quarter", 5: "fifth", 6: "sixth"}
-
-
-def _subject(rng: random.Random) -> Subject:
-  kind = rng.random()
-  if kind < 0.7:
-    name, pronoun, possessive = rng.choice(_PEOPLE)
-    return Subject(name, pronoun, possessive, True)
-  if kind < 0.85:
-    return Subject(rng.choice(_PLACES), "it", "its", True)
-  return Subject(rng.choice(_GROUPS), "they", "their", False)
-
-
-def _feasible(value: int, rng: random.Random) -> list[tuple[Op, int]]:
-  """One candidate operand per operation that keeps the value integral and in range."""
-  options: list[tuple[Op, int]] = [("+", rng.randint(2, 40))]
-  if value >= 3:
-    options.append(("-", rng.randint(2, min(value - 1, 40))))
-  factors = [f for f in range(2, 6) if 1 <= value and value * f <= MAX_VALUE]
-  if factors:
-    options.append(("*", rng.choice(factors)))
-  divisors = [d for d in range(2, 7) if value % d == 0 and value >= d]
+def _feasible_ops(value: int, rng: random.Random, cfg: GeneratorConfig) -> list[Op]:
+  """One candidate operation of each kind that keeps the value a bounded non-negative integer."""
+  ops = []
+  if value + 1 <= cfg.max_value:
+    ops.append(Op("add", rng.randint(1, min(cfg.max_amount, cfg.max_value - value))))
+  if value >= 2:
+    ops.append(Op("sub", rng.randint(1, min(cfg.max_amount, value - 1))))
+  factors = [k for k in (2, 3, 4, 5) if value * k <= cfg.max_value]
+  if factors and value >= 1:
+    ops.append(Op("mul", rng.choice(factors)))
+  divisors = [k for k in (2, 3, 4, 5) if value % k == 0 and value // k >= 1]
   if divisors:
-    options.append(("/", rng.choice(divisors)))
-  return [o for o in options if 0 <= apply(value, *o) <= MAX_VALUE]
+    ops.append(Op("div", rng.choice(divisors)))
+  percents = [p for p in _PERCENTS if value * p % 100 == 0 and value > 0]
+  if percents:
+    ops.append(Op("pct_off", rng.choice(percents)))
+    grow = [p for p in percents if value + value * p // 100 <= cfg.max_value]
+    if grow:
+      ops.append(Op("pct_more", rng.choice(grow)))
+  return ops
 
 
-def _fill(template: str, s: Subject, item: str, n: int, rng: random.Random) -> str:
-  text = template.format(
-      S=s.name, p=s.pronoun, pos=s.possessive, n=n, m=n - 1, item=item, v="s" if s.verb_s else "",
-      vs="s" if s.verb_s else "ve", y="ies" if s.verb_s else "y", does="does" if s.verb_s else "do",
-      box=rng.choice(_CONTAINERS), nth=_NTH.get(n, f"{n}th"))
+def _sentence(op: Op, rng: random.Random, name: str, item: str) -> str:
+  template = rng.choice(_SENTENCES[op.kind])
+  text = template.format(name=name, item=item, n=op.operand, k=op.operand, p=op.operand,
+                         k_part=_PARTS.get(op.operand, ""), friend=rng.choice(_FRIENDS))
   return text[0].upper() + text[1:]
 
 
-def make_problem(rng: random.Random, num_ops: int, problem_id: str = "") -> WorldProblem:
-  """A random problem with exactly `num_ops` operations."""
-  if not MIN_OPS <= num_ops <= MAX_OPS:
-    raise ValueError(f"num_ops must be in [{MIN_OPS}, {MAX_OPS}], got {num_ops}")
-  s, item = _subject(rng), rng.choice(_ITEMS)
-  value = start = rng.randint(6, 60)
-  sentences = [_fill(rng.choice(_STARTS), s, item, value, rng)]
-  operations = []
+def _story(rng: random.Random, num_ops: int, cfg: GeneratorConfig) -> WorldProblem:
+  name = rng.choice(_NAMES)
+  item, var = rng.choice(_ITEMS)
+  start = rng.randint(2, cfg.max_start)
+  value, ops = start, []
   for _ in range(num_ops):
-    op, n = rng.choice(_feasible(value, rng))
-    sentence = _fill(rng.choice(_PHRASES[op]), s, item, n, rng)
-    operations.append(Operation(op, n, sentence, _COMMENTS[op].format(n=n, item=item)))
-    sentences.append(sentence)
-    value = apply(value, op, n)
-  sentences.append(_fill(rng.choice(_QUESTIONS), s, item, value, rng))
-  return WorldProblem(problem_id, " ".join(sentences), item, start, f"{item} at the start",
-                      tuple(operations))
+    candidates = _feasible_ops(value, rng, cfg)
+    # Prefer kinds not used yet, so stories mix operations.
+    fresh = [op for op in candidates if op.kind not in {o.kind for o in ops}]
+    op = rng.choice(fresh or candidates)
+    ops.append(op)
+    value = op.apply(value)
+  sentences = [rng.choice(_OPENERS).format(name=name, n=start, item=item)]
+  sentences += [_sentence(op, rng, name, item) for op in ops]
+  sentences.append(rng.choice(_QUESTIONS).format(name=name, item=item))
+  question = " ".join(sentences)
+  return WorldProblem(Problem(id="", question=question, answer=str(value)), name=name, item=item,
+                      var=var, start=start, ops=tuple(ops))
 
 
-def split_of(question: str) -> Split:
-  """The split a question belongs to, from a hash of its text (disjoint by construction)."""
-  bucket = int(hashlib.sha256(question.encode("utf-8")).hexdigest(), 16) % 10
-  return next(name for name, r in _BUCKETS.items() if bucket in r)  # type: ignore[return-value]
+def iter_problems(split: str, seed: int, cfg: GeneratorConfig = GeneratorConfig()
+                  ) -> Iterator[WorldProblem]:
+  """Endless deterministic stream of distinct problems of `split`, difficulties cycling
+  min_ops..max_ops; ids are `world-{split}-{seed}-{index}`."""
+  if split not in SPLITS:
+    raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+  rng = random.Random(f"rstar-world/{seed}")  # One stream for both splits: same seed, same world.
+  seen: set[str] = set()
+  index = 0
+  spans = cfg.max_ops - cfg.min_ops + 1
+  while True:
+    story = _story(rng, cfg.min_ops + index % spans, cfg)
+    q = story.problem.question
+    if q in seen or question_split(q, cfg) != split:
+      continue
+    seen.add(q)
+    problem = Problem(id=f"world-{split}-{seed}-{index}", question=q, answer=story.problem.answer)
+    yield dataclasses.replace(story, problem=problem)
+    index += 1
 
 
-def generate(split: Split, count: int, *, seed: int) -> list[WorldProblem]:
-  """`count` distinct problems of one split, difficulties cycling through 2..6 (deterministic)."""
-  if split not in _BUCKETS:
-    raise ValueError(f"split must be one of {list(_BUCKETS)}, got {split!r}")
-  if count < 0:
-    raise ValueError(f"count must be >= 0, got {count}")
-  rng = random.Random(f"rstar-world:{seed}:{split}")
-  out, seen = [], set()
-  while len(out) < count:
-    num_ops = MIN_OPS + len(out) % (MAX_OPS - MIN_OPS + 1)
-    problem = make_problem(rng, num_ops, f"world-{split}-{seed}-{len(out):05d}")
-    if problem.question not in seen and split_of(problem.question) == split:
-      seen.add(problem.question)
-      out.append(problem)
+def generate(split: str, count: int, seed: int = 0, cfg: GeneratorConfig = GeneratorConfig(),
+             *, skip: int = 0) -> list[WorldProblem]:
+  """Problems `skip .. skip+count-1` of the split's stream."""
+  if count < 0 or skip < 0:
+    raise ValueError(f"count and skip must be non-negative, got {count}, {skip}")
+  out = []
+  for i, p in enumerate(iter_problems(split, seed, cfg)):
+    if i >= skip + count:
+      break
+    if i >= skip:
+      out.append(p)
   return out
+
+
+def write_problem_file(path: str | os.PathLike, problems: list[WorldProblem]) -> None:
+  """Writes a JSONL problem file (`id`, `question`, `answer`, `difficulty`), atomically."""
+  path = os.fspath(path)
+  tmp = path + ".tmp"
+  with open(tmp, "w", encoding="utf-8") as f:
+    for p in problems:
+      record = {**dataclasses.asdict(p.problem), "difficulty": p.difficulty}
+      f.write(json.dumps(record, ensure_ascii=False) + "\n")
+  os.replace(tmp, path)
