@@ -1,0 +1,47 @@
+"""A byte-level BPE tokenizer trained on the world's text, saved in Hugging Face format.
+
+The step markers, an end-of-text token and a pad token are single special tokens, so generation
+stops and the trainers' masks see them whole; byte-level BPE means any text round-trips.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+from collections.abc import Iterable
+
+import tokenizers
+import transformers
+
+from rstar_jax.search.prompts import STEP_MARKERS
+
+PAD = "<|pad|>"
+EOS = "<|endoftext|>"
+SPECIAL_TOKENS = (PAD, EOS, *STEP_MARKERS)
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> transformers.PreTrainedTokenizerFast:
+  """Trains the BPE on `texts`; ids 0 and 1 are pad and eos, then the step markers."""
+  if vocab_size < 256 + len(SPECIAL_TOKENS):
+    raise ValueError(f"vocab_size={vocab_size} cannot hold the 256 bytes and "
+                     f"{len(SPECIAL_TOKENS)} special tokens")
+  tok = tokenizers.Tokenizer(tokenizers.models.BPE())
+  tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+  tok.decoder = tokenizers.decoders.ByteLevel()
+  trainer = tokenizers.trainers.BpeTrainer(
+      vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False,
+      initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+  tok.train_from_iterator(texts, trainer)
+  return transformers.PreTrainedTokenizerFast(
+      tokenizer_object=tok, pad_token=PAD, eos_token=EOS,
+      additional_special_tokens=list(STEP_MARKERS))
+
+
+def save_tokenizer(tok: transformers.PreTrainedTokenizerBase, path: str | os.PathLike) -> None:
+  """Writes the HF tokenizer folder atomically (a temporary folder renamed into place)."""
+  path = pathlib.Path(path)
+  tmp = path.with_name(path.name + ".tmp")
+  shutil.rmtree(tmp, ignore_errors=True)
+  tok.save_pretrained(os.fspath(tmp))
+  shutil.rmtree(path, ignore_errors=True)
+  tmp.rename(path)
