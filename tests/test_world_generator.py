@@ -98,3 +98,13 @@ def test_bad_split_and_counts_are_refused():
     generator.generate("test", 3)
   with pytest.raises(ValueError, match="non-negative"):
     generator.generate("train", -1)
+
+
+def test_exhausted_story_space_is_an_error_not_a_hang(monkeypatch):
+  for name in ("_NAMES", "_OPENERS", "_QUESTIONS", "_FRIENDS"):
+    monkeypatch.setattr(generator, name, getattr(generator, name)[:1])
+  monkeypatch.setattr(generator, "_ITEMS", generator._ITEMS[:1])  # pylint: disable=protected-access
+  monkeypatch.setattr(generator, "_MAX_MISSES", 500)
+  cfg = generator.GeneratorConfig(min_ops=1, max_ops=1, max_start=2, max_amount=1, max_value=2)
+  with pytest.raises(ValueError, match="too small"):
+    generator.generate("train", 100, seed=0, cfg=cfg)

@@ -60,6 +60,7 @@ _COMMENTS = {
 }
 _PARTS = {2: "half", 3: "third", 4: "quarter", 5: "fifth"}
 _PERCENTS = (10, 20, 25, 50, 75)
+_MAX_MISSES = 10_000  # Consecutive rejected stories before the space counts as exhausted.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,13 +206,18 @@ def iter_problems(split: str, seed: int, cfg: GeneratorConfig = GeneratorConfig(
     raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
   rng = random.Random(f"rstar-world/{seed}")  # One stream for both splits: same seed, same world.
   seen: set[str] = set()
-  index = 0
+  index = misses = 0
   spans = cfg.max_ops - cfg.min_ops + 1
   while True:
     story = _story(rng, cfg.min_ops + index % spans, cfg)
     q = story.problem.question
     if q in seen or question_split(q, cfg) != split:
+      misses += 1
+      if misses > _MAX_MISSES:
+        raise ValueError(f"{cfg} yields no new {split} problem after {index}; the configured "
+                         "story space is too small for the requested count")
       continue
+    misses = 0
     seen.add(q)
     problem = Problem(id=f"world-{split}-{seed}-{index}", question=q, answer=story.problem.answer)
     yield dataclasses.replace(story, problem=problem)
