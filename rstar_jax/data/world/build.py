@@ -1,0 +1,176 @@
+"""Builds the built-in world: problem splits, teacher data, tokenizer and the bootstrap policy.
+
+Each stage writes its outputs atomically and then a small `stages/<name>.json` record; a stage
+whose record exists is skipped, so a killed build resumes where it stopped and a finished build
+returns its summary at once.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rstar_jax.data import problems as problems_lib
+from rstar_jax.data import records
+from rstar_jax.data.world import bootstrap as bootstrap_lib
+from rstar_jax.data.world import generator
+from rstar_jax.data.world import teacher as teacher_lib
+from rstar_jax.data.world import tokenizer as tokenizer_lib
+from rstar_jax.search import prompts
+
+SFT_SCHEMA = "sft"
+
+
+def train_path(out_dir: str | os.PathLike) -> pathlib.Path:
+  return pathlib.Path(out_dir) / "train.jsonl"
+
+
+def heldout_path(out_dir: str | os.PathLike) -> pathlib.Path:
+  return pathlib.Path(out_dir) / "heldout.jsonl"
+
+
+def policy_path(out_dir: str | os.PathLike) -> pathlib.Path:
+  """The HF folder of the bootstrap policy, tokenizer included."""
+  return pathlib.Path(out_dir) / "policy"
+
+
+def tokenizer_path(out_dir: str | os.PathLike) -> pathlib.Path:
+  return pathlib.Path(out_dir) / "tokenizer"
+
+
+def _write_json(path: pathlib.Path, data: Any) -> None:
+  tmp = path.with_name(path.name + ".tmp")
+  tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+  os.replace(tmp, path)
+
+
+def _stage(out: pathlib.Path, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+  """Runs `fn` unless its record exists; the record (with the stage's wall time) is returned."""
+  path = out / "stages" / f"{name}.json"
+  if path.is_file():
+    return json.loads(path.read_text(encoding="utf-8"))
+  start = time.perf_counter()
+  info = {**fn(), "wall_s": round(time.perf_counter() - start, 2)}
+  path.parent.mkdir(parents=True, exist_ok=True)
+  _write_json(path, info)
+  return info
+
+
+def _difficulties(world_problems: list[generator.WorldProblem]) -> dict[str, int]:
+  counts = collections.Counter(p.difficulty for p in world_problems)
+  return {str(k): counts[k] for k in sorted(counts)}
+
+
+def _error_rates(solutions: list[teacher_lib.Solution]) -> dict[str, float]:
+  """Observed per-operation error rates of the teacher and the accuracy of its answers."""
+  per_op = [e for s in solutions for e in s.errors]
+  kinds = (teacher_lib.WRONG_OPERATION, teacher_lib.WRONG_OPERAND, teacher_lib.MISSING_STEP)
+  rates = {k: sum(e == k for e in per_op) / max(1, len(per_op)) for k in kinds}
+  rates["solution_accuracy"] = sum(s.correct for s in solutions) / max(1, len(solutions))
+  return rates
+
+
+def build_world(out_dir: str | os.PathLike, *, seed: int = 0, num_train: int = 64,
+                num_heldout: int = 48,
+                teacher: teacher_lib.TeacherConfig = teacher_lib.TeacherConfig(),
+                bootstrap: bootstrap_lib.BootstrapConfig = bootstrap_lib.BootstrapConfig(),
+                sandbox_workers: int | None = None) -> dict[str, Any]:
+  """Builds (or finishes building) the world under `out_dir`; returns a JSON-able summary."""
+  if num_train < 1 or num_heldout < 1:
+    raise ValueError(f"num_train and num_heldout must be >= 1, got {num_train}, {num_heldout}")
+  out = pathlib.Path(out_dir)
+  out.mkdir(parents=True, exist_ok=True)
+  summary_file = out / "summary.json"
+  if summary_file.is_file():
+    return json.loads(summary_file.read_text(encoding="utf-8"))
+  train = generator.generate("train", num_train, seed)
+  heldout = generator.generate("heldout", num_heldout, seed)
+  taught = generator.generate("train", bootstrap.num_teacher_problems, seed, skip=num_train)
+  from rstar_jax.sandbox import SandboxPool  # pylint: disable=g-import-not-at-top
+  with SandboxPool(num_workers=sandbox_workers) as pool:
+    stages = {
+        "problems": _stage(out, "problems", lambda: _write_splits(out, train, heldout)),
+        "teacher": _stage(out, "teacher", lambda: _teach(out, taught, teacher, pool, seed)),
+        "tokenizer": _stage(out, "tokenizer", lambda: _train_tokenizer(out, train + heldout,
+                                                                       bootstrap)),
+    }
+    stages["bootstrap"] = _stage(out, "bootstrap", lambda: _pretrain(out, bootstrap))
+    stages["evaluate"] = _stage(out, "evaluate",
+                                lambda: _evaluate(out, heldout, pool, bootstrap))
+  summary = {
+      "seed": seed, "num_train": num_train, "num_heldout": num_heldout,
+      "num_teacher_problems": len(taught),
+      "teacher_config": {k: getattr(teacher, k) for k in teacher.__dataclass_fields__},
+      "stages": stages,
+      "total_wall_s": round(sum(s["wall_s"] for s in stages.values()), 2),
+      "bootstrap_heldout_greedy_accuracy": stages["evaluate"].get("accuracy"),
+  }
+  _write_json(summary_file, summary)
+  return summary
+
+
+def _write_splits(out: pathlib.Path, train: list[generator.WorldProblem],
+                  heldout: list[generator.WorldProblem]) -> dict[str, Any]:
+  problems_lib.write_problems(train_path(out), [p.problem for p in train])
+  problems_lib.write_problems(heldout_path(out), [p.problem for p in heldout])
+  return {"train": len(train), "heldout": len(heldout),
+          "train_difficulty": _difficulties(train), "heldout_difficulty": _difficulties(heldout)}
+
+
+def _teach(out: pathlib.Path, taught: list[generator.WorldProblem],
+           config: teacher_lib.TeacherConfig, pool: Any, seed: int) -> dict[str, Any]:
+  """Teacher solutions (all kept, right or wrong: the teacher is imperfect) as an SFT dataset."""
+  solutions = teacher_lib.solve(taught, pool, config, seed=seed)
+  by_id = {p.problem.id: p for p in taught}
+  rows = [{"problem_id": s.problem_id, "prompt": prompts.policy_prompt(by_id[s.problem_id].problem.question),
+           "response": s.text, "difficulty": by_id[s.problem_id].difficulty}
+          for s in solutions if s.answer is not None]
+  (out / "teacher").mkdir(exist_ok=True)
+  records.write_jsonl(out / "teacher" / "solutions.jsonl", [dataclasses.asdict(s) for s in solutions])
+  records.write_dataset(out / "teacher" / "sft", rows, schema=SFT_SCHEMA,
+                        manifest_extra={"difficulty_counts": _difficulties(taught)})
+  return {"solutions": len(solutions), "sft_examples": len(rows), "error_rates": _error_rates(solutions)}
+
+
+def _train_tokenizer(out: pathlib.Path, world: list[generator.WorldProblem],
+                     cfg: bootstrap_lib.BootstrapConfig) -> dict[str, Any]:
+  rows = records.read_dataset(out / "teacher" / "sft")
+  texts = [r["prompt"] + r["response"] for r in rows]
+  texts += [prompts.policy_prompt(p.problem.question) for p in world]
+  tok = tokenizer_lib.train_tokenizer(texts, cfg.vocab_size)
+  tokenizer_lib.save_tokenizer(tok, tokenizer_path(out))
+  lengths = sorted(len(tok(t)["input_ids"]) for t in texts[:len(rows)])
+  return {"vocab_size": len(tok), "max_tokens": lengths[-1] if lengths else 0,
+          "median_tokens": lengths[len(lengths) // 2] if lengths else 0}
+
+
+def _pretrain(out: pathlib.Path, cfg: bootstrap_lib.BootstrapConfig) -> dict[str, Any]:
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  tok = hf.load_tokenizer(tokenizer_path(out))
+  model, history = bootstrap_lib.pretrain(cfg, data_dir=out / "teacher" / "sft", tokenizer=tok,
+                                          work_dir=out / "bootstrap_sft")
+  final = policy_path(out)
+  tmp = final.with_name(final.name + ".tmp")
+  shutil.rmtree(tmp, ignore_errors=True)
+  hf.save_model(model, tmp, tokenizer=tok)
+  shutil.rmtree(final, ignore_errors=True)
+  tmp.rename(final)
+  losses = [h["loss"] for h in history if "loss" in h]
+  return {"steps": len(history), "first_loss": losses[0] if losses else None,
+          "final_loss": losses[-1] if losses else None,
+          "model": {k: getattr(cfg, k) for k in ("hidden_size", "num_layers", "num_heads",
+                                                  "num_kv_heads", "intermediate_size")}}
+
+
+def _evaluate(out: pathlib.Path, heldout: list[generator.WorldProblem], pool: Any,
+              cfg: bootstrap_lib.BootstrapConfig) -> dict[str, Any]:
+  chosen = [p.problem for p in heldout[:cfg.eval_problems]]
+  if not chosen:
+    return {"problems": 0, "accuracy": None}
+  return bootstrap_lib.greedy_accuracy(policy_path(out), chosen, pool, cfg)
