@@ -133,29 +133,33 @@ class Pipeline:
   # Stages -----------------------------------------------------------------------------------
 
   def prepare(self) -> dict[str, Any]:
-    """Builds the built-in world (problems, tokenizer, bootstrap policy) unless configured away."""
+    """Builds the built-in world unless problems and the bootstrap policy are configured.
+
+    The world contract: `rstar_jax.data.world.build_world(out_dir, **config.world)` (resumable,
+    idempotent) returns a mapping with the paths 'train' and 'heldout' (problem JSONL files) and
+    'policy' (HF folder of the pre-trained bootstrap policy, with its tokenizer), plus whatever
+    it wants to report.
+    """
     c = self.config
+    paths_file = self.layout.prepare_dir / "paths.json"
     if c.bootstrap.policy and c.problems.train and c.problems.heldout:
       paths = {"train": c.problems.train, "heldout": c.problems.heldout,
                "policy": c.bootstrap.policy}
       for name, path in paths.items():
         if not pathlib.Path(path).exists():
           raise FileNotFoundError(f"config {name} path {path} does not exist")
-      summary: dict[str, Any] = {"source": "configured"}
-    else:
+      summary: dict[str, Any] = {"source": "configured", "paths": paths}
+    elif self.sync.is_leader:
       from rstar_jax.data import world  # pylint: disable=g-import-not-at-top
-      out = self.layout.prepare_dir / "world"
-      if self.sync.is_leader:
-        summary = dict(world.build_world(out, **dict(c.world)))
-      self.sync.barrier(f"{self.layout.root}:world-built")
-      paths = {"train": str(world.train_path(out)), "heldout": str(world.heldout_path(out)),
-               "policy": str(world.policy_path(out))}
-      if not self.sync.is_leader:
-        summary = {}
+      summary = dict(world.build_world(self.layout.prepare_dir / "world", **dict(c.world)))
+      missing = [k for k in ("train", "heldout", "policy") if k not in summary]
+      if missing:
+        raise ValueError(f"world.build_world returned no {missing} path(s): {sorted(summary)}")
+      paths = {k: str(summary[k]) for k in ("train", "heldout", "policy")}
     if self.sync.is_leader:
-      evaluation.write_json(self.layout.prepare_dir / "paths.json", paths)
+      evaluation.write_json(paths_file, paths)
     self.sync.barrier(f"{self.layout.root}:paths-written")
-    return {**summary, "paths": paths}
+    return summary if self.sync.is_leader else {}
 
   def search(self, plan: RoundPlan) -> dict[str, Any]:
     mesh = self.local_mesh()
