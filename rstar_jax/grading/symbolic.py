@@ -8,13 +8,15 @@ import subprocess
 import sys
 import threading
 
-DEFAULT_TIMEOUT_S = 3.0
+DEFAULT_TIMEOUT_S = 2.0
+_KILL_GRACE_S = 1.0  # the worker stops itself at timeout_s; past this extra grace it is killed
 _STARTUP_TIMEOUT_S = 60.0
 
 
 class SymbolicComparer:
-  """Sends (pred, gold) pairs to `symbolic_worker`; a comparison past its deadline kills the
-  worker (a fresh one starts on the next call) and counts as not equivalent."""
+  """Sends (pred, gold) pairs to `symbolic_worker`; a comparison past its deadline counts as not
+  equivalent. The worker interrupts itself at the deadline; one stuck past it is killed (a fresh
+  one starts on the next call)."""
 
   def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S):
     self.timeout_s = timeout_s
@@ -24,9 +26,9 @@ class SymbolicComparer:
 
   def _start(self) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "HOME", "LANG")}
-    proc = subprocess.Popen([sys.executable, "-m", "rstar_jax.grading.symbolic_worker"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-                            start_new_session=True)
+    command = [sys.executable, "-m", "rstar_jax.grading.symbolic_worker", str(self.timeout_s)]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env=env, start_new_session=True)
     if self._readline(proc, _STARTUP_TIMEOUT_S) != '"ready"':
       proc.kill()
       raise RuntimeError("symbolic grading worker failed to start")
@@ -58,7 +60,7 @@ class SymbolicComparer:
       except BrokenPipeError:
         self._kill()
         return False
-      answer = self._readline(self._proc, self.timeout_s)
+      answer = self._readline(self._proc, self.timeout_s + _KILL_GRACE_S)
       if answer is None:
         self._kill()
         return False

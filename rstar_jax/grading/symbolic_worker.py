@@ -6,16 +6,22 @@ pathological expression (`9^{9^{9^9}}`) can only exhaust this process's own memo
 """
 from __future__ import annotations
 
+import cmath
 import json
+import random
 import re
 import resource
+import signal
 import sys
 from fractions import Fraction
 
 from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
+from sympy import Rational as sympy_rational
 
 _MEMORY_LIMIT_BYTES = 2 * 2**30
 _REL_TOL = 1e-6
+_PROBES = 3  # random points tried by the numeric refutation
+_PROBE_TOL = 1e-6
 # latex2sympy's own repairs (`\\sqrt3`, `\\frac12`, `a/b`); units stay (our caller strips them).
 _LATEX_FIXES = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=False,
                                    boxed="none")
@@ -58,22 +64,47 @@ def to_sympy(text: str):
 
 
 def equal_numbers(a, b) -> bool:
-  """Exact for rationals; relative tolerance once a float (or irrational value) is involved."""
+  """Exact for rationals; relative tolerance once a float (or irrational value) is involved;
+  infinities only equal themselves."""
   if a.is_Rational and b.is_Rational:
     return Fraction(int(a.p), int(a.q)) == Fraction(int(b.p), int(b.q))
   fa, fb = complex(a.evalf(30)), complex(b.evalf(30))
-  return abs(fa - fb) <= _REL_TOL * max(abs(fb), abs(fa)) if fb != 0 or fa != 0 else True
+  if not (cmath.isfinite(fa) and cmath.isfinite(fb)):
+    return fa == fb
+  return abs(fa - fb) <= _REL_TOL * max(abs(fb), abs(fa))
 
 
-def _zero(expr) -> bool:
-  """Whether expr simplifies to 0, also once its symbols are taken as positive reals (as lengths,
+def _differ_somewhere(a, b, symbols) -> bool:
+  """Cheap refutation before `simplify`: a and b clearly differ at a random positive point.
+
+  Most wrong answers are refuted here in milliseconds; agreement proves nothing, so equality
+  is still left to `simplify`.
+  """
+  rng = random.Random(0)
+  for _ in range(_PROBES):
+    point = {x: sympy_rational(rng.randint(3, 29), 10) for x in symbols}
+    try:
+      va, vb = complex(a.xreplace(point).evalf(30)), complex(b.xreplace(point).evalf(30))
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+      continue  # undefined there, or not numeric (unknown functions)
+    if cmath.isfinite(va) and cmath.isfinite(vb) and abs(va - vb) > _PROBE_TOL * max(1.0, abs(va), abs(vb)):
+      return True
+  return False
+
+
+def _same(a, b) -> bool:
+  """Whether a - b simplifies to 0, also once the symbols are taken as positive reals (as lengths,
   counts and most unknowns of competition answers are: `\\sqrt{1/n}` is `1/\\sqrt{n}`)."""
   import sympy
+  expr = a - b
+  symbols = [x for x in expr.free_symbols if isinstance(x, sympy.Symbol)]
+  if symbols and _differ_somewhere(a, b, symbols):
+    return False
   if sympy.simplify(expr) == 0:
     return True
   if expr.has(sympy.Abs, sympy.sign, sympy.Piecewise):
     return False  # positivity would erase exactly what these say (|x| is not x)
-  positive = {x: sympy.Symbol(x.name, positive=True) for x in expr.free_symbols if isinstance(x, sympy.Symbol)}
+  positive = {x: sympy.Symbol(x.name, positive=True) for x in symbols}
   return bool(positive) and sympy.simplify(expr.xreplace(positive)) == 0
 
 
@@ -81,7 +112,7 @@ def _same_equation(a, b) -> bool:
   """Equations are equal when one side-difference is a nonzero constant multiple of the other."""
   import sympy
   da, db = a.lhs - a.rhs, b.lhs - b.rhs
-  if _zero(da - db) or _zero(da + db):
+  if _same(da, db) or _same(da, -db):
     return True
   if db == 0:
     return False
@@ -103,21 +134,34 @@ def equivalent(pred: str, gold: str) -> bool:
       return equal_numbers(sympy.N(a, 30), sympy.N(b, 30))
     # Exact values stay exact: 1/2004! and 1/2006! differ although both are ~0 as floats.
     return sympy.simplify((a - b).doit()) == 0
-  return _zero(a - b)
+  return _same(a, b)
+
+
+def _on_alarm(signum, frame):
+  raise TimeoutError
 
 
 def main() -> None:
+  """Serves requests until stdin closes; argv[1] is the per-comparison time budget in seconds.
+
+  The worker bounds itself with an interval timer (it is its own main thread); the caller's kill
+  is the backstop for computations that never return to the interpreter (huge integer powers).
+  """
+  timeout_s = float(sys.argv[1])
   resource.setrlimit(resource.RLIMIT_AS, (_MEMORY_LIMIT_BYTES, _MEMORY_LIMIT_BYTES))
+  signal.signal(signal.SIGALRM, _on_alarm)
   import sympy  # noqa: F401 - warm the imports before the first request
-  import latex2sympy2_extended  # noqa: F401
   sys.stdout.write('"ready"\n')
   sys.stdout.flush()
   for line in sys.stdin:
     pred, gold = json.loads(line)
     try:
+      signal.setitimer(signal.ITIMER_REAL, timeout_s)
       result = bool(equivalent(pred, gold))
-    except (Exception, RecursionError, MemoryError):  # noqa: BLE001 - unparseable or too big: not equal
+    except (Exception, RecursionError, MemoryError):  # noqa: BLE001 - unparseable, too big or too slow
       result = False
+    finally:
+      signal.setitimer(signal.ITIMER_REAL, 0)
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
 
