@@ -135,31 +135,36 @@ class Pipeline:
   def prepare(self) -> dict[str, Any]:
     """Builds the built-in world unless problems and the bootstrap policy are configured.
 
-    The world contract: `rstar_jax.data.world.build_world(out_dir, **config.world)` (resumable,
-    idempotent) returns a mapping with the paths 'train' and 'heldout' (problem JSONL files) and
-    'policy' (HF folder of the pre-trained bootstrap policy, with its tokenizer), plus whatever
-    it wants to report.
+    `config.world` holds `build_world`'s arguments; its `teacher` and `bootstrap` sections map
+    onto `TeacherConfig` and `BootstrapConfig`.
     """
     c = self.config
-    paths_file = self.layout.prepare_dir / "paths.json"
     if c.bootstrap.policy and c.problems.train and c.problems.heldout:
       paths = {"train": c.problems.train, "heldout": c.problems.heldout,
                "policy": c.bootstrap.policy}
       for name, path in paths.items():
         if not pathlib.Path(path).exists():
           raise FileNotFoundError(f"config {name} path {path} does not exist")
-      summary: dict[str, Any] = {"source": "configured", "paths": paths}
-    elif self.sync.is_leader:
+      summary: dict[str, Any] = {"source": "configured"}
+    else:
       from rstar_jax.data import world  # pylint: disable=g-import-not-at-top
-      summary = dict(world.build_world(self.layout.prepare_dir / "world", **dict(c.world)))
-      missing = [k for k in ("train", "heldout", "policy") if k not in summary]
-      if missing:
-        raise ValueError(f"world.build_world returned no {missing} path(s): {sorted(summary)}")
-      paths = {k: str(summary[k]) for k in ("train", "heldout", "policy")}
+      from rstar_jax.data.world import teacher  # pylint: disable=g-import-not-at-top
+      out = self.layout.prepare_dir / "world"
+      summary = {}
+      if self.sync.is_leader:
+        w = dict(c.world)
+        summary = dict(world.build_world(
+            out, teacher=settings.to_dataclass(teacher.TeacherConfig, w.pop("teacher", None),
+                                               "world.teacher"),
+            bootstrap=settings.to_dataclass(world.BootstrapConfig, w.pop("bootstrap", None),
+                                            "world.bootstrap"),
+            sandbox_workers=c.sandbox_workers or None, **w))
+      paths = {"train": str(world.train_path(out)), "heldout": str(world.heldout_path(out)),
+               "policy": str(world.policy_path(out))}
     if self.sync.is_leader:
-      evaluation.write_json(paths_file, paths)
+      evaluation.write_json(self.layout.prepare_dir / "paths.json", paths)
     self.sync.barrier(f"{self.layout.root}:paths-written")
-    return summary if self.sync.is_leader else {}
+    return {**summary, "paths": paths}
 
   def search(self, plan: RoundPlan) -> dict[str, Any]:
     mesh = self.local_mesh()
