@@ -1,5 +1,6 @@
 """Every gold answer of every benchmark in ../shared/data/benchmarks parses and is self-consistent."""
 import json
+import random
 
 import pytest
 
@@ -13,6 +14,9 @@ NUMERIC = {"aime24", "amc23", "gsm8k", "gsm8k_train"}
 # Records of the source data that carry no answer at all (empty `answer`, no solution): skipped with
 # their line numbers reported, never silently.
 KNOWN_UNANSWERED = {"gaokao2023en": [168, 193]}
+PAIRS_PER_FILE = 25
+# Golds of different problems that are the same answer written differently.
+KNOWN_EQUAL_GOLDS: set[tuple[str, str]] = set()
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -42,3 +46,15 @@ def test_every_gold_parses_and_matches_its_boxed_forms(benchmarks_dir, name):
       assert is_equivalent(reference, gold), f"{name}: solution box {reference!r} vs gold {gold!r}"
   if name in ("math500", "minerva_math"):
     assert solved == len(records)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_different_golds_are_not_equivalent(benchmarks_dir, name):
+  """Golds of different problems, paired at random (fixed seed), are told apart: a sample of the
+  false-positive rate on realistic answers, not only on hand-picked ones."""
+  problems = load_benchmark(benchmarks_dir / f"{name}.jsonl")
+  rng = random.Random(0)
+  for _ in range(PAIRS_PER_FILE):
+    a, b = rng.sample(problems, 2)
+    same = normalize(a.answer)[0] == normalize(b.answer)[0] or (a.answer, b.answer) in KNOWN_EQUAL_GOLDS
+    assert is_equivalent(a.answer, b.answer) == same, f"{name}: {a.id} {a.answer!r} vs {b.id} {b.answer!r}"
