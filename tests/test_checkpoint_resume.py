@@ -68,7 +68,7 @@ def test_resume_after_sigkill_is_exact(tmp_path, data):
 
 
 def test_checkpoint_of_another_model_is_a_clear_error(tmp_path, data):
-  _train(data, tmp_path, dataclasses.replace(CFG, max_steps=3))
+  _train(data, tmp_path, dataclasses.replace(CFG, max_steps=1, checkpoint_every=1))
   with pytest.raises(ValueError, match="different model config.*shape/dtype differ"):
     _train(data, tmp_path, hidden=48)
 

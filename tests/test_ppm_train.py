@@ -48,6 +48,7 @@ def test_bt_ppm_reaches_high_heldout_accuracy(tmp_path):
   assert np.isfinite(np.asarray(policy.lm_head.value)).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["orm", "pqm"])
 def test_ablation_baselines_train(tmp_path, objective):
   rows = pair_rows(24)
