@@ -13,9 +13,12 @@ every Q-value equals the mean reward of the terminals below it and can be writte
                          ├ print(bought+1) → \\boxed{16} ✗
                          └ print(bought+2) → \\boxed{17} ✗
 """
+import json
+
 import pytest
 
 from rstar_jax.data import extract
+from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
 from rstar_jax.data.problems import Problem
 from rstar_jax.sandbox import SandboxPool
@@ -311,3 +314,22 @@ def test_extract_cli_on_run_output(pool, tmp_path):
                           "--sft_out", str(tmp_path / "sft"), "--ppm_out", str(tmp_path / "ppm")])
   assert (summary.sft_examples, summary.ppm_pairs) == (4, 11)
   assert len(records.read_dataset(tmp_path / "ppm")) == 11
+
+
+def test_bad_problem_file_lines_are_reported_and_the_rest_searched(pool, tmp_path):
+  path = tmp_path / "problems.jsonl"
+  path.write_text("\n".join([
+      json.dumps({"id": "easy", "question": EASY.question, "answer": EASY.answer}),
+      '{"id": "broken", "question": ',
+      json.dumps({"id": "no-answer", "question": HARD.question}),
+      json.dumps({"id": "hard", "question": HARD.question, "answer": HARD.answer}),
+  ]) + "\n")
+  report = problems_lib.LoadReport(str(path))
+  loaded = problems_lib.load_problems(path, report=report)
+  assert [p.id for p in loaded] == ["easy", "hard"]
+  assert [s.split(":")[1] for s in report.skipped] == ["2", "3"]  # line numbers
+  summary = run.run_search(loaded, _policy(), None, pool, SearchConfig(rollouts=2), tmp_path,
+                           progress=False)
+  assert summary.searched == 2 and run.finished_ids(tmp_path) == {"easy", "hard"}
+  with pytest.raises(problems_lib.ProblemFileError, match=r"problems.jsonl:2"):
+    problems_lib.load_problems(path, on_error="raise")
