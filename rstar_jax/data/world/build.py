@@ -130,7 +130,7 @@ def _teach(out: pathlib.Path, taught: list[generator.WorldProblem],
   by_id = {p.problem.id: p for p in taught}
   rows = [{"problem_id": s.problem_id, "prompt": prompts.policy_prompt(by_id[s.problem_id].problem.question),
            "response": s.text, "difficulty": by_id[s.problem_id].difficulty}
-          for s in solutions if s.answer is not None]
+          for s in solutions]
   (out / "teacher").mkdir(exist_ok=True)
   records.write_jsonl(out / "teacher" / "solutions.jsonl", [dataclasses.asdict(s) for s in solutions])
   records.write_dataset(out / "teacher" / "sft", rows, schema=SFT_SCHEMA,

@@ -1,0 +1,65 @@
+"""build_world: the files the round driver reads, a loadable bootstrap policy, resumable stages."""
+import json
+
+import pytest
+
+from rstar_jax import hf
+from rstar_jax.data import problems as problems_lib
+from rstar_jax.data import records
+from rstar_jax.data import world
+from rstar_jax.search import prompts
+
+TINY = world.BootstrapConfig(num_teacher_problems=24, vocab_size=400, hidden_size=32,
+                             intermediate_size=64, num_layers=1, max_steps=3, batch_size=8,
+                             max_len=384, eval_problems=2, eval_max_depth=3,
+                             eval_step_max_tokens=16)
+
+
+def test_paths_are_inside_out_dir(tmp_path):
+  for fn in (world.train_path, world.heldout_path, world.policy_path, world.tokenizer_path):
+    assert fn(tmp_path).parent == tmp_path
+  assert len({world.train_path(tmp_path), world.heldout_path(tmp_path)}) == 2
+
+
+@pytest.mark.parametrize("kwargs", [{"num_train": 0, "num_heldout": 3},
+                                    {"num_train": 3, "num_heldout": 0}])
+def test_empty_splits_are_refused(tmp_path, kwargs):
+  with pytest.raises(ValueError, match="num_train and num_heldout"):
+    world.build_world(tmp_path, seed=0, **kwargs)
+
+
+def test_bootstrap_config_checks_heads():
+  with pytest.raises(ValueError, match="num_heads"):
+    world.BootstrapConfig(hidden_size=100, num_heads=3)
+
+
+@pytest.mark.slow
+def test_build_world_end_to_end_and_resume(tmp_path):
+  out = tmp_path / "world"
+  summary = world.build_world(out, seed=5, num_train=5, num_heldout=4, bootstrap=TINY,
+                              sandbox_workers=2)
+  json.dumps(summary)
+  train = problems_lib.load_problems(world.train_path(out), on_error="raise")
+  heldout = problems_lib.load_problems(world.heldout_path(out), on_error="raise")
+  assert (len(train), len(heldout)) == (5, 4)
+  assert not {p.question for p in train} & {p.question for p in heldout}
+  sft = records.read_dataset(out / "teacher" / "sft")
+  assert len(sft) == summary["stages"]["teacher"]["sft_examples"] > 0
+  assert all(r["prompt"].startswith(prompts.USER) and r["response"].endswith(prompts.END_OF_ANSWER)
+             for r in sft)
+  assert not {r["problem_id"] for r in sft} & {p.id for p in train + heldout}
+  policy = hf.load_model(world.policy_path(out))
+  tok = hf.load_tokenizer(world.policy_path(out))
+  assert policy.config.vocab_size == len(tok) and policy.config.tie_embeddings
+  assert policy.config.eos_token_id == tok.eos_token_id
+  evaluated = summary["stages"]["evaluate"]
+  assert evaluated["problems"] == 2 and 0.0 <= summary["bootstrap_heldout_greedy_accuracy"] <= 1.0
+  # A finished build returns its summary; a build missing its last stage redoes only that stage.
+  assert world.build_world(out, seed=5, num_train=5, num_heldout=4, bootstrap=TINY) == summary
+  (out / "summary.json").unlink()
+  (out / "stages" / "evaluate.json").unlink()
+  again = world.build_world(out, seed=5, num_train=5, num_heldout=4, bootstrap=TINY,
+                            sandbox_workers=2)
+  for stage in ("problems", "teacher", "tokenizer", "bootstrap"):
+    assert again["stages"][stage] == summary["stages"][stage]
+  assert again["stages"]["evaluate"]["problems"] == 2
