@@ -1,15 +1,13 @@
-"""End to end on the built-in world: the smoke config through every stage of 4 rounds, and a run
-killed (SIGKILL) in the middle of a search stage and of a training stage that resumes to the
-same records without duplicates.
+"""End to end through the `launch.self_evolve` launcher: the built-in world's smoke config
+through every stage of 4 rounds (slow), and the same launcher on configured problem files with a
+tiny random policy (fast). The kill/resume test is tests/test_evolution_resume.py.
 """
 import collections
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -61,12 +59,15 @@ def test_smoke_config_runs_every_stage(tmp_path):
   assert "Held-out accuracy per round" in done.stdout
   table = layout.report_md.read_text()
   assert all(f"| {k} |" in table for k in range(1, 5))
-  for column in ("greedy", "maj@2", "best_of_2[ppm]", "mcts+ppm", "ppm pairwise acc"):
-    assert column in table, column
   assert layout.plot_png.read_bytes()[:4] == b"\x89PNG"
   assert list((layout.search_dir(1) / "viewer").glob("*.html"))
-  assert "best_of_2[orm]" in json.loads(
-      (layout.eval_dir(4) / "report.json").read_text())["accuracy"]
+  for k in range(1, 5):
+    accuracy = markers.read_marker(layout.marker(k, "evaluate"))["accuracy"]
+    assert {"greedy", "pass@2", "maj@2"} <= set(accuracy)
+    # A round with a PPM (this one's or an earlier one's) also ranks samples and runs MCTS+PPM.
+    if any(not markers.read_marker(layout.marker(j, "train_ppm")).get("skipped")
+           for j in range(1, k + 1)):
+      assert {"best_of_2[ppm]", "mcts+ppm"} <= set(accuracy), k
 
 
 def test_launcher_runs_every_round_on_configured_files(tmp_path):
@@ -97,40 +98,3 @@ def test_launcher_runs_every_round_on_configured_files(tmp_path):
   assert lines[2].startswith("| round | greedy | pass@2 | maj@2 |")
   assert [line.split(" | ")[0] for line in lines[4:]] == ["| 1", "| 2", "| 3", "| 4"]
   assert json.loads((layout.eval_dir(3) / "report.json").read_text())["num_problems"] == 3
-
-
-def _run_until(cmd: list[str], ready, what: str) -> None:
-  """Starts the driver and SIGKILLs it as soon as `ready()` holds."""
-  proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
-  deadline = time.monotonic() + 900
-  while not ready():
-    if proc.poll() is not None:
-      raise AssertionError(f"driver exited before {what}: {proc.stderr.read()[-4000:]}")
-    assert time.monotonic() < deadline, f"timed out waiting for {what}"
-    time.sleep(0.05)
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
-
-
-@pytest.mark.slow
-def test_killed_mid_search_and_mid_training_resumes(tmp_path):
-  run = tmp_path / "resume"
-  layout = RunLayout(run)
-  cmd = _command(run, "--config.rounds.num_rounds=2", "--config.search.batch_size=1",
-                 "--config.sft.checkpoint_every=1", "--config.sft.epochs=3",
-                 "--config.sft.async_checkpointing=False")
-  shards = lambda: records.shard_paths(layout.search_dir(1) / "trees")  # noqa: E731
-  _run_until(cmd, lambda: len(shards()) >= 2, "two search shards")
-  assert markers.read_marker(layout.marker(1, "search")) is None, "search was not interrupted"
-  steps = lambda: [p for p in (layout.train_dir(1, "sft") / "checkpoints").glob("*")  # noqa
-                   if p.name.isdigit()]
-  _run_until(cmd, lambda: (layout.train_dir(1, "sft") / "checkpoints").is_dir() and steps(),
-             "an SFT checkpoint")
-  assert markers.read_marker(layout.marker(1, "train_sft")) is None, "SFT was not interrupted"
-  done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800)
-  assert done.returncode == 0, done.stderr[-5000:]
-  _check_complete_run(layout, 2)
-  world_train = json.loads((layout.prepare_dir / "paths.json").read_text())["train"]
-  with open(world_train, encoding="utf-8") as f:
-    assert markers.read_marker(layout.marker(1, "search"))["trees"] == sum(1 for _ in f)
