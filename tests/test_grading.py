@@ -64,6 +64,13 @@ EQUIVALENT = [
     # plain (non-LaTeX) math, assumptions, scaled equations
     ("sqrt(3)/3", r"\frac{\sqrt3}{3}"), ("2*x**2", "2x^2"), (r"\sqrt{1/n}", r"\frac{1}{\sqrt{n}}"),
     ("2x+2y=2", "x+y=1"), (r"\text{13}", "13"),
+    # scientific notation
+    (r"7.44 \times 10^{-4}", "0.000744"), (r"4.4 \times 10^7", "4.4e7"),
+    # inequalities as intervals, set-builder notation, unions written as words
+    ("x>2", r"(2,\infty)"), (r"2 \le x", r"[2, \infty)"), ("3 > x > 1", "(1,3)"),
+    (r"\{x|-2\leq x < 1\}", "[-2,1)"), (r"x<1 \text{ or } x>2", r"(-\infty,1)\cup(2,\infty)"),
+    # a choice letter with its value
+    (r"\text{(C) } 12", "C"),
 ]
 
 NOT_EQUIVALENT = [
@@ -76,7 +83,8 @@ NOT_EQUIVALENT = [
     (r"\begin{pmatrix}1&2\\3&5\end{pmatrix}", r"\begin{pmatrix}1&2\\3&4\end{pmatrix}"),
     (r"\begin{pmatrix}1&2\end{pmatrix}", r"\begin{pmatrix}1\\2\end{pmatrix}"),
     ("(B)", "C"), ("Tuesday", "Monday"), ("10^{-9}", "10^{-10}"), (r"\sqrt{2}", "1.41"),
-    ("x=5", "y=5"), ("1,2", "[1,2)"), ("|x|", "x"), (r"7.44 \times 10^{-4}", r"\infty"), (r"-\infty", r"\infty"),
+    ("x=5", "y=5"), (r"x \ge 2", r"(2, \infty)"), (r"x<1 \text{ or } x>2", r"(-\infty,1]\cup(2,\infty)"),
+    ("(B) 5", "C"), ("1,2", "[1,2)"), ("|x|", "x"), (r"7.44 \times 10^{-4}", r"\infty"), (r"-\infty", r"\infty"),
     # more math-verify false positives (huggingface/Math-Verify issues 14, 41, 60)
     (r"\frac{1}{2^{99}}", r"\frac{1}{2^{98}}"), ("n=2, 3, 4", "n=1, 2, 3"), ("D = (0, 1)", "D = (0, 1.5)"),
     (r"19, 46, \text{ and } 82", "21, 36, and 82"),

@@ -9,6 +9,7 @@ import functools
 import re
 from fractions import Fraction
 
+from rstar_jax.grading.intervals import inequality_to_interval
 from rstar_jax.grading.symbolic import symbolic_equivalent
 
 _ROW = "\x1e"  # matrix row separator after normalisation
@@ -26,6 +27,7 @@ _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _FRAC = re.compile(r"^([-+]?)\\frac\{([-+]?\d+)\}\{([-+]?\d+)\}$")
 _SLASH = re.compile(r"^([-+]?\d+)\s*/\s*([-+]?\d+)$")
 _CHOICE = re.compile(r"^\(?([A-E])\)?$")
+_CHOICE_WITH_VALUE = re.compile(r"^\(([A-E])\)\s*\S")  # `(C) 12`: the letter is the answer
 _VAR_PREFIX = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?)\s*(?:=|\\approx|\\in)\s*(?!.*=)")
 _CONJUNCTION = re.compile(r"\s*,?\s+(?:and|or)\s+|\s*,?\s*\\(?:quad|qquad)\s*")
 _MATRIX = re.compile(r"\\begin\{[pbvB]?matrix\}(.*)\\end\{[pbvB]?matrix\}", re.S)
@@ -116,6 +118,11 @@ def _numbers_equal(p: Fraction, g: Fraction, exact: bool) -> bool:
   return abs(p - g) <= REL_TOL * abs(g) if g else p == 0
 
 
+def _union_parts(s: str) -> list[str]:
+  """`A \\cup B` and a list `A, B` of intervals both stand for the union of their parts."""
+  return [q for p in s.split(r"\cup") for q in _split_top_level(p)]
+
+
 def _collections_equal(pred: str, pb: tuple[str, str, str] | None, gold: str,
                        gb: tuple[str, str, str] | None) -> bool:
   """Sets are unordered; tuples and intervals are ordered and keep their brackets. A bare list
@@ -148,7 +155,7 @@ def _equal(pred: str, gold: str) -> bool:
     return all(_equal(pred.replace(r"\pm", s), gold.replace(r"\pm", s)) for s in ("+", "-"))
   choice = _CHOICE.match(gold)
   if choice:
-    p = _CHOICE.match(pred)
+    p = _CHOICE.match(pred) or _CHOICE_WITH_VALUE.match(pred)
     return bool(p) and p.group(1) == choice.group(1)
   pv, gv = _VAR_PREFIX.match(pred), _VAR_PREFIX.match(gold)
   if pv and gv and pv.group(1) != gv.group(1):
@@ -156,6 +163,7 @@ def _equal(pred: str, gold: str) -> bool:
   pred, gold = _VAR_PREFIX.sub("", pred), _VAR_PREFIX.sub("", gold)
   if pred == gold:
     return True
+  pred, gold = inequality_to_interval(pred) or pred, inequality_to_interval(gold) or gold
   gm, pm = _MATRIX.search(gold), _MATRIX.search(pred)
   if gm or pm:
     if not (gm and pm):
@@ -165,7 +173,7 @@ def _equal(pred: str, gold: str) -> bool:
     return [len(r) for r in rows_g] == [len(r) for r in rows_p] and all(
         _equal(a, b) for rp, rg in zip(rows_p, rows_g) for a, b in zip(rp, rg))
   if r"\cup" in gold or r"\cup" in pred:
-    return _same_multiset([p.strip() for p in pred.split(r"\cup")], [g.strip() for g in gold.split(r"\cup")])
+    return _same_multiset(_union_parts(pred), _union_parts(gold))
   gb, pb = _brackets(gold), _brackets(pred)
   if gb and gb[0] + gb[2] == "()" and len(_split_top_level(gb[1])) == 1:  # `(55)` is 55
     return _equal(pred, gb[1])

@@ -29,6 +29,7 @@ _LATEX_FIXES = NormalizationConfig(basic_latex=True, units=False, malformed_oper
 
 # Plain (non-LaTeX) math such as `sqrt(3)/3` or `2*x**2`: sympy's parse_expr evaluates Python, so
 # only digits, operators, single-letter symbols and a few function names may reach it.
+_SCIENTIFIC = re.compile(r"(?<![\w.])(\d+\.?\d*|\.\d+)[eE]([-+]?\d+)(?![\w.])")
 _PLAIN_MATH = re.compile(r"^(?:[0-9.+\-*/^()\s]|\b(?:sqrt|pi|exp|log|ln|sin|cos|tan)\b|\b[a-zA-Z]\b)+$")
 
 
@@ -50,6 +51,7 @@ def _parse_plain(text: str):
 def to_sympy(text: str):
   """LaTeX (or plain math like `sqrt(3)/3`) -> sympy expression; None when it does not parse."""
   from latex2sympy2_extended import latex2sympy
+  text = _SCIENTIFIC.sub(r"\1 \\times 10^{\2}", text)
   if "\\" not in text and "{" not in text:
     try:
       expr = _parse_plain(text)
