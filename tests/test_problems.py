@@ -1,6 +1,9 @@
 """Problem files: bad lines are reported by file and line number, skipped or refused."""
+import json
+
 import pytest
 
+from rstar_jax.data.benchmarks import load_benchmark
 from rstar_jax.data.problems import LoadReport, Problem, ProblemFileError, load_problems, write_problems
 
 
@@ -28,3 +31,34 @@ def test_bad_lines_skipped_with_line_numbers(tmp_path):
   assert "duplicate problem id 'six'" in report.skipped[3]
   with pytest.raises(ProblemFileError, match=r"p\.jsonl:2: malformed JSON"):
     load_problems(path, on_error="raise")
+
+
+def test_benchmark_formats_normalised(tmp_path):
+  """Each source's field layout (no ../shared needed): GSM8K `####`, numbers, answer lists,
+  answers only inside the solution, and ids from whichever id field the source has."""
+  path = tmp_path / "mixed.jsonl"
+  records = [
+      {"question": "gsm", "answer": "2 + 2 = <<2+2=4>>4\n#### 1,234"},
+      {"id": 7, "problem": "amc", "question": "amc", "answer": 36.0},
+      {"id": 9, "question": "olympiad", "final_answer": ["$(1,1)$", "$(3,2)$"], "solution": ["..."]},
+      {"idx": "m1", "problem": "minerva", "solution": r"so \boxed{\frac{1}{2}}."},
+      {"unique_id": "test/x.json", "problem": "math", "answer": r"$\pi$", "solution": r"\boxed{\pi}"},
+      {"question": "nothing to grade against", "answer": ""},
+      {"answer": "5"},
+  ]
+  path.write_text("".join(json.dumps(r) + "\n" for r in records))
+  report = LoadReport(str(path))
+  problems = load_benchmark(path, report=report)
+  assert problems == [Problem("mixed-1", "gsm", "1234"), Problem("mixed-7", "amc", "36"),
+                      Problem("mixed-9", "olympiad", "(1,1), (3,2)"), Problem("mixed-m1", "minerva", r"\frac{1}{2}"),
+                      Problem("mixed-test/x.json", "math", r"\pi")]
+  assert [s.split(": ", 1)[0] for s in report.skipped] == [f"{path}:6", f"{path}:7"]
+  assert "no answer" in report.skipped[0] and "no question" in report.skipped[1]
+  with pytest.raises(ProblemFileError, match=r"mixed\.jsonl:6"):
+    load_benchmark(path, on_error="raise")
+
+
+def test_on_error_must_be_skip_or_raise(tmp_path):
+  (tmp_path / "p.jsonl").write_text('{"question": "q", "answer": "1"}\n')
+  with pytest.raises(ValueError, match="on_error"):
+    load_problems(tmp_path / "p.jsonl", on_error="ignore")
