@@ -40,7 +40,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     section.max_len = 512
     section.checkpoint_every = 20
     section.warmup_ratio = 0.1
-    section.export_hf = True
   c.sft.batch_size = 16
   c.sft.epochs = 3.0
   c.ppm.batch_size = 32
