@@ -15,8 +15,11 @@ import signal
 import sys
 from fractions import Fraction
 
+import sympy
+from latex2sympy2_extended import latex2sympy
 from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
-from sympy import Rational as sympy_rational
+from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_application, parse_expr,
+                                        standard_transformations)
 
 _MEMORY_LIMIT_BYTES = 2 * 2**30
 _REL_TOL = 1e-6
@@ -34,11 +37,8 @@ _PLAIN_MATH = re.compile(r"^(?:[0-9.+\-*/^()\s]|\b(?:sqrt|pi|exp|log|ln|sin|cos|
 
 
 def _parse_plain(text: str):
-  from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_application, parse_expr,
-                                          standard_transformations)
   if "__" in text or not _PLAIN_MATH.match(text):
     return None
-  import sympy
   text = re.sub(r"\bln\b", "log", text)
   text = re.sub(r"(?<![\d.])0+(?=\d)", "", text)  # Python reads `055` as 0 times 55
   # Single letters are symbols (not sympy's `S`, `N`, `O`, `I`, ...); `e` is Euler's number.
@@ -50,7 +50,6 @@ def _parse_plain(text: str):
 
 def to_sympy(text: str):
   """LaTeX (or plain math like `sqrt(3)/3`) -> sympy expression; None when it does not parse."""
-  from latex2sympy2_extended import latex2sympy
   text = _SCIENTIFIC.sub(r"\1 \\times 10^{\2}", text)
   if "\\" not in text and "{" not in text:
     try:
@@ -84,7 +83,7 @@ def _differ_somewhere(a, b, symbols) -> bool:
   """
   rng = random.Random(0)
   for _ in range(_PROBES):
-    point = {x: sympy_rational(rng.randint(3, 29), 10) for x in symbols}
+    point = {x: sympy.Rational(rng.randint(3, 29), 10) for x in symbols}
     try:
       va, vb = complex(a.xreplace(point).evalf(30)), complex(b.xreplace(point).evalf(30))
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
@@ -97,7 +96,6 @@ def _differ_somewhere(a, b, symbols) -> bool:
 def _same(a, b) -> bool:
   """Whether a - b simplifies to 0, also once the symbols are taken as positive reals (as lengths,
   counts and most unknowns of competition answers are: `\\sqrt{1/n}` is `1/\\sqrt{n}`)."""
-  import sympy
   expr = a - b
   symbols = [x for x in expr.free_symbols if isinstance(x, sympy.Symbol)]
   if symbols and _differ_somewhere(a, b, symbols):
@@ -112,7 +110,6 @@ def _same(a, b) -> bool:
 
 def _same_equation(a, b) -> bool:
   """Equations are equal when one side-difference is a nonzero constant multiple of the other."""
-  import sympy
   da, db = a.lhs - a.rhs, b.lhs - b.rhs
   if _same(da, db) or _same(da, -db):
     return True
@@ -123,7 +120,6 @@ def _same_equation(a, b) -> bool:
 
 
 def equivalent(pred: str, gold: str) -> bool:
-  import sympy
   a, b = to_sympy(pred), to_sympy(gold)
   if a is None or b is None:
     return False
@@ -152,7 +148,6 @@ def main() -> None:
   timeout_s = float(sys.argv[1])
   resource.setrlimit(resource.RLIMIT_AS, (_MEMORY_LIMIT_BYTES, _MEMORY_LIMIT_BYTES))
   signal.signal(signal.SIGALRM, _on_alarm)
-  import sympy  # noqa: F401 - warm the imports before the first request
   sys.stdout.write('"ready"\n')
   sys.stdout.flush()
   for line in sys.stdin:
