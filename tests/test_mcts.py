@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from rstar_jax.search import mcts
-from rstar_jax.search import prompts
 from rstar_jax.search import scripted
 from rstar_jax.search import steps
 from rstar_jax.search import tree as tree_lib
