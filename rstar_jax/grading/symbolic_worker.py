@@ -1,7 +1,8 @@
 """Child process that compares two answers symbolically (LaTeX -> sympy), one JSON line per request.
 
-It runs apart from the caller so that any comparison can be bounded in time by killing it — which
-works from any thread and inside worker processes, unlike math-verify's `signal.alarm` — and so a
+It runs apart from the caller so that every comparison is bounded in time whatever thread or worker
+process the caller is (math-verify's `signal.alarm` needs the caller's main thread): the worker is its
+own main thread and interrupts itself with a timer, and the caller kills it if even that fails. A
 pathological expression (`9^{9^{9^9}}`) can only exhaust this process's own memory limit.
 """
 from __future__ import annotations
@@ -28,11 +29,9 @@ _PROBE_TOL = 1e-6
 # latex2sympy's own repairs (`\\sqrt3`, `\\frac12`, `a/b`); units stay (our caller strips them).
 _LATEX_FIXES = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=False,
                                    boxed="none")
-
-
+_SCIENTIFIC = re.compile(r"(?<![\w.])(\d+\.?\d*|\.\d+)[eE]([-+]?\d+)(?![\w.])")  # 4.4e7
 # Plain (non-LaTeX) math such as `sqrt(3)/3` or `2*x**2`: sympy's parse_expr evaluates Python, so
 # only digits, operators, single-letter symbols and a few function names may reach it.
-_SCIENTIFIC = re.compile(r"(?<![\w.])(\d+\.?\d*|\.\d+)[eE]([-+]?\d+)(?![\w.])")
 _PLAIN_MATH = re.compile(r"^(?:[0-9.+\-*/^()\s]|\b(?:sqrt|pi|exp|log|ln|sin|cos|tan)\b|\b[a-zA-Z]\b)+$")
 
 
@@ -135,8 +134,12 @@ def equivalent(pred: str, gold: str) -> bool:
   return _same(a, b)
 
 
+class _Deadline(BaseException):
+  """Raised by the timer; a BaseException so that no `except Exception` (ours or sympy's) eats it."""
+
+
 def _on_alarm(signum, frame):
-  raise TimeoutError
+  raise _Deadline
 
 
 def main() -> None:
@@ -155,7 +158,7 @@ def main() -> None:
     try:
       signal.setitimer(signal.ITIMER_REAL, timeout_s)
       result = bool(equivalent(pred, gold))
-    except (Exception, RecursionError, MemoryError):  # noqa: BLE001 - unparseable, too big or too slow
+    except (Exception, _Deadline):  # noqa: BLE001 - unparseable, too deep, too big or too slow
       result = False
     finally:
       signal.setitimer(signal.ITIMER_REAL, 0)
