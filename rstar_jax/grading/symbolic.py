@@ -7,10 +7,12 @@ import select
 import subprocess
 import sys
 import threading
+import weakref
 
 DEFAULT_TIMEOUT_S = 2.0
 _KILL_GRACE_S = 1.0  # the worker stops itself at timeout_s; past this extra grace it is killed
 _STARTUP_TIMEOUT_S = 60.0
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class SymbolicComparer:
@@ -22,10 +24,18 @@ class SymbolicComparer:
     self.timeout_s = timeout_s
     self._lock = threading.Lock()
     self._proc: subprocess.Popen | None = None
-    self._owner_pid = os.getpid()
+    me = weakref.ref(self)
+    os.register_at_fork(after_in_child=lambda: (c := me()) is not None and c._forget_worker())
+
+  def _forget_worker(self) -> None:
+    """In a forked child: the parent's worker and lock state are not ours (a lock held by another
+    parent thread at fork time would never be released here)."""
+    self._lock = threading.Lock()
+    self._proc = None
 
   def _start(self) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "HOME", "LANG")}
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
     command = [sys.executable, "-m", "rstar_jax.grading.symbolic_worker", str(self.timeout_s)]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env=env, start_new_session=True)
@@ -50,8 +60,6 @@ class SymbolicComparer:
 
   def equivalent(self, pred: str, gold: str) -> bool:
     with self._lock:
-      if self._owner_pid != os.getpid():  # inherited through fork: not ours to talk to
-        self._proc, self._owner_pid = None, os.getpid()
       if self._proc is None or self._proc.poll() is not None:
         self._proc = self._start()
       try:
