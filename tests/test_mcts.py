@@ -180,3 +180,14 @@ def test_modes_check_their_inputs():
     mcts.search_trees([tree_lib.Tree("p", "q", None)], None, None, None, SearchConfig())
   with pytest.raises(ValueError, match="mode"):
     SearchConfig(mode="greedy")
+
+
+def test_invalid_terminals_are_valued_locally_only():
+  policy = scripted.ScriptedPolicy({"": [_GOOD, "I give up"], _GOOD: [_ANSWER]})
+  tree = tree_lib.Tree("p", "question", "1")
+  mcts.search_trees([tree], policy, None, _OkPool(), SearchConfig(rollouts=1, num_candidates=2))
+  good, invalid = tree.children(tree.root)
+  assert invalid.invalid == tree_lib.INVALID_NO_ANSWER
+  assert (invalid.visits, invalid.value_sum) == (1, -1.0)
+  assert (good.visits, good.value_sum) == (1, 1.0)
+  assert (tree.root.visits, tree.root.value_sum) == (1, 1.0)  # only the valid terminal

@@ -1,9 +1,10 @@
 """MCTS over code-verified steps, batched over problems (DESIGN §1.2).
 
 A rollout selects a leaf from the root by UCT and then keeps descending, expanding one node per
-depth level, until the node it stands on has only terminal children. Every terminal child's
-reward is backed up along its path as soon as it is created; in 'ppm' and 'eval' modes every new
-non-terminal child starts at W = PPM score, N = 1. All trees of a batch advance in lockstep: one
+depth level, until the node it stands on has only terminal children. Every valid terminal
+child's reward is backed up along its path as soon as it is created, while invalid terminals
+(code errors, too deep, no answer) get W = -1, N = 1 locally only (the official behaviour); in
+'ppm' and 'eval' modes every new non-terminal child starts at W = PPM score, N = 1. All trees of a batch advance in lockstep: one
 level is one `expand_leaves` call for the leaves of every tree that needs one.
 """
 from collections.abc import Sequence
@@ -59,7 +60,7 @@ class _Rollouts:
     if not node.children:
       # Nothing usable was sampled: a dead end, valued like an invalid terminal.
       node.terminal, node.invalid, node.correct = True, tree_lib.INVALID_DEAD_END, False
-      self.tree.backup(node, expand_lib.NEGATIVE_REWARD)
+      tree_lib.set_local_value(node, expand_lib.NEGATIVE_REWARD)
     self.current = tree_lib.select_child(self.tree, node, cfg.c_puct, self.rng)
     if self.current is None:
       node.terminal = True
@@ -98,10 +99,12 @@ def search_trees(trees: Sequence[tree_lib.Tree], engine: expand_lib.EngineLike,
       if cfg.mode != "terminal":
         expand_lib.score(pairs, scorer, stats)
       for tree, child in pairs:
-        if child.terminal:
+        if child.terminal and child.invalid is not None:
+          tree_lib.set_local_value(child, expand_lib.NEGATIVE_REWARD)
+        elif child.terminal:
           tree.backup(child, expand_lib.terminal_reward(child, cfg.mode))
         elif cfg.mode != "terminal":
-          child.visits, child.value_sum = 1, child.ppm
+          tree_lib.set_local_value(child, child.ppm)
       for s in active:
         s.advance(cfg)
   return stats

@@ -113,6 +113,11 @@ class Tree:
     return tree
 
 
+def set_local_value(node: Node, value: float) -> None:
+  """N = 1, W = value on the node alone (PPM initialisation, invalid terminals)."""
+  node.visits, node.value_sum = 1, value
+
+
 def uct(child: Node, parent: Node, c: float) -> float:
   """Q(s) + c·sqrt(ln N(parent) / N(s)); the exploration term is 0 while either is unvisited."""
   if child.visits == 0 or parent.visits == 0:
