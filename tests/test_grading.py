@@ -39,7 +39,7 @@ EQUIVALENT = [
     (r"\frac12", "0.5"), (r"\dfrac{1}{2}", "1/2"), (r"-\frac{3}{4}", "-0.75"), (r"\tfrac{6}{8}", r"\frac{3}{4}"),
     # units, currency, degrees, wrappers
     (r"\$18.00", "18"), (r"27 \text{ dollars}", "27"), ("30^\\circ", "30"), ("30°", "30"),
-    (r"5\text{ cm}", "5"), ("12 meters", "12"), (r"\text{Monday}", "Monday"),
+    (r"5\text{ cm}", "5"), ("12 meters", "12"), (r"\text{Monday}", "Monday"), ("5cm^2", "5"), ("10 km/h", "10"),
     # percent only when the gold is a percentage
     ("50", r"50\%"), ("0.5", r"50\%"), (r"50\%", r"50\%"),
     # radicals and symbolic expressions
@@ -84,7 +84,7 @@ NOT_EQUIVALENT = [
     (r"\begin{pmatrix}1&2\end{pmatrix}", r"\begin{pmatrix}1\\2\end{pmatrix}"),
     ("(B)", "C"), ("Tuesday", "Monday"), ("10^{-9}", "10^{-10}"), (r"\sqrt{2}", "1.41"),
     ("x=5", "y=5"), (r"x \ge 2", r"(2, \infty)"), (r"x<1 \text{ or } x>2", r"(-\infty,1]\cup(2,\infty)"),
-    ("(B) 5", "C"), ("1,2", "[1,2)"), ("|x|", "x"), (r"7.44 \times 10^{-4}", r"\infty"), (r"-\infty", r"\infty"),
+    ("(B) 5", "C"), ("2xy", "2"), (r"\frac{1}{2}ab", r"\frac12"), ("1,2", "[1,2)"), ("|x|", "x"), (r"7.44 \times 10^{-4}", r"\infty"), (r"-\infty", r"\infty"),
     # more math-verify false positives (huggingface/Math-Verify issues 14, 41, 60)
     (r"\frac{1}{2^{99}}", r"\frac{1}{2^{98}}"), ("n=2, 3, 4", "n=1, 2, 3"), ("D = (0, 1)", "D = (0, 1.5)"),
     (r"19, 46, \text{ and } 82", "21, 36, and 82"),

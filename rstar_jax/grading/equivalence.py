@@ -20,8 +20,10 @@ _REMOVE = [r"\left", r"\right", r"\displaystyle", r"\!", r"\,", r"\;", r"\:", r"
            r"\[", r"\]", "{,}", r"\limits"]
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
 _WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox|operatorname|textnormal)\s*\{([^{}]*)\}")
+# `5\text{ cm}^2`, `12 meters`, `10 km/h`; a bare word must be spaced off (`2xy` is a product) unless it
+# is a common unit abbreviation (`5cm`).
 _TRAILING_UNIT = re.compile(r"^(.*?[\d}])\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?[a-zA-Z][a-zA-Z\s.^0-9/]*\}"
-                            r"(?:\^\{?\d\}?)?|[a-zA-Z]{2,}(?:\s+[a-zA-Z]+)*(?:\^\{?\d\}?)?)$")
+                            r"(?:\^\{?\d\}?)?|(?:(?<=\s)[a-zA-Z]{2,}|cm|mm|km|kg|mg|ml|mL|ft|mph|sec|min|hrs?)(?:/[a-zA-Z]+)?(?:\s+[a-zA-Z]+)*(?:\^\{?\d\}?)?)$")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _FRAC = re.compile(r"^([-+]?)\\frac\{([-+]?\d+)\}\{([-+]?\d+)\}$")
