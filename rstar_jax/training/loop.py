@@ -13,6 +13,8 @@ from flax import nnx
 from jax.sharding import AxisType
 from jax.sharding import Mesh
 
+from rstar_jax import hf
+from rstar_jax import models
 from rstar_jax.training import inputs
 from rstar_jax.training import optim
 from rstar_jax.training import step as step_lib
@@ -22,7 +24,7 @@ from rstar_jax.training.metrics import MetricsLogger
 from rstar_jax.training.params import ModelParams
 from rstar_jax.training.params import Params
 
-MESH_AXES = ("data", "fsdp", "tensor")
+MESH_AXES = models.MESH_AXES
 Callback = Callable[[int, dict[str, float]], None]
 
 
@@ -55,6 +57,7 @@ class Task:
   weight_key: str
   summarize: Callable[[dict[str, float]], dict[str, float]]
   eval_batches: Sequence[inputs.HostBatch] = ()
+  eval_every: int = 0  # 0: evaluate at the end only.
 
 
 def _finite(metrics: dict[str, float]) -> bool:
@@ -139,7 +142,7 @@ def run(cfg: TrainConfig, model: nnx.Module, task: Task, *, stream: grain.MapDat
                  "lr": float(schedule(step - 1)), "tokens_per_s": tokens / (now - tick),
                  **task.summarize(raw)}
       tick = now
-      if task.eval_batches and getattr(cfg, "eval_every", 0) and step % cfg.eval_every == 0:
+      if task.eval_batches and task.eval_every and step % task.eval_every == 0:
         metrics.update(evaluate(params))
       history.append({"step": step, **metrics})
       if step % cfg.log_every == 0 or step == n_steps:
@@ -173,7 +176,6 @@ def host_layout(cfg: TrainConfig, mesh: Mesh) -> inputs.Layout:
 def load_init(init: Any, mesh: Mesh) -> nnx.Module:
   """A model object as is, or an HF folder loaded onto the mesh."""
   if isinstance(init, (str, pathlib.Path)):
-    from rstar_jax import hf  # pylint: disable=g-import-not-at-top
     return hf.load_model(str(init), mesh=mesh)
   return init
 
@@ -182,7 +184,6 @@ def export(model: nnx.Module, out_dir: pathlib.Path, tokenizer: Any, cfg: TrainC
            ) -> pathlib.Path | None:
   if not cfg.export_hf:
     return None
-  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   path = out_dir / "hf"
   hf.save_model(model, str(path), tokenizer=tokenizer)
   return path

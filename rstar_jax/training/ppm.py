@@ -7,6 +7,7 @@ from typing import Any
 import jax
 from jax.sharding import Mesh
 
+from rstar_jax import models
 from rstar_jax.training import inputs
 from rstar_jax.training import loop
 from rstar_jax.training import losses
@@ -24,9 +25,8 @@ def _summarize(sums: dict[str, float]) -> dict[str, float]:
 
 def value_model(init: Any, mesh: Mesh) -> Any:
   """The PPM to train: a `ValueModel` as is, or one initialised from a policy's backbone."""
-  from rstar_jax.models import ValueModel  # pylint: disable=g-import-not-at-top
   model = loop.load_init(init, mesh)
-  return model if isinstance(model, ValueModel) else ValueModel.from_policy(model)
+  return model if isinstance(model, models.ValueModel) else models.ValueModel.from_policy(model)
 
 
 def train_ppm(cfg: PPMConfig, *, data_dir: str | pathlib.Path, init: Any, tokenizer: Any,
@@ -53,7 +53,7 @@ def train_ppm(cfg: PPMConfig, *, data_dir: str | pathlib.Path, init: Any, tokeni
         len(held), ppm_data.make_pair_batcher(held, pad_id=pid, cfg=cfg), layout=layout)
     task = loop.Task(f"ppm-{cfg.objective}",
                      functools.partial(losses.pair_loss, objective=cfg.objective), "valid",
-                     _summarize, evals)
+                     _summarize, evals, cfg.eval_every)
     model, step, history = loop.run(cfg, model, task, stream=stream, total_steps=total,
                                     out_dir=out, mesh=mesh, callbacks=callbacks)
     hf_dir = loop.export(model, out, tokenizer, cfg)
