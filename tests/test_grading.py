@@ -53,6 +53,9 @@ EQUIVALENT = [
     (r"\left( 3, \frac{\pi}{2} \right)", r"(3,\frac{\pi}{2})"),
     # matrices
     (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}"),
+    (r"\begin{array}{cc}1&2\\3&4\end{array}", r"\begin{bmatrix}1&2\\3&4\end{bmatrix}"),
+    # spacing inside LaTeX carries no meaning
+    (r"\frac {a} {b}", r"\frac{a}{b}"), (r"\sqrt {2}", r"\sqrt2"),
     # multiple choice
     (r"\text{(C)}", "C"), ("(B)", "B"), ("A", "(A)"),
     # plus-minus as a pair

@@ -32,7 +32,7 @@ _CHOICE = re.compile(r"^\(?([A-E])\)?$")
 _CHOICE_WITH_VALUE = re.compile(r"^\(([A-E])\)\s*\S")  # `(C) 12`: the letter is the answer
 _VAR_PREFIX = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?)\s*(?:=|\\approx|\\in)\s*(?!.*=)")
 _CONJUNCTION = re.compile(r"\s*,?\s+(?:and|or)\s+|\s*,?\s*\\(?:quad|qquad)\s*")
-_MATRIX = re.compile(r"\\begin\{[pbvB]?matrix\}(.*)\\end\{[pbvB]?matrix\}", re.S)
+_MATRIX = re.compile(r"\\begin\{(?:[pbvB]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{(?:[pbvB]?matrix|array)\}", re.S)
 
 
 def normalize(answer: str) -> tuple[str, bool]:
@@ -146,7 +146,7 @@ def _collections_equal(pred: str, pb: tuple[str, str, str] | None, gold: str,
 
 def _equal(pred: str, gold: str) -> bool:
   """Equivalence of two normalised answers."""
-  if pred == gold:
+  if pred.replace(" ", "") == gold.replace(" ", ""):  # spacing means nothing in LaTeX math
     return True
   if not pred or not gold:
     return False

@@ -122,6 +122,10 @@ def equivalent(pred: str, gold: str) -> bool:
   a, b = to_sympy(pred), to_sympy(gold)
   if a is None or b is None:
     return False
+  if any(isinstance(x, sympy.Basic) and x.has(sympy.zoo, sympy.nan) for x in (a, b)):
+    return False  # `12:00` parses as 12/0: undefined values equal nothing
+  if a == b:
+    return True  # structurally equal; also the only way `oo` equals `oo` (oo - oo is nan)
   if isinstance(a, sympy.Eq) or isinstance(b, sympy.Eq):
     return isinstance(a, sympy.Eq) and isinstance(b, sympy.Eq) and _same_equation(a, b)
   if not (isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr)):
