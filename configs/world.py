@@ -21,7 +21,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.world = ml_collections.ConfigDict()
   c.world.seed = 0
   c.world.num_train = 64
-  c.world.num_heldout = 48
+  c.world.num_heldout = 40
   c.world.teacher = ml_collections.ConfigDict()  # TeacherConfig fields (error rates).
   c.world.bootstrap = ml_collections.ConfigDict()  # BootstrapConfig fields (model, budget).
 
@@ -41,9 +41,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     section.checkpoint_every = 20
     section.warmup_ratio = 0.1
   c.sft.batch_size = 16
-  c.sft.epochs = 3.0
+  c.sft.epochs = 2.0
   c.ppm.batch_size = 32
-  c.ppm.epochs = 3.0
+  c.ppm.epochs = 2.0
   c.ppm.eval_fraction = 0.15
 
   c.eval.num_candidates = 4
@@ -51,7 +51,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval.mcts_rollouts = 8
   c.eval.max_depth = 10
   c.eval.step_max_tokens = 96
-  c.eval.batch_size = 48
+  c.eval.batch_size = 40
 
   if arg == "smoke":
     c.name = "world_smoke"

@@ -1,4 +1,5 @@
 """What every absl launcher shares: the config flag and multi-host start-up."""
+import logging
 import pathlib
 
 from absl import flags
@@ -8,6 +9,17 @@ from ml_collections import config_flags
 from rstar_jax.evolution.sync import ProcessSync
 
 DEFAULT_CONFIG = str(pathlib.Path(__file__).resolve().parents[1] / "configs" / "world.py")
+
+
+class _DropLibraryInfo(logging.Filter):
+  """orbax logs every checkpoint open/close at INFO through absl; runs keep only its warnings."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
+
+
+logging.getLogger("absl").addFilter(_DropLibraryInfo())
+logging.getLogger("jax").setLevel(logging.WARNING)  # Backend probing ("no libtpu") is noise.
 
 _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None,

@@ -50,6 +50,8 @@ def test_difficulty_is_the_number_of_operations(train):
     assert p.difficulty == len(p.ops)
     # Every operation is told by one sentence between the opener and the question.
     assert p.problem.question.count(". ") + 1 == p.difficulty + 2, p.problem.question
+    assert len(p.sentences) == p.difficulty + 1
+    assert p.problem.question.startswith(" ".join(p.sentences) + " ")
 
 
 def test_answers_are_bounded_nonnegative_integers_of_the_story(train, heldout):

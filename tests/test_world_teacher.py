@@ -56,6 +56,9 @@ def test_reference_solutions_are_in_the_step_format(reference):
                for st in steps[1:-2])
     assert steps[-2].startswith("\n# Now print the final answer\nprint(")
     assert steps[-2].endswith(prompts.END_OF_CODE)
+    # Each step quotes its own sentence of the story, in order.
+    for step, sentence in zip(steps, p.sentences):
+      assert "# Step " in step and sentence.rstrip(".") in step, (step, sentence)
     output = prompts.output_block(p.problem.answer)
     assert s.text == "".join(steps[:-1]) + output + teacher.answer_step(p.problem.answer)
     assert steps[-1] == output + teacher.answer_step(p.problem.answer)

@@ -60,3 +60,11 @@ def test_saved_folder_loads_with_auto_tokenizer(tok, tmp_path):
 def test_too_small_vocab_is_refused():
   with pytest.raises(ValueError, match="vocab_size"):
     tokenizer_lib.train_tokenizer(["abc"], vocab_size=100)
+
+
+def test_digits_are_one_token_each(tok):
+  """As in Qwen2's tokenizer: numbers are copied digit by digit, never as a whole-number token."""
+  for text in ("Mia has 12345 apples.", "apples = apples * 75 // 100", "<output>196<end_of_output>"):
+    pieces = tok.convert_ids_to_tokens(tok(text, add_special_tokens=False)["input_ids"])
+    digits = [p for p in pieces if any(c.isdigit() for c in p)]
+    assert digits and all(len(p) == 1 for p in digits), pieces

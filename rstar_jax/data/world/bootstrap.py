@@ -21,18 +21,23 @@ from rstar_jax.training.sft import train_sft
 
 @dataclasses.dataclass(frozen=True)
 class BootstrapConfig:
-  """Model size and pre-training budget (about 2 minutes on 2 CPU cores by default)."""
-  num_teacher_problems: int = 1200
+  """Model size and pre-training budget (about 4 minutes on 2 CPU cores by default).
+
+  The budget sits just past the point where the model learns to read the story (measured with
+  the default teacher, 48 held-out problems, greedy: 375 steps 0%, 900 steps 73%), so the
+  policy starts weak and self-evolution has room to improve it.
+  """
+  num_teacher_problems: int = 4800
   vocab_size: int = 1024
   hidden_size: int = 128
   intermediate_size: int = 384
-  num_layers: int = 2
+  num_layers: int = 4
   num_heads: int = 4
   num_kv_heads: int = 2
   max_position_embeddings: int = 1024
   lr: float = 3e-3
   batch_size: int = 16
-  epochs: float = 1.0
+  epochs: float = 1.75
   max_steps: int | None = None
   max_len: int = 512
   seed: int = 0

@@ -52,12 +52,8 @@ _SENTENCES = {
     "pct_more": ("The number of {item} grows by {p}%.", "{name} gets {p}% more {item}.",
                  "Then {name} adds {p}% more {item}."),
 }
-_COMMENTS = {
-    "add": "{n} more {item}, so add {n}", "sub": "{n} {item} go away, so subtract {n}",
-    "mul": "{k} times as many, so multiply by {k}", "div": "one of {k} equal parts, so divide by {k}",
-    "pct_off": "{p}% of them go away, so subtract {p}%",
-    "pct_more": "{p}% more, so add {p}%",
-}
+_REASONS = {"add": "so add {o}", "sub": "so subtract {o}", "mul": "so multiply by {o}",
+            "div": "so divide by {o}", "pct_off": "so subtract {o}%", "pct_more": "so add {o}%"}
 _PARTS = {2: "half", 3: "third", 4: "quarter", 5: "fifth"}
 _PERCENTS = (10, 20, 25, 50, 75)
 _MAX_MISSES = 10_000  # Consecutive rejected stories before the space counts as exhausted.
@@ -96,9 +92,9 @@ class Op:
       raise ValueError(f"unknown operation kind {self.kind!r}")
     return lines[self.kind]
 
-  def comment(self, item: str) -> str:
-    o = self.operand
-    return _COMMENTS[self.kind].format(n=o, k=o, p=o, item=item)
+  def reason(self) -> str:
+    """What to do, as a solution step's comment says it (`so subtract 50%`)."""
+    return _REASONS[self.kind].format(o=self.operand)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +106,9 @@ class WorldProblem:
   var: str
   start: int
   ops: tuple[Op, ...]
+  # The story's sentences: the opener, then one per operation (the question not included).
+  # Solution steps quote them, so each step reads its own sentence of the problem.
+  sentences: tuple[str, ...]
 
   @property
   def difficulty(self) -> int:
@@ -192,10 +191,9 @@ def _story(rng: random.Random, num_ops: int, cfg: GeneratorConfig) -> WorldProbl
     value = op.apply(value)
   sentences = [rng.choice(_OPENERS).format(name=name, n=start, item=item)]
   sentences += [_sentence(op, rng, name, item) for op in ops]
-  sentences.append(rng.choice(_QUESTIONS).format(name=name, item=item))
-  question = " ".join(sentences)
+  question = " ".join(sentences + [rng.choice(_QUESTIONS).format(name=name, item=item)])
   return WorldProblem(Problem(id="", question=question, answer=str(value)), name=name, item=item,
-                      var=var, start=start, ops=tuple(ops))
+                      var=var, start=start, ops=tuple(ops), sentences=tuple(sentences))
 
 
 def iter_problems(split: str, seed: int, cfg: GeneratorConfig = GeneratorConfig()

@@ -65,11 +65,11 @@ def _wrong_operand(op: Op, rng: random.Random) -> Op:
 def write_code(problem: WorldProblem, config: TeacherConfig, rng: random.Random
                ) -> tuple[str, tuple[str, ...]]:
   """The code part of a solution (`<code>` … `<end_of_code>`) and the error of each operation."""
-  var, item = problem.var, problem.item
-  steps = [_step(1, f"{problem.name} starts with {problem.start} {item}",
-                 f"{var} = {problem.start}")]
+  var = problem.var
+  opener, *told = (s.rstrip(".") for s in problem.sentences)
+  steps = [_step(1, opener, f"{var} = {problem.start}")]
   errors = []
-  for op in problem.ops:
+  for op, sentence in zip(problem.ops, told):
     draw = rng.random()
     error = ""
     if draw < config.missing_step:
@@ -80,7 +80,7 @@ def write_code(problem: WorldProblem, config: TeacherConfig, rng: random.Random
     elif draw < config.missing_step + config.wrong_operation + config.wrong_operand:
       op, error = _wrong_operand(op, rng), WRONG_OPERAND
     errors.append(error)
-    steps.append(_step(len(steps) + 1, op.comment(item), op.code(var)))
+    steps.append(_step(len(steps) + 1, f"{sentence}, {op.reason()}", op.code(var)))
   final = f"\n# Now print the final answer\nprint({var})\n{prompts.END_OF_CODE}"
   return prompts.CODE + "".join(steps) + final, tuple(errors)
 

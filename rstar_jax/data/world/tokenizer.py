@@ -2,6 +2,8 @@
 
 The step markers, an end-of-text token and a pad token are single special tokens, so generation
 stops and the trainers' masks see them whole; byte-level BPE means any text round-trips.
+Digits are split one per token, as Qwen2's tokenizer does: a number is then copied digit by
+digit instead of through a rarely seen whole-number token, which a tiny model cannot learn.
 """
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> transformer
     raise ValueError(f"vocab_size={vocab_size} cannot hold the 256 bytes and "
                      f"{len(SPECIAL_TOKENS)} special tokens")
   tok = tokenizers.Tokenizer(tokenizers.models.BPE())
-  tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+  tok.pre_tokenizer = tokenizers.pre_tokenizers.Sequence([
+      tokenizers.pre_tokenizers.Digits(individual_digits=True),
+      tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)])
   tok.decoder = tokenizers.decoders.ByteLevel()
   trainer = tokenizers.trainers.BpeTrainer(
       vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False,
