@@ -178,3 +178,8 @@ def test_report_table_and_plot(tmp_path):
   assert text == table
   assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
   assert json.loads((tmp_path / "r.json").read_text())["2"]["train_ppm"]["eval_acc"] == 0.7
+  # The bootstrap's greedy accuracy, when prepare measured it, is round 0 of the table.
+  results[0]["prepare"][report.BOOTSTRAP_GREEDY] = 0.125
+  rows = report.round_rows(results)
+  assert rows[0] == {"round": 0, "greedy": 0.125} and rows[2]["round"] == 2
+  assert "| 0 | 12.5% | – | – |" in report.format_table(rows)

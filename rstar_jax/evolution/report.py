@@ -5,17 +5,27 @@ import os
 import pathlib
 from typing import Any
 
+from rstar_jax.evolution import evaluation
+
 PPM_PAIR_ACC = "ppm pairwise acc"
+BOOTSTRAP_GREEDY = "bootstrap_heldout_greedy_accuracy"  # Written by the world's prepare stage.
 
 
 def round_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
-  """One row per finished evaluation: held-out accuracy per method plus PPM pair accuracy."""
+  """One row per finished evaluation: held-out accuracy per method plus PPM pair accuracy.
+
+  Round 0 is the bootstrap policy's greedy accuracy when the prepare stage measured it (the
+  built-in world does), the point the rounds improve from.
+  """
   rows = []
+  bootstrap = results.get(0, {}).get("prepare", {}).get(BOOTSTRAP_GREEDY)
+  if bootstrap is not None:
+    rows.append({"round": 0, evaluation.GREEDY: bootstrap})
   for k in sorted(r for r in results if r > 0):
-    evaluation = results[k].get("evaluate")
-    if evaluation is None:
+    evaluated = results[k].get("evaluate")
+    if evaluated is None:
       continue
-    row: dict[str, Any] = {"round": k, **evaluation.get("accuracy", {})}
+    row: dict[str, Any] = {"round": k, **evaluated.get("accuracy", {})}
     pair_acc = results[k].get("train_ppm", {}).get("eval_acc")
     if pair_acc is not None:
       row[PPM_PAIR_ACC] = pair_acc
