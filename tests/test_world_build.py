@@ -63,3 +63,17 @@ def test_build_world_end_to_end_and_resume(tmp_path):
   for stage in ("problems", "teacher", "tokenizer", "bootstrap"):
     assert again["stages"][stage] == summary["stages"][stage]
   assert again["stages"]["evaluate"]["problems"] == 2
+
+
+def test_teacher_problems_do_not_depend_on_the_search_split():
+  """The bootstrap policy's data is the same for any num_train and never holds a searched or
+  held-out question."""
+  from rstar_jax.data.world import build  # pylint: disable=g-import-not-at-top
+  from rstar_jax.data.world import generator  # pylint: disable=g-import-not-at-top
+  small, large = (generator.generate("train", n, seed=0) for n in (4, 40))
+  taught = build._teacher_problems(30, 0, large)  # pylint: disable=protected-access
+  assert len(taught) == 30
+  assert [p.problem.question for p in taught] == [
+      p.problem.question for p in build._teacher_problems(30, 0, small)]  # pylint: disable=protected-access
+  heldout = generator.generate("heldout", 40, seed=0)
+  assert not {p.problem.question for p in taught} & {p.problem.question for p in large + heldout}

@@ -80,7 +80,6 @@ def run(argv) -> None:
   print(f"rstar_jax: {ours_tokens} tokens in {ours_s:.2f}s; prefill tokens computed per generated token "
         f"{stats.prefill_tokens / stats.decode_tokens:.3f}; compiled programs {stats.compiled_programs}")
 
-  torch.set_num_threads(torch.get_num_threads())
   tokenizer.padding_side = "left"
   batch = tokenizer(prompts, return_tensors="pt", padding=True)
   hf_s, hf_tokens = float("inf"), 0

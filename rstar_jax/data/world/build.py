@@ -91,7 +91,7 @@ def build_world(out_dir: str | os.PathLike, *, seed: int = 0, num_train: int = 6
     return json.loads(summary_file.read_text(encoding="utf-8"))
   train = generator.generate("train", num_train, seed)
   heldout = generator.generate("heldout", num_heldout, seed)
-  taught = generator.generate("train", bootstrap.num_teacher_problems, seed, skip=num_train)
+  taught = _teacher_problems(bootstrap.num_teacher_problems, seed, train)
   from rstar_jax.sandbox import SandboxPool  # pylint: disable=g-import-not-at-top
   with SandboxPool(num_workers=sandbox_workers) as pool:
     stages = {
@@ -113,6 +113,21 @@ def build_world(out_dir: str | os.PathLike, *, seed: int = 0, num_train: int = 6
   }
   _write_json(summary_file, summary)
   return summary
+
+
+def _teacher_problems(count: int, seed: int, train: list[generator.WorldProblem]
+                      ) -> list[generator.WorldProblem]:
+  """The teacher's problems: train-split stories of a stream of their own (seed + 1) without
+  any question of the search split, so the bootstrap policy is the same whatever `num_train` is
+  and has never seen a problem it will search or be evaluated on (held-out is hash-disjoint)."""
+  searched = {p.problem.question for p in train}
+  out = []
+  for p in generator.iter_problems("train", seed + 1):
+    if len(out) == count:
+      break
+    if p.problem.question not in searched:
+      out.append(p)
+  return out
 
 
 def _write_splits(out: pathlib.Path, train: list[generator.WorldProblem],
