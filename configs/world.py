@@ -20,14 +20,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   c.world = ml_collections.ConfigDict()
   c.world.seed = 0
-  c.world.num_train = 192
+  c.world.num_train = 160
   c.world.num_heldout = 40
   c.world.teacher = ml_collections.ConfigDict()  # TeacherConfig fields (error rates).
   c.world.bootstrap = ml_collections.ConfigDict()  # BootstrapConfig fields (model, budget).
 
   c.rounds.bootstrap_rollouts = 4
   c.rounds.rollouts = 8
-  c.rounds.extra_rollouts = (8,)
+  c.rounds.extra_rollouts = (4,)
   c.rounds.sft_init = "previous"  # The tiny policy gains more from continued training.
 
   c.search.num_candidates = 4
@@ -42,8 +42,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     section.warmup_ratio = 0.1
   c.sft.batch_size = 16
   c.sft.epochs = 3.0
+  c.sft.lr = 1e-4  # Gentle: a round's few hundred verified steps must not undo the bootstrap.
   c.ppm.batch_size = 32
-  c.ppm.epochs = 3.0
+  c.ppm.epochs = 2.0
   c.ppm.eval_fraction = 0.15
 
   c.eval.num_candidates = 4
