@@ -1,5 +1,5 @@
 """End to end through the `launch.self_evolve` launcher: the built-in world's smoke config
-through every stage of 4 rounds (slow), and the same launcher on configured problem files with a
+through every stage of 4 rounds, and the same launcher on configured problem files with a
 tiny random policy (fast). The kill/resume test is tests/test_evolution_resume.py.
 """
 import collections
@@ -48,7 +48,6 @@ def _check_complete_run(layout: RunLayout, num_rounds: int) -> None:
     assert len(counts) == len(sft), f"round {k}: duplicate SFT examples"
 
 
-@pytest.mark.slow
 def test_smoke_config_runs_every_stage(tmp_path):
   run = tmp_path / "smoke"
   done = subprocess.run(_command(run), cwd=REPO, env=_env(), capture_output=True, text=True,
@@ -71,7 +70,7 @@ def test_smoke_config_runs_every_stage(tmp_path):
 
 
 def test_launcher_runs_every_round_on_configured_files(tmp_path):
-  """The fast default-suite variant: a random tiny policy and problem files instead of the
+  """The fast variant: a random tiny policy and problem files instead of the
   world. Nothing is solved, so every round keeps the bootstrap policy, but every stage runs."""
   from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   from rstar_jax.training import loop  # pylint: disable=g-import-not-at-top

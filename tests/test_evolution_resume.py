@@ -104,7 +104,6 @@ def _records(run: pathlib.Path) -> dict[str, list]:
                         for r in records.read_dataset(run / "round_1/data/ppm"))}
 
 
-@pytest.mark.slow
 def test_killed_mid_search_and_mid_training_resumes_to_the_same_records(tmp_path):
   from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution import markers  # pylint: disable=g-import-not-at-top

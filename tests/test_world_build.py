@@ -33,7 +33,6 @@ def test_bootstrap_config_checks_heads():
     world.BootstrapConfig(hidden_size=100, num_heads=3)
 
 
-@pytest.mark.slow
 def test_build_world_end_to_end_and_resume(tmp_path):
   out = tmp_path / "world"
   summary = world.build_world(out, seed=5, num_train=5, num_heldout=4, bootstrap=TINY,
