@@ -129,7 +129,7 @@ def equivalent(pred: str, gold: str) -> bool:
   if isinstance(a, sympy.Eq) or isinstance(b, sympy.Eq):
     return isinstance(a, sympy.Eq) and isinstance(b, sympy.Eq) and _same_equation(a, b)
   if not (isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr)):
-    return a == b
+    return False  # Sets, tuples, relations: only structural equality (checked above) counts.
   if a.is_number and b.is_number:
     if a.has(sympy.Float) or b.has(sympy.Float):
       return equal_numbers(sympy.N(a, 30), sympy.N(b, 30))

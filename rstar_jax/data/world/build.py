@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import json
 import os
 import pathlib
@@ -121,13 +122,9 @@ def _teacher_problems(count: int, seed: int, train: list[generator.WorldProblem]
   any question of the search split, so the bootstrap policy is the same whatever `num_train` is
   and has never seen a problem it will search or be evaluated on (held-out is hash-disjoint)."""
   searched = {p.problem.question for p in train}
-  out = []
-  for p in generator.iter_problems("train", seed + 1):
-    if len(out) == count:
-      break
-    if p.problem.question not in searched:
-      out.append(p)
-  return out
+  fresh = (p for p in generator.iter_problems("train", seed + 1)
+           if p.problem.question not in searched)
+  return list(itertools.islice(fresh, count))
 
 
 def _write_splits(out: pathlib.Path, train: list[generator.WorldProblem],
