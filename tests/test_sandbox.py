@@ -1,4 +1,5 @@
 """Sandbox correctness: captured output, typed errors, isolation between programs, assembly."""
+import signal
 import textwrap
 import threading
 
@@ -113,6 +114,31 @@ def test_run_many_preserves_order(pool):
       f"{i}\n" for i in range(24) if i != 5]
   assert results[5].error_type == "ZeroDivisionError"
   assert pool.run_many([]) == []
+
+
+def test_longest_idle_worker_takes_the_next_program(pool):
+  """One program at a time alternates workers, so a worker's clean-up is off the critical path."""
+  parents = [int(_run(pool, "import os\nprint(os.getppid())").stdout) for _ in range(6)]
+  assert set(parents) == set(pool.worker_pids())
+  assert all(a != b for a, b in zip(parents, parents[1:])), parents
+
+
+def test_interrupted_batch_leaves_no_stale_reply():
+  """A late reply of an abandoned program must never answer the next call's program."""
+
+  def interrupt(*_):
+    raise KeyboardInterrupt
+
+  with SandboxPool(num_workers=1, limits=_LIMITS) as pool:
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+      with pytest.raises(KeyboardInterrupt):
+        pool.run("import time\ntime.sleep(1)\nprint('late')")
+    finally:
+      signal.signal(signal.SIGALRM, previous)
+    assert [r.stdout for r in pool.run_many(["print('next')", "print('after')"])] == [
+        "next\n", "after\n"]
 
 
 def test_non_string_program_rejected(pool):

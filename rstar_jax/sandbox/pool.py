@@ -127,12 +127,16 @@ class SandboxPool:
     self.num_workers = num_workers or os.cpu_count() or 1
     self._lock = threading.Lock()
     self._workers: list[_WorkerHandle] = []
+    # Free slots, longest idle first: a worker that just replied is still reaping its last
+    # program's child and forking the next one, so the one idle longest answers soonest.
+    self._idle_slots: collections.deque[int] = collections.deque()
     self._finalizer = weakref.finalize(self, _shutdown, self._workers)
     procs: list[subprocess.Popen] = []
     try:  # All start at once; each handshake waits for its worker's imports.
       procs.extend(_spawn(limits) for _ in range(self.num_workers))
       for proc in procs:
         self._workers.append(_handshake(proc))
+      self._idle_slots.extend(range(self.num_workers))
     except BaseException:
       for proc in procs[len(self._workers):]:
         _destroy(proc, None)
@@ -168,38 +172,45 @@ class SandboxPool:
     retried: set[int] = set()
     busy: dict[int, tuple[int, int, float]] = {}  # worker slot -> (program index, sent, deadline)
     patience = self.limits.timeout_s + _REPLY_GRACE_S
-    while pending or busy:
-      for slot in range(len(self._workers)):
-        if slot in busy or not pending:
-          continue
-        index, program = pending.popleft()
-        if self._send(slot, program):
-          busy[slot] = (index, time.monotonic(), time.monotonic() + patience)
-        else:
-          pending.appendleft((index, program))  # The replacement worker takes it next round.
-      fds = {self._workers[slot].reply_fd: slot for slot in busy}
-      wait = max(0.0, min(deadline for _, _, deadline in busy.values()) - time.monotonic())
-      ready, _, _ = select.select(list(fds), [], [], wait)
-      for fd in ready:
-        slot = fds[fd]
-        index, sent, _ = busy.pop(slot)
-        try:
-          results[index] = limits_lib.ExecResult(**self._workers[slot].recv())
-        except (EOFError, OSError):
-          self._replace(slot)
-          if index in retried:
-            results[index] = _failure("sandbox worker died twice while running the program",
-                                      elapsed_s=time.monotonic() - sent)
-          else:  # Killed from outside, most likely: one more try on a fresh worker.
-            retried.add(index)
-            pending.appendleft((index, programs[index]))
-      now = time.monotonic()
-      for slot, (index, sent, deadline) in list(busy.items()):
-        if now >= deadline:
-          del busy[slot]
-          results[index] = _failure("sandbox worker stopped answering; replaced",
-                                    limits_lib.TIMEOUT, now - sent)
-          self._replace(slot)
+    try:
+      while pending or busy:
+        for _ in range(min(len(pending), len(self._idle_slots))):
+          slot = self._idle_slots.popleft()
+          index, program = pending.popleft()
+          if self._send(slot, program):
+            busy[slot] = (index, time.monotonic(), time.monotonic() + patience)
+          else:
+            pending.appendleft((index, program))  # The replacement worker takes it next round.
+            self._idle_slots.append(slot)
+        fds = {self._workers[slot].reply_fd: slot for slot in busy}
+        wait = max(0.0, min(deadline for _, _, deadline in busy.values()) - time.monotonic())
+        ready, _, _ = select.select(list(fds), [], [], wait)
+        for fd in ready:
+          slot = fds[fd]
+          index, sent, _ = busy.pop(slot)
+          self._idle_slots.append(slot)
+          try:
+            results[index] = limits_lib.ExecResult(**self._workers[slot].recv())
+          except (EOFError, OSError):
+            self._replace(slot)
+            if index in retried:
+              results[index] = _failure("sandbox worker died twice while running the program",
+                                        elapsed_s=time.monotonic() - sent)
+            else:  # Killed from outside, most likely: one more try on a fresh worker.
+              retried.add(index)
+              pending.appendleft((index, programs[index]))
+        now = time.monotonic()
+        for slot, (index, sent, deadline) in list(busy.items()):
+          if now >= deadline:
+            del busy[slot]
+            self._idle_slots.append(slot)
+            results[index] = _failure("sandbox worker stopped answering; replaced",
+                                      limits_lib.TIMEOUT, now - sent)
+            self._replace(slot)
+    finally:  # Interrupted mid-batch: a late reply would answer the next call's program.
+      for slot in busy:
+        self._idle_slots.append(slot)
+        self._replace(slot)
     return results
 
   def _send(self, slot: int, program: str) -> bool:
