@@ -10,6 +10,7 @@ import io
 import json
 import os
 import resource
+import select
 import signal
 import sys
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from rstar_jax.sandbox import guard
 from rstar_jax.sandbox import isolation
 from rstar_jax.sandbox import limits as limits_lib
+from rstar_jax.sandbox import prefault
 
 _MAX_MESSAGE_CHARS = 2000
 # errno values whose OSError means a sandbox limit refused the operation.
@@ -35,6 +37,7 @@ class ChildSetup:
   address_space_bytes: int
   uid: int | None
   block_network: bool
+  prefault_ranges: prefault.PageRanges
 
 
 def _limit_of(exc: BaseException) -> str | None:
@@ -106,6 +109,7 @@ def _prepare(setup: ChildSetup) -> tuple[int, int]:
   signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Oversized writes fail with EFBIG instead.
   fds = _redirect_fds(setup)
   os.chdir(setup.workdir)
+  prefault.populate(setup.prefault_ranges, lambda: bool(select.select([fds[0]], [], [], 0)[0]))
   _set_limits(setup)
   if setup.uid is not None:
     isolation.drop_privileges(setup.uid)

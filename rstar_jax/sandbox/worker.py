@@ -24,6 +24,7 @@ import numpy
 from rstar_jax.sandbox import child as child_lib
 from rstar_jax.sandbox import isolation
 from rstar_jax.sandbox import limits as limits_lib
+from rstar_jax.sandbox import prefault
 from rstar_jax.sandbox import protocol
 
 # Imported once here so that programs find them in sys.modules at no cost.
@@ -79,8 +80,9 @@ def _write_all(fd: int, data: bytes) -> None:
 class Worker:
   """Runs programs one at a time in children forked from this warm process."""
 
-  def __init__(self, limits: limits_lib.Limits):
+  def __init__(self, limits: limits_lib.Limits, prefault_ranges: prefault.PageRanges = ()):
     self.limits = limits
+    self.prefault_ranges = prefault_ranges
     self.network = isolation.isolate_network() if limits.disable_network else "none"
     self.private_scratch = isolation.private_scratch(limits.scratch_bytes)
     self.scratch_root = tempfile.mkdtemp(prefix="rstar-sandbox-")
@@ -93,7 +95,7 @@ class Worker:
 
   def describe(self) -> dict[str, Any]:
     return {"pid": os.getpid(), "network": self.network, "private_scratch": self.private_scratch,
-            "uid": self.uid}
+            "uid": self.uid, "prefault_bytes": sum(n for _, n in self.prefault_ranges)}
 
   def prefork(self) -> None:
     """Forks the next program's child now, off the critical path; it waits for its program."""
@@ -110,7 +112,7 @@ class Worker:
         limits=self.limits, workdir=workdir, writable_dirs=(workdir,), program_fd=program_r,
         stdout_fd=out_w, report_fd=report_w,
         address_space_bytes=_address_space_bytes() + self.limits.memory_bytes, uid=self.uid,
-        block_network=self.network == "audit_hook")
+        block_network=self.network == "audit_hook", prefault_ranges=self.prefault_ranges)
     pid = os.fork()
     if pid == 0:
       child_lib.run(setup)  # Never returns.
@@ -344,11 +346,11 @@ def main() -> None:
   os.dup2(devnull, 1)
   os.chdir("/")
   signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the pool, which shuts us down.
-  limits = protocol.recv(request_fd)
+  limits, prefault_children = protocol.recv(request_fd)
   _preimport()
-  worker = Worker(limits)
   gc.collect()
   gc.freeze()  # Children never touch the warm objects' GC headers: fewer copied pages.
+  worker = Worker(limits, prefault.probe(_WARMUP) if prefault_children else ())
   protocol.send(reply_fd, worker.describe())
   worker.prefork()
   while True:
