@@ -138,7 +138,8 @@ def run(argv: list[str]) -> None:
   start = time.perf_counter()
   with SandboxPool(num_workers=workers) as pool:
     startup_s = time.perf_counter() - start
-    print(f"pool start-up {startup_s:.2f} s, isolation {pool.isolation}")
+    print(f"pool start-up {startup_s:.2f} s, isolation {pool.isolation}, "
+          f"pre-faulted per waiting child {pool.prefault_bytes / 2**20:.1f} MiB")
     pool.run_many(programs[:workers * 4])  # Warm the workers' page caches.
     latencies = []
     for program in programs:
