@@ -15,6 +15,7 @@ from flax import nnx
 
 from rstar_jax.inference.sampling import row_keys, sample
 from rstar_jax.models import attend, attention_mask
+from rstar_jax.models import rope
 from rstar_jax.models.transformer import Transformer
 
 _MASKED = -1e30
@@ -59,9 +60,10 @@ def prefill(graphdef, state, tokens_pl: jax.Array, lengths_p: jax.Array) -> tupl
   positions = jnp.broadcast_to(jnp.arange(l), (p, l))
   allowed = attention_mask(positions, positions < lengths_p[:, None], model.config.sliding_window)
   x = model.embed(tokens_pl)
+  rope_cos_sin = rope.arange_cos_sin(model.config, l)
   ks, vs = [], []
   for layer in model.layers:
-    q, k, v = layer.attn.qkv(layer.attn_norm(x), positions)
+    q, k, v = layer.attn.qkv(layer.attn_norm(x), rope_cos_sin)
     x = x + layer.attn.out(attend(q, k, v, allowed))
     x = x + layer.mlp(layer.mlp_norm(x))
     ks.append(k.transpose(0, 2, 1, 3))
@@ -151,9 +153,10 @@ def _decode_step(model: Transformer, prefix: Prefix, controls: Controls, row_ids
     prefix_ok = prefix_ok & (q_pos - jnp.arange(prefix_len)[None] < cfg.sliding_window)
     suffix_ok = suffix_ok & (t - jnp.arange(steps) < cfg.sliding_window)
   x = model.embed(token_r)
+  rope_cos_sin = rope.cos_sin(cfg, pos_r1)
   new_k, new_v = [], []
   for li, layer in enumerate(model.layers):
-    q, k, v = layer.attn.qkv(layer.attn_norm(x), pos_r1)
+    q, k, v = layer.attn.qkv(layer.attn_norm(x), rope_cos_sin)
     k_pkn1h = k.reshape(p, n, kv, h).transpose(0, 2, 1, 3)[:, :, :, None]
     v_pkn1h = v.reshape(p, n, kv, h).transpose(0, 2, 1, 3)[:, :, :, None]
     sk = jax.lax.dynamic_update_slice_in_dim(state.suffix_k[li], k_pkn1h.astype(state.suffix_k[li].dtype), t, axis=3)

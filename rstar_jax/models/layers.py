@@ -7,7 +7,7 @@ from flax import nnx
 
 from rstar_jax.models.config import ModelConfig
 from rstar_jax.models.params import new_param, normal, ones, zeros
-from rstar_jax.models.rope import apply_rope, cos_sin
+from rstar_jax.models.rope import apply_rope
 
 _INIT_STD = 0.02
 _MASKED = -1e30  # finite, so fully masked (padding) rows give uniform weights instead of NaN
@@ -44,8 +44,11 @@ class Attention(nnx.Module):
     if c.o_bias:
       self.o_bias = new_param(rngs, zeros, (d,), ("embed",), dt)
 
-  def qkv(self, x_btd: jax.Array, positions_bt: jax.Array):
-    """Returns RoPE-applied q [B,T,N,H] and k, v [B,T,K,H] in the compute dtype."""
+  def qkv(self, x_btd: jax.Array, rope_cos_sin: tuple[jax.Array, jax.Array]):
+    """Returns RoPE-applied q [B,T,N,H] and k, v [B,T,K,H] in the compute dtype.
+
+    `rope_cos_sin`: the tables of `rope.cos_sin` (or `rope.arange_cos_sin`) for x's positions.
+    """
     dt = self.config.compute_dtype
     x = x_btd.astype(dt)
     q = jnp.einsum("btd,dnh->btnh", x, self.q_proj.value.astype(dt))
@@ -55,7 +58,7 @@ class Attention(nnx.Module):
       q = q + self.q_bias.value.astype(dt)
       k = k + self.k_bias.value.astype(dt)
       v = v + self.v_bias.value.astype(dt)
-    cos, sin = cos_sin(self.config, positions_bt)
+    cos, sin = rope_cos_sin
     return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
 
   def out(self, o_btnh: jax.Array) -> jax.Array:
@@ -104,8 +107,9 @@ class DecoderLayer(nnx.Module):
     self.mlp_norm = RMSNorm(config, rngs=rngs)
     self.mlp = MLP(config, rngs=rngs)
 
-  def __call__(self, x_btd: jax.Array, positions_bt: jax.Array, allowed_bts: jax.Array) -> jax.Array:
-    q, k, v = self.attn.qkv(self.attn_norm(x_btd), positions_bt)
+  def __call__(self, x_btd: jax.Array, rope_cos_sin: tuple[jax.Array, jax.Array],
+               allowed_bts: jax.Array) -> jax.Array:
+    q, k, v = self.attn.qkv(self.attn_norm(x_btd), rope_cos_sin)
     x_btd = x_btd + self.attn.out(attend(q, k, v, allowed_bts))
     return x_btd + self.mlp(self.mlp_norm(x_btd))
 

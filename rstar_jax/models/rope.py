@@ -4,6 +4,7 @@ Frequencies follow transformers' `modeling_rope_utils` definitions exactly so lo
 """
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -44,25 +45,46 @@ def attention_scaling(config: ModelConfig) -> float:
   return math.sqrt(1 + math.log(rope.factor) / math.log(rope.original_max_position_embeddings))
 
 
-def cos_sin(config: ModelConfig, positions_bt: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-  """cos, sin tables [B, T, rotary_dim] in fp32 for the given absolute positions."""
-  inv_freq = jnp.asarray(inverse_frequencies(config))
+def _cos_sin(xp, config: ModelConfig, positions_bt):
+  inv_freq = xp.asarray(inverse_frequencies(config))
   if config.rope.kind == "longrope":
     # transformers switches to the long factors once the sequence exceeds the pretraining length.
-    use_long = jnp.max(positions_bt) + 1 > config.rope.original_max_position_embeddings
-    inv_freq = jnp.where(use_long, jnp.asarray(inverse_frequencies(config, long=True)), inv_freq)
-  angles_btf = positions_bt.astype(jnp.float32)[..., None] * inv_freq
-  angles_btr = jnp.concatenate([angles_btf, angles_btf], axis=-1)
+    use_long = xp.max(positions_bt) + 1 > config.rope.original_max_position_embeddings
+    inv_freq = xp.where(use_long, xp.asarray(inverse_frequencies(config, long=True)), inv_freq)
+  angles_btf = positions_bt.astype(xp.float32)[..., None] * inv_freq
+  angles_btr = xp.concatenate([angles_btf, angles_btf], axis=-1)
   scale = attention_scaling(config)
-  return jnp.cos(angles_btr) * scale, jnp.sin(angles_btr) * scale
+  return xp.cos(angles_btr) * scale, xp.sin(angles_btr) * scale
+
+
+def cos_sin(config: ModelConfig, positions_bt: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+  """cos, sin tables [B, T, rotary_dim] in fp32 for the given absolute positions."""
+  return _cos_sin(jnp, config, positions_bt)
+
+
+def arange_cos_sin(config: ModelConfig, length: int) -> tuple[np.ndarray, np.ndarray]:
+  """cos, sin tables [1, T, rotary_dim] for positions 0..T-1, computed on the host.
+
+  As constants of the compiled program they are read, not recomputed: XLA:CPU otherwise
+  evaluates cos and sin again inside every fusion that uses them (each layer's q and k, forward
+  and backward), which cost a tenth of a training step.
+  """
+  return _cos_sin(np, config, np.arange(length, dtype=np.int32)[None])
 
 
 def apply_rope(x_btnh: jnp.ndarray, cos_btr: jnp.ndarray, sin_btr: jnp.ndarray) -> jnp.ndarray:
-  """Rotates the first rotary_dim features of each head (half-split convention)."""
+  """Rotates the first rotary_dim features of each head (half-split convention).
+
+  The rotation pairs feature i with i + rotary_dim/2: out = x * cos + swap(x) * (-sin, sin),
+  where swap exchanges the two halves. Written as a reverse over an axis of size 2 (not as
+  slices and a concatenation), its gradient is another reverse instead of pads and adds.
+  """
   rot = cos_btr.shape[-1]
   x_rot, x_pass = x_btnh[..., :rot], x_btnh[..., rot:]
   half = rot // 2
-  rotated = jnp.concatenate([-x_rot[..., half:], x_rot[..., :half]], axis=-1)
-  cos, sin = cos_btr[:, :, None, :].astype(x_btnh.dtype), sin_btr[:, :, None, :].astype(x_btnh.dtype)
-  out = x_rot * cos + rotated * sin
+  swapped = x_rot.reshape(*x_rot.shape[:-1], 2, half)[..., ::-1, :].reshape(x_rot.shape)
+  signed_sin = sin_btr * jnp.concatenate([-jnp.ones(half), jnp.ones(half)]).astype(sin_btr.dtype)
+  cos = cos_btr[:, :, None, :].astype(x_btnh.dtype)
+  sin = signed_sin[:, :, None, :].astype(x_btnh.dtype)
+  out = x_rot * cos + swapped * sin
   return jnp.concatenate([out, x_pass], axis=-1) if x_pass.shape[-1] else out

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rstar_jax.models.config import ModelConfig
+from rstar_jax.models import rope
 from rstar_jax.models.layers import DecoderLayer, Embedding, RMSNorm
 from rstar_jax.models.params import new_param, normal, zeros
 from rstar_jax.models.sharding import constrain
@@ -25,8 +26,8 @@ def attention_mask(positions_bt: jax.Array, mask_bt: jax.Array | None,
   return allowed
 
 
-def _run_layer(layer: DecoderLayer, x_btd, positions_bt, allowed_bts):
-  return layer(x_btd, positions_bt, allowed_bts)
+def _run_layer(layer: DecoderLayer, x_btd, rope_cos_sin, allowed_bts):
+  return layer(x_btd, rope_cos_sin, allowed_bts)
 
 
 _run_layer_remat = nnx.remat(_run_layer)
@@ -47,11 +48,14 @@ class _Backbone(nnx.Module):
     positions counting from 0 at each row's first real token."""
     if positions_bt is None:
       positions_bt = jnp.broadcast_to(jnp.arange(tokens_bt.shape[1]), tokens_bt.shape)
+      rope_cos_sin = rope.arange_cos_sin(self.config, tokens_bt.shape[1])
+    else:
+      rope_cos_sin = rope.cos_sin(self.config, positions_bt)
     allowed_bts = attention_mask(positions_bt, mask_bt, self.config.sliding_window)
     run = _run_layer_remat if self.config.remat else _run_layer
     x_btd = constrain(self.embed(tokens_bt), ("batch", None, None))
     for layer in self.layers:
-      x_btd = constrain(run(layer, x_btd, positions_bt, allowed_bts), ("batch", None, None))
+      x_btd = constrain(run(layer, x_btd, rope_cos_sin, allowed_bts), ("batch", None, None))
     return self.final_norm(x_btd)
 
 
