@@ -1,4 +1,5 @@
 """Copy-on-write pre-faulting: the probe finds the pages code writes; children copy them ahead."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -8,6 +9,7 @@ import pytest
 
 from rstar_jax.sandbox import Limits
 from rstar_jax.sandbox import SandboxPool
+from rstar_jax.sandbox import prefault
 
 # Runs in a fresh interpreter: `probe` forks, and the test process may have JAX threads.
 _PROBE_SCRIPT = textwrap.dedent("""
@@ -93,3 +95,20 @@ def test_waiting_child_takes_the_copy_on_write_faults_ahead():
       pytest.skip("no pre-faulting on this kernel (pagemap or MADV_POPULATE_WRITE missing)")
   cold, warm = _sympy_faults(prefault=False), _sympy_faults(prefault=True)
   assert warm < cold / 2, (warm, cold)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may lift a process out of SCHED_IDLE")
+def test_wake_lifts_a_waiting_child_out_of_idle_scheduling():
+  """A child still copying pages when its program comes must not wait for an idle core."""
+  proc = subprocess.Popen(
+      [sys.executable, "-c", "import os, time\n"
+       "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+       "print(flush=True)\ntime.sleep(60)"], stdout=subprocess.PIPE)
+  try:
+    proc.stdout.readline()
+    assert os.sched_getscheduler(proc.pid) == os.SCHED_IDLE
+    prefault.wake(proc.pid)
+    assert os.sched_getscheduler(proc.pid) == os.SCHED_OTHER
+  finally:
+    proc.kill()
+    proc.wait()

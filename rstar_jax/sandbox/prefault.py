@@ -111,6 +111,11 @@ def _copy(ranges: PageRanges, program_arrived: Callable[[], bool]) -> int:
   return len(ranges)
 
 
+def _may_idle() -> bool:
+  """Only root may leave SCHED_IDLE again (or lift a child out of it)."""
+  return os.geteuid() == 0
+
+
 def populate(ranges: PageRanges, program_arrived: Callable[[], bool]) -> int:
   """Copies the pages of `ranges` into this process until done or the program arrives.
 
@@ -119,7 +124,7 @@ def populate(ranges: PageRanges, program_arrived: Callable[[], bool]) -> int:
   """
   if not ranges:
     return 0
-  idle = os.geteuid() == 0
+  idle = _may_idle()
   if idle:
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
   try:
@@ -127,3 +132,17 @@ def populate(ranges: PageRanges, program_arrived: Callable[[], bool]) -> int:
   finally:
     if idle:
       os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+def wake(pid: int) -> None:
+  """Puts a waiting child back on normal scheduling as its program is sent.
+
+  A child copying pages at SCHED_IDLE on a machine busy with other work gets almost no CPU, so
+  it would only notice its program late; the sender lifts it first.
+  """
+  if not _may_idle():
+    return
+  try:
+    os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+  except OSError:
+    pass  # The child is gone; the worker finds out when it supervises it.

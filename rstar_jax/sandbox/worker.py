@@ -125,6 +125,8 @@ class Worker:
     ready, self._ready = self._ready, None
     try:
       start = time.perf_counter()
+      if self.prefault_ranges:
+        prefault.wake(ready.pid)
       _write_all(ready.program_w, program.encode("utf-8", "surrogateescape"))
       return self._supervise(ready.pid, start, ready.out_r, ready.report_r)
     finally:
