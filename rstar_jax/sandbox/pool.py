@@ -185,9 +185,10 @@ class SandboxPool:
           index, program = pending.popleft()
           if self._send(slot, program):
             busy[slot] = (index, time.monotonic(), time.monotonic() + patience)
-          else:
-            pending.appendleft((index, program))  # The replacement worker takes it next round.
+          else:  # The worker is gone (killed from outside); a fresh one takes it next round.
+            pending.appendleft((index, program))
             self._idle_slots.append(slot)
+            self._replace(slot)
         fds = {self._workers[slot].reply_fd: slot for slot in busy}
         wait = max(0.0, min(deadline for _, _, deadline in busy.values()) - time.monotonic())
         ready, _, _ = select.select(list(fds), [], [], wait)
@@ -214,8 +215,8 @@ class SandboxPool:
                                       limits_lib.TIMEOUT, now - sent)
             self._replace(slot)
     finally:  # Interrupted mid-batch: a late reply would answer the next call's program.
+      self._idle_slots.extend(busy)
       for slot in busy:
-        self._idle_slots.append(slot)
         self._replace(slot)
     return results
 
@@ -223,8 +224,7 @@ class SandboxPool:
     try:
       self._workers[slot].send(program)
       return True
-    except OSError:  # The worker is gone (killed from outside); start another.
-      self._replace(slot)
+    except OSError:
       return False
 
   def _replace(self, slot: int) -> None:
