@@ -46,7 +46,7 @@ def test_policy_round_trip_sharded_files(tmp_path, family, kwargs):
 def test_ppm_exports_as_token_classification(tmp_path):
   make_tiny_hf_model(tmp_path / "hf", "qwen2")
   ppm = ValueModel.from_policy(load_model(tmp_path / "hf"), rngs=nnx.Rngs(3))
-  ppm.score_bias.value = jnp.asarray([0.25])
+  ppm.score_bias[...] = jnp.asarray([0.25])
   save_model(ppm, tmp_path / "ppm")
   hf_ppm = transformers.AutoModelForTokenClassification.from_pretrained(tmp_path / "ppm").float().eval()
   assert hf_ppm.config.num_labels == 1
@@ -64,7 +64,7 @@ def test_ppm_from_policy_copies_backbone_and_drops_lm_head(tmp_path):
   assert not hasattr(ppm, "lm_head")
   np.testing.assert_array_equal(np.asarray(ppm.hidden_states(jnp.asarray(TOKENS))),
                                 np.asarray(policy.hidden_states(jnp.asarray(TOKENS))))
-  assert np.abs(np.asarray(ppm.score_kernel.value)).max() < 0.01  # small init
+  assert np.abs(np.asarray(ppm.score_kernel[...])).max() < 0.01  # small init
 
 
 def test_tokenizer_files_are_written(tmp_path):

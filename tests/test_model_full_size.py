@@ -27,7 +27,7 @@ _LOAD_AND_RUN = textwrap.dedent("""
     rss_before_mb = status_mb("VmRSS")
     start = time.perf_counter()
     model = load_model(sys.argv[1], dtype=sys.argv[4], compute_dtype="float32")
-    jax.block_until_ready(model.final_norm.scale.value)
+    jax.block_until_ready(model.final_norm.scale[...])
     load_s = time.perf_counter() - start
     peak_rss_mb = status_mb("VmHWM")
     param_mb = sum(x.nbytes for x in jax.tree.leaves(nnx.state(model))) / 2**20

@@ -73,7 +73,7 @@ def test_bf16_compute_close_to_fp32(tmp_path):
   tokens = jnp.asarray(np.random.RandomState(3).randint(0, 320, (2, 64)))
   fp32 = np.asarray(load_model(tmp_path)(tokens))
   bf16_model = load_model(tmp_path, dtype="bfloat16")
-  assert bf16_model.layers[0].attn.q_proj.value.dtype == jnp.bfloat16
+  assert bf16_model.layers[0].attn.q_proj[...].dtype == jnp.bfloat16
   bf16 = np.asarray(bf16_model(tokens)).astype(np.float32)
   assert np.abs(bf16 - fp32).max() < 0.1 * np.abs(fp32).max()
 

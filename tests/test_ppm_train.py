@@ -45,7 +45,7 @@ def test_bt_ppm_reaches_high_heldout_accuracy(tmp_path):
   assert result.history[0]["loss"] == pytest.approx(np.log(2), abs=0.05)  # Fresh head: r ~ 0.
   assert result.history[-1]["loss"] < 0.2
   # The policy the PPM started from is untouched (its arrays were copied, not donated).
-  assert np.isfinite(np.asarray(policy.lm_head.value)).all()
+  assert np.isfinite(np.asarray(policy.lm_head[...])).all()
 
 
 @pytest.mark.slow

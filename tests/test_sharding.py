@@ -31,11 +31,11 @@ def test_loaded_sharded_forward_matches(checkpoint, reference, flag):
   mesh = make_mesh(flag)
   model = load_model(checkpoint, mesh=mesh)
   shape = parse_mesh_shape(flag)
-  q = model.layers[0].attn.q_proj.value
+  q = model.layers[0].attn.q_proj[...]
   expected_q = P("fsdp" if shape["fsdp"] > 1 else None, "tensor" if shape["tensor"] > 1 else None, None)
   assert q.sharding.spec == expected_q
   if shape["tensor"] > 1:
-    assert model.layers[1].mlp.down.value.sharding.spec[0] == "tensor"
+    assert model.layers[1].mlp.down[...].sharding.spec[0] == "tensor"
     assert len(q.addressable_shards[0].data.shape) == 3 and q.addressable_shards[0].data.shape[1] == 4 // 2
   with jax.set_mesh(mesh):
     tokens = jax.device_put(jnp.asarray(TOKENS), jax.sharding.NamedSharding(mesh, P(("data", "fsdp"))))
@@ -50,10 +50,10 @@ def test_created_directly_sharded():
   with jax.set_mesh(mesh):
     model = Transformer(config, rngs=nnx.Rngs(0))
     ppm = ValueModel(config, rngs=nnx.Rngs(0))
-  assert model.embed.embedding.value.sharding.spec == P("tensor", "fsdp")
-  assert model.lm_head.value.sharding.spec == P("fsdp", "tensor")
-  assert model.layers[0].attn.o_proj.value.sharding.spec == P("tensor", None, "fsdp")
-  assert ppm.score_kernel.value.sharding.spec == P("fsdp", None)
+  assert model.embed.embedding[...].sharding.spec == P("tensor", "fsdp")
+  assert model.lm_head[...].sharding.spec == P("fsdp", "tensor")
+  assert model.layers[0].attn.o_proj[...].sharding.spec == P("tensor", None, "fsdp")
+  assert ppm.score_kernel[...].sharding.spec == P("fsdp", None)
   unsharded = Transformer(config, rngs=nnx.Rngs(0))
   tokens = jnp.asarray(TOKENS % 64)
   np.testing.assert_allclose(np.asarray(model(tokens)), np.asarray(unsharded(tokens)), atol=1e-5)
@@ -64,8 +64,8 @@ def test_non_dividing_axes_fall_back_to_replication():
   config = ModelConfig(vocab_size=60, hidden_size=32, intermediate_size=64, num_heads=4, num_kv_heads=2, head_dim=8)
   with jax.set_mesh(mesh):
     model = Transformer(config, rngs=nnx.Rngs(0))
-  assert model.layers[0].attn.k_proj.value.sharding.spec == P(None, None, None)
-  assert model.layers[0].mlp.gate.value.sharding.spec == P(None, "tensor")
+  assert model.layers[0].attn.k_proj[...].sharding.spec == P(None, None, None)
+  assert model.layers[0].mlp.gate[...].sharding.spec == P(None, "tensor")
 
 
 @pytest.mark.parametrize("flag", ["data:3", "model:2", "fsdp:x"])

@@ -143,7 +143,7 @@ def save_model(model: Transformer | ValueModel, path: str | os.PathLike, *, toke
   config: ModelConfig = model.config
   dtype = dtype or config.param_dtype
   value_head = isinstance(model, ValueModel)
-  params = {".".join(map(str, p)): v.value for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
+  params = {".".join(map(str, p)): v[...] for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
   np_dtype = _NP_DTYPES[dtype]
 
   def producer(m: TensorMapping):

@@ -23,7 +23,7 @@ class RMSNorm(nnx.Module):
   def __call__(self, x_btd: jax.Array) -> jax.Array:
     x = x_btd.astype(jnp.float32)
     x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + self.eps)
-    return self.scale.value.astype(x_btd.dtype) * x.astype(x_btd.dtype)
+    return self.scale[...].astype(x_btd.dtype) * x.astype(x_btd.dtype)
 
 
 class Attention(nnx.Module):
@@ -51,21 +51,21 @@ class Attention(nnx.Module):
     """
     dt = self.config.compute_dtype
     x = x_btd.astype(dt)
-    q = jnp.einsum("btd,dnh->btnh", x, self.q_proj.value.astype(dt))
-    k = jnp.einsum("btd,dkh->btkh", x, self.k_proj.value.astype(dt))
-    v = jnp.einsum("btd,dkh->btkh", x, self.v_proj.value.astype(dt))
+    q = jnp.einsum("btd,dnh->btnh", x, self.q_proj[...].astype(dt))
+    k = jnp.einsum("btd,dkh->btkh", x, self.k_proj[...].astype(dt))
+    v = jnp.einsum("btd,dkh->btkh", x, self.v_proj[...].astype(dt))
     if self.config.qkv_bias:
-      q = q + self.q_bias.value.astype(dt)
-      k = k + self.k_bias.value.astype(dt)
-      v = v + self.v_bias.value.astype(dt)
+      q = q + self.q_bias[...].astype(dt)
+      k = k + self.k_bias[...].astype(dt)
+      v = v + self.v_bias[...].astype(dt)
     cos, sin = rope_cos_sin
     return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
 
   def out(self, o_btnh: jax.Array) -> jax.Array:
     dt = self.config.compute_dtype
-    y = jnp.einsum("btnh,nhd->btd", o_btnh.astype(dt), self.o_proj.value.astype(dt))
+    y = jnp.einsum("btnh,nhd->btd", o_btnh.astype(dt), self.o_proj[...].astype(dt))
     if self.config.o_bias:
-      y = y + self.o_bias.value.astype(dt)
+      y = y + self.o_bias[...].astype(dt)
     return y
 
 
@@ -102,9 +102,9 @@ class MLP(nnx.Module):
   def __call__(self, x_btd: jax.Array) -> jax.Array:
     dt = self.compute_dtype
     x = x_btd.astype(dt)
-    gate = jnp.einsum("btd,df->btf", x, self.gate.value.astype(dt))
-    up = jnp.einsum("btd,df->btf", x, self.up.value.astype(dt))
-    return jnp.einsum("btf,fd->btd", jax.nn.silu(gate) * up, self.down.value.astype(dt))
+    gate = jnp.einsum("btd,df->btf", x, self.gate[...].astype(dt))
+    up = jnp.einsum("btd,df->btf", x, self.up[...].astype(dt))
+    return jnp.einsum("btf,fd->btd", jax.nn.silu(gate) * up, self.down[...].astype(dt))
 
 
 class DecoderLayer(nnx.Module):
@@ -130,4 +130,4 @@ class Embedding(nnx.Module):
                                ("vocab", "embed"), config.param_dtype)
 
   def __call__(self, tokens_bt: jax.Array) -> jax.Array:
-    return jnp.take(self.embedding.value, tokens_bt, axis=0).astype(self.compute_dtype)
+    return jnp.take(self.embedding[...], tokens_bt, axis=0).astype(self.compute_dtype)

@@ -71,8 +71,8 @@ class Transformer(_Backbone):
   def logits(self, h_btd: jax.Array) -> jax.Array:
     dt = self.config.compute_dtype
     if self.config.tie_embeddings:
-      return jnp.einsum("btd,vd->btv", h_btd.astype(dt), self.embed.embedding.value.astype(dt))
-    return jnp.einsum("btd,dv->btv", h_btd.astype(dt), self.lm_head.value.astype(dt))
+      return jnp.einsum("btd,vd->btv", h_btd.astype(dt), self.embed.embedding[...].astype(dt))
+    return jnp.einsum("btd,dv->btv", h_btd.astype(dt), self.lm_head[...].astype(dt))
 
   def __call__(self, tokens_bt: jax.Array, positions_bt: jax.Array | None = None, *,
                mask_bt: jax.Array | None = None) -> jax.Array:
@@ -89,8 +89,8 @@ class ValueModel(_Backbone):
     self.score_bias = new_param(rngs, zeros, (1,), (None,), config.param_dtype)
 
   def scores(self, h_btd: jax.Array) -> jax.Array:
-    y = jnp.einsum("btd,do->bto", h_btd.astype(jnp.float32), self.score_kernel.value.astype(jnp.float32))
-    return (y + self.score_bias.value.astype(jnp.float32))[..., 0]
+    y = jnp.einsum("btd,do->bto", h_btd.astype(jnp.float32), self.score_kernel[...].astype(jnp.float32))
+    return (y + self.score_bias[...].astype(jnp.float32))[..., 0]
 
   def __call__(self, tokens_bt: jax.Array, positions_bt: jax.Array | None = None, *,
                mask_bt: jax.Array | None = None) -> jax.Array:
