@@ -4,7 +4,6 @@ Frequencies follow transformers' `modeling_rope_utils` definitions exactly so lo
 """
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
