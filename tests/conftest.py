@@ -1,6 +1,7 @@
 """Test-session setup shared by every test module.
 
 Eight fake CPU devices let sharding tests build real meshes; the other tests use device 0.
+malloc is set up as the launchers set it (rstar_jax/host_memory.py).
 absl flags are marked parsed because grain and our launch modules read them.
 """
 import os
@@ -14,6 +15,9 @@ import pathlib  # noqa: E402
 import pytest  # noqa: E402
 from absl import flags  # noqa: E402
 
+from rstar_jax import host_memory  # noqa: E402
+
+host_memory.keep_freed_memory()  # As the launchers do, before JAX's first computation.
 flags.FLAGS.mark_as_parsed()
 
 SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -1,0 +1,51 @@
+"""host_memory: XLA:CPU's per-execution temporary buffer is reused instead of faulted in again."""
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from rstar_jax import host_memory
+
+RUNS = 40
+# A jitted function whose 64 MiB intermediate (exp(x), consumed by a matmul) lives in XLA's
+# temporary buffer; prints how many of its executions faulted at least half of that buffer in.
+_PROBE = f"""
+import resource
+from rstar_jax import host_memory
+print(host_memory.keep_freed_memory())
+import jax, jax.numpy as jnp
+x = jnp.full((8192, 2048), 0.01, jnp.float32)
+w = jnp.ones((2048, 8), jnp.float32)
+f = jax.jit(lambda x, w: jnp.exp(x) @ w)
+f(x, w).block_until_ready()
+faulting = 0
+for _ in range({RUNS}):
+  before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+  f(x, w).block_until_ready()
+  faulting += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before > 8192 * 2048 * 2 // 4096
+print(faulting)
+"""
+
+
+def _faulting_runs(opt_out: bool) -> tuple[bool, int]:
+  env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
+  env.pop(host_memory.OPT_OUT_ENV, None)
+  if opt_out:
+    env[host_memory.OPT_OUT_ENV] = "1"
+  applied, faulting = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True,
+                                     text=True, timeout=300, check=True).stdout.split()
+  return applied == "True", int(faulting)
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
+                    reason="the settings are glibc mallopt parameters")
+def test_temporary_buffer_is_reused_instead_of_faulted_in_again():
+  default_applied, default_faulting = _faulting_runs(opt_out=True)
+  applied, faulting = _faulting_runs(opt_out=False)
+  assert not default_applied and applied
+  assert default_faulting >= RUNS - 2  # glibc's defaults: a fresh mmap for every execution.
+  # Reused from the heap; a few early executions may still grow it while the previous
+  # execution's buffer is being freed.
+  assert faulting <= RUNS // 2
