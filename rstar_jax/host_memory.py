@@ -21,11 +21,13 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
 _SETTINGS = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1))
+applied = False  # Whether this process's malloc was set up (benchmarks report it).
 
 
 def keep_freed_memory() -> bool:
   """Applies the settings; True where they took effect (glibc, not opted out)."""
-  if os.environ.get(OPT_OUT_ENV) == "1" or platform.libc_ver()[0] != "glibc":
-    return False
-  mallopt = ctypes.CDLL(None).mallopt
-  return all(mallopt(param, value) == 1 for param, value in _SETTINGS)
+  global applied
+  if os.environ.get(OPT_OUT_ENV) != "1" and platform.libc_ver()[0] == "glibc":
+    mallopt = ctypes.CDLL(None).mallopt
+    applied = all(mallopt(param, value) == 1 for param, value in _SETTINGS)
+  return applied

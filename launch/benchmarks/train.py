@@ -2,9 +2,12 @@
 
 Same tiny Qwen2 config, same batch (8 x 256 tokens, loss on the last 192 of each row), AdamW with
 global-norm clipping on both sides, fp32. The two sides are timed in alternating rounds and each
-keeps its best round, so a burst of load from other jobs does not land on one side only.
+keeps its best round, so a burst of load from other jobs does not land on one side only. Both run
+in one process, so under the same malloc settings (`rstar_jax.host_memory`, applied by the
+launcher); each side's page faults per step are printed.
 """
 import os
+import resource
 import time
 
 import jax
@@ -13,6 +16,7 @@ import torch
 import transformers
 from flax import nnx
 
+from rstar_jax import host_memory
 from rstar_jax import models
 from rstar_jax.training import inputs
 from rstar_jax.training import loop
@@ -91,11 +95,14 @@ def run(argv: list[str]) -> None:
   best = {name: float("inf") for name in sides}
   for r in range(ROUNDS):
     for name, side in sides.items():
+      faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
       best[name] = min(best[name], side.run(STEPS_PER_ROUND))
-      print(f"round {r}: {name} {BATCH * SEQ * STEPS_PER_ROUND / best[name]:.0f} tok/s (best so far)")
+      faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / STEPS_PER_ROUND
+      print(f"round {r}: {name} {BATCH * SEQ * STEPS_PER_ROUND / best[name]:.0f} tok/s "
+            f"(best so far), {faults:.0f} page faults/step")
   tok_s = {name: BATCH * SEQ * STEPS_PER_ROUND / t for name, t in best.items()}
   print(f"config: {MODEL.num_layers} layers, hidden {MODEL.hidden_size}, vocab {MODEL.vocab_size}, "
         f"batch {BATCH} x {SEQ} tokens, {jax.default_backend()} backend, "
-        f"{os.cpu_count()} CPU threads for torch")
+        f"{os.cpu_count()} CPU threads for torch, host_memory applied: {host_memory.applied}")
   print(f"train speedup {tok_s['rstar_jax'] / tok_s['torch']:.2f}x "
         f"(rstar_jax {tok_s['rstar_jax']:.0f} tok/s, torch {tok_s['torch']:.0f} tok/s)")
