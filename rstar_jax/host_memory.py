@@ -13,7 +13,6 @@ to keep glibc's defaults. Other C libraries (macOS, musl) are left alone.
 """
 import ctypes
 import os
-import platform
 
 OPT_OUT_ENV = "RSTAR_JAX_SYSTEM_MALLOC"
 # mallopt parameters from glibc's <malloc.h>.
@@ -24,10 +23,18 @@ _SETTINGS = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1)
 applied = False  # Whether this process's malloc was set up (benchmarks report it).
 
 
+def supported() -> bool:
+  """Whether this process's C library is glibc, whose mallopt parameters these are."""
+  try:
+    return os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
+  except (AttributeError, ValueError, OSError):  # No confstr (Windows) or no such name (macOS).
+    return False
+
+
 def keep_freed_memory() -> bool:
   """Applies the settings; True where they took effect (glibc, not opted out)."""
   global applied
-  if os.environ.get(OPT_OUT_ENV) != "1" and platform.libc_ver()[0] == "glibc":
+  if os.environ.get(OPT_OUT_ENV) != "1" and supported():
     mallopt = ctypes.CDLL(None).mallopt
     applied = all(mallopt(param, value) == 1 for param, value in _SETTINGS)
   return applied

@@ -1,6 +1,5 @@
 """host_memory: XLA:CPU's per-execution temporary buffer is reused instead of faulted in again."""
 import os
-import platform
 import subprocess
 import sys
 
@@ -39,8 +38,7 @@ def _faulting_runs(opt_out: bool) -> tuple[bool, int]:
   return applied == "True", int(faulting)
 
 
-@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-                    reason="the settings are glibc mallopt parameters")
+@pytest.mark.skipif(not host_memory.supported(), reason="the settings are glibc mallopt parameters")
 def test_temporary_buffer_is_reused_instead_of_faulted_in_again():
   default_applied, default_faulting = _faulting_runs(opt_out=True)
   applied, faulting = _faulting_runs(opt_out=False)
