@@ -12,7 +12,9 @@ the arena it first allocated from. The launchers call it at import; set RSTAR_JA
 to keep glibc's defaults. Other C libraries (macOS, musl) are left alone.
 """
 import ctypes
+import logging
 import os
+import sys
 
 OPT_OUT_ENV = "RSTAR_JAX_SYSTEM_MALLOC"
 # mallopt parameters from glibc's <malloc.h>.
@@ -31,10 +33,20 @@ def supported() -> bool:
     return False
 
 
+def _jax_started() -> bool:
+  bridge = sys.modules.get("jax._src.xla_bridge")  # Never imports JAX itself.
+  return bool(bridge and getattr(bridge, "backends_are_initialized", lambda: False)())
+
+
 def keep_freed_memory() -> bool:
   """Applies the settings; True where they took effect (glibc, not opted out)."""
   global applied
   if os.environ.get(OPT_OUT_ENV) != "1" and supported():
+    if _jax_started():
+      logging.getLogger(__name__).warning(
+          "keep_freed_memory() called after JAX started its backend: XLA's threads keep the "
+          "malloc arenas they already have, so their buffers may still be faulted in anew. "
+          "Call it before the first JAX computation.")
     mallopt = ctypes.CDLL(None).mallopt
     applied = all(mallopt(param, value) == 1 for param, value in _SETTINGS)
   return applied

@@ -47,3 +47,15 @@ def test_temporary_buffer_is_reused_instead_of_faulted_in_again():
   # Reused from the heap; a few early executions may still grow it while the previous
   # execution's buffer is being freed.
   assert faulting <= RUNS // 2
+
+
+@pytest.mark.skipif(not host_memory.supported(), reason="the settings are glibc mallopt parameters")
+def test_warns_when_called_after_jax_started():
+  late = ("import jax; jax.devices()\n"
+          "from rstar_jax import host_memory; print(host_memory.keep_freed_memory())")
+  env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+  env.pop(host_memory.OPT_OUT_ENV, None)
+  run = subprocess.run([sys.executable, "-c", late], env=env, capture_output=True, text=True,
+                       timeout=120, check=True)
+  assert run.stdout.split() == ["True"]
+  assert "after JAX started its backend" in run.stderr
