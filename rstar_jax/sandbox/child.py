@@ -15,6 +15,7 @@ import signal
 import sys
 from typing import Any
 
+from rstar_jax.sandbox import fdio
 from rstar_jax.sandbox import guard
 from rstar_jax.sandbox import isolation
 from rstar_jax.sandbox import limits as limits_lib
@@ -95,11 +96,7 @@ def _redirect_fds(setup: ChildSetup) -> tuple[int, int]:
 
 
 def _read_program(fd: int) -> str:
-  chunks = []
-  while chunk := os.read(fd, 1 << 16):
-    chunks.append(chunk)
-  os.close(fd)
-  return b"".join(chunks).decode("utf-8", "surrogateescape")
+  return fdio.read_to_eof(fd).decode("utf-8", "surrogateescape")
 
 
 def _prepare(setup: ChildSetup) -> tuple[int, int]:
@@ -130,9 +127,7 @@ def _report(fd: int, exc: BaseException | None, spawned: bool) -> None:
     record = {"error_type": type(exc).__name__, "error_message": message[:_MAX_MESSAGE_CHARS],
               "limit_hit": _limit_of(exc)}
   record["spawned"] = spawned
-  data = json.dumps(record).encode() + b"\n"
-  while data:
-    data = data[os.write(fd, data):]
+  fdio.write_all(fd, json.dumps(record).encode() + b"\n")
 
 
 def run(setup: ChildSetup) -> None:

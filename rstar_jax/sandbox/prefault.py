@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from rstar_jax.sandbox import fdio
+
 # (address, length in bytes) of runs of consecutive pages, in address order.
 PageRanges = tuple[tuple[int, int], ...]
 
@@ -63,14 +65,6 @@ def _ranges(pages: np.ndarray) -> PageRanges:
   return tuple(zip((firsts * _PAGE).tolist(), ((lasts - firsts + 1) * _PAGE).tolist()))
 
 
-def _read_all(fd: int) -> bytes:
-  chunks = []
-  while chunk := os.read(fd, 1 << 20):
-    chunks.append(chunk)
-  os.close(fd)
-  return b"".join(chunks)
-
-
 def probe(code: str) -> PageRanges:
   """The pages of this process that running (trusted) `code` in a forked child copies."""
   mappings = _private_writable_mappings()
@@ -86,14 +80,12 @@ def probe(code: str) -> PageRanges:
       os.close(read_fd)
       exec(compile(code, "<prefault probe>", "exec"), {"__name__": "__probe__"})  # noqa: S102
       copied = np.intersect1d(_pages_with_bit(mappings, _EXCLUSIVE_BIT), resident)
-      data = memoryview(copied.astype(np.int64).tobytes())
-      while data:
-        data = data[os.write(write_fd, data):]
+      fdio.write_all(write_fd, copied.astype(np.int64).tobytes())
       status = 0
     finally:
       os._exit(status)
   os.close(write_fd)
-  data = _read_all(read_fd)
+  data = fdio.read_to_eof(read_fd, 1 << 20)
   _, status = os.waitpid(pid, 0)
   if os.waitstatus_to_exitcode(status) != 0:
     return ()

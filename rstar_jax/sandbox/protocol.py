@@ -4,14 +4,14 @@ import pickle
 import struct
 from typing import Any
 
+from rstar_jax.sandbox import fdio
+
 _HEADER = struct.Struct("<I")
 
 
 def send(fd: int, obj: Any) -> None:
   data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-  view = memoryview(_HEADER.pack(len(data)) + data)
-  while view:
-    view = view[os.write(fd, view):]
+  fdio.write_all(fd, _HEADER.pack(len(data)) + data)
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:

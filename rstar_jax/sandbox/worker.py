@@ -22,6 +22,7 @@ from typing import Any
 import numpy
 
 from rstar_jax.sandbox import child as child_lib
+from rstar_jax.sandbox import fdio
 from rstar_jax.sandbox import isolation
 from rstar_jax.sandbox import limits as limits_lib
 from rstar_jax.sandbox import prefault
@@ -67,10 +68,8 @@ class _ReadyChild:
 
 def _write_all(fd: int, data: bytes) -> None:
   """Sends the program and closes the pipe; a child that already died just misses it."""
-  view = memoryview(data)
   try:
-    while view:
-      view = view[os.write(fd, view):]
+    fdio.write_all(fd, data)
   except BrokenPipeError:
     pass
   finally:
