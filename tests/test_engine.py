@@ -63,6 +63,9 @@ def test_multi_token_stop_string_cuts_text_and_tokens(setup):
   assert list(cand.token_ids) == expected[:len(cand.token_ids)]
   assert tok.decode(list(cand.token_ids)).startswith(cand.text)
   assert stop not in tok.decode(list(cand.token_ids[:-1]))
+  # A stop found only after the whole continuation was generated: the extra tokens are dropped.
+  late = engine._candidate(np.asarray(expected), np.zeros(len(expected)), -1, (stop,))  # pylint: disable=protected-access
+  assert (late.text, late.token_ids, late.stop_reason) == (cand.text, cand.token_ids, "stop")
 
 
 def test_budget_and_early_stopping_rows_do_not_corrupt_others(setup):

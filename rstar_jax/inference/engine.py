@@ -174,9 +174,15 @@ class Engine:
     end = first_stop_end(text, stops)
     if end is not None:
       reason, text = "stop", text[:end]
-      keep = len(body)
-      while keep > 1 and first_stop_end(self.tokenizer.decode(body[:keep - 1]), stops) is not None:
-        keep -= 1  # drop tokens generated after the stop string
-      ids = body[:keep]
+      # Drop the tokens generated after the stop string: the shortest prefix whose text still
+      # contains it, found by bisection (a late-detected stop can leave a chunk of extra tokens).
+      lo, hi = 1, len(body)
+      while lo < hi:
+        mid = (lo + hi) // 2
+        if first_stop_end(self.tokenizer.decode(body[:mid]), stops) is None:
+          lo = mid + 1
+        else:
+          hi = mid
+      ids = body[:lo]
     return Candidate(text=text, token_ids=tuple(ids), stop_reason=reason,
                      logprob_sum=float(np.sum(logprobs[:len(ids)])))
