@@ -28,13 +28,18 @@ print(faulting)
 """
 
 
-def _faulting_runs(opt_out: bool) -> tuple[bool, int]:
+def _run_python(code: str, *, opt_out: bool, timeout_s: float) -> subprocess.CompletedProcess:
+  """`code` in a fresh one-device CPU interpreter, with or without the opt-out variable."""
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}
   env.pop(host_memory.OPT_OUT_ENV, None)
   if opt_out:
     env[host_memory.OPT_OUT_ENV] = "1"
-  applied, faulting = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True,
-                                     text=True, timeout=300, check=True).stdout.split()
+  return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                        timeout=timeout_s, check=True)
+
+
+def _faulting_runs(opt_out: bool) -> tuple[bool, int]:
+  applied, faulting = _run_python(_PROBE, opt_out=opt_out, timeout_s=300).stdout.split()
   return applied == "True", int(faulting)
 
 
@@ -53,9 +58,6 @@ def test_temporary_buffer_is_reused_instead_of_faulted_in_again():
 def test_warns_when_called_after_jax_started():
   late = ("import jax; jax.devices()\n"
           "from rstar_jax import host_memory; print(host_memory.keep_freed_memory())")
-  env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-  env.pop(host_memory.OPT_OUT_ENV, None)
-  run = subprocess.run([sys.executable, "-c", late], env=env, capture_output=True, text=True,
-                       timeout=120, check=True)
+  run = _run_python(late, opt_out=False, timeout_s=120)
   assert run.stdout.split() == ["True"]
   assert "after JAX started its backend" in run.stderr
