@@ -6,7 +6,7 @@ from absl import flags
 import jax
 from ml_collections import config_flags
 
-from rstar_jax.evolution.sync import ProcessSync
+from rstar_jax.runtime.sync import ProcessSync
 
 DEFAULT_CONFIG = str(pathlib.Path(__file__).resolve().parents[1] / "configs" / "world.py")
 

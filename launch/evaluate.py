@@ -18,8 +18,8 @@ from absl import app
 from absl import flags
 
 from launch import common
+from rstar_jax.evaluation import report
 from rstar_jax.evolution import loading
-from rstar_jax.evolution import report
 from rstar_jax.evolution.layout import RunLayout
 
 _CONFIG = common.define_config()

@@ -12,8 +12,8 @@ import pathlib
 from absl import app
 from absl import flags
 
-from rstar_jax.evolution import export
 from rstar_jax.evolution.layout import RunLayout
+from rstar_jax.training import export
 
 _RUN_DIR = flags.DEFINE_string("run_dir", None, "A self-evolution run directory.")
 _ROUND = flags.DEFINE_integer("round", None, "Round whose model to export (with --run_dir).")

@@ -14,9 +14,10 @@ from absl import app
 from absl import flags
 
 from launch import common
-from rstar_jax.data import extract
 from rstar_jax.evolution import loading
 from rstar_jax.evolution import settings
+from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.search import extract
 from rstar_jax.search import run as search_run
 from rstar_jax.search.config import SearchConfig
 
@@ -44,7 +45,7 @@ def main(argv: list[str]) -> None:
                               rollouts=_ROLLOUTS.value,
                               extra_rollouts=tuple(int(x) for x in _EXTRA.value),
                               seed=config.seed)
-  mesh = loading.local_mesh(config.get("engine_mesh", ""), config.get("engine_devices", 0))
+  mesh = mesh_lib.local_mesh(config.get("engine_mesh", ""), config.get("engine_devices", 0))
   kwargs = dict(engine=config.engine, dtype=config.model_dtype, mesh=mesh)
   engine = loading.load_engine(_POLICY.value, **kwargs)
   scorer = (loading.load_scorer(_PPM.value, tokenizer_dir=_POLICY.value, **kwargs)

@@ -6,6 +6,7 @@ from absl import flags
 from launch import common
 from rstar_jax.evolution import loading
 from rstar_jax.evolution import settings
+from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training.config import PPMConfig
 from rstar_jax.training.config import SFTConfig
 
@@ -17,7 +18,6 @@ OUT = flags.DEFINE_string("out", None, "Output directory (checkpoints/, metrics,
 
 def train(kind: str, config, **fixed) -> None:
   """Trains on the global mesh (every process of a multi-host run takes part)."""
-  from rstar_jax import models  # pylint: disable=g-import-not-at-top
   from rstar_jax.training import ppm  # pylint: disable=g-import-not-at-top
   from rstar_jax.training import sft  # pylint: disable=g-import-not-at-top
   for flag in (DATA, INIT, OUT):
@@ -27,7 +27,7 @@ def train(kind: str, config, **fixed) -> None:
   cls, fn, section = ((SFTConfig, sft.train_sft, config.sft) if kind == "sft" else
                       (PPMConfig, ppm.train_ppm, config.ppm))
   cfg = settings.to_dataclass(cls, section, kind, progress_bar=config.progress, **fixed)
-  mesh = models.make_mesh(config.mesh)
+  mesh = mesh_lib.make_mesh(config.mesh)
   result = fn(cfg, data_dir=pathlib.Path(DATA.value),
               init=loading.load_for_training(INIT.value, config, mesh),
               tokenizer=loading.tokenizer(TOKENIZER.value or INIT.value),

@@ -1,7 +1,7 @@
 """Test-session setup shared by every test module.
 
 Eight fake CPU devices let sharding tests build real meshes; the other tests use device 0.
-malloc is set up as the launchers set it (rstar_jax/host_memory.py).
+malloc is set up as the launchers set it (rstar_jax/runtime/host_memory.py).
 absl flags are marked parsed because grain and our launch modules read them.
 """
 import os
@@ -12,10 +12,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pathlib  # noqa: E402
 
-import pytest  # noqa: E402
 from absl import flags  # noqa: E402
+import pytest  # noqa: E402
 
-from rstar_jax import host_memory  # noqa: E402
+from rstar_jax.runtime import host_memory  # noqa: E402
 
 host_memory.keep_freed_memory()  # As the launchers do, before JAX's first computation.
 flags.FLAGS.mark_as_parsed()

@@ -4,9 +4,14 @@ import random
 
 import pytest
 
-from rstar_jax.data.benchmarks import gold_answer, load_benchmark
-from rstar_jax.data.problems import LoadReport, ProblemFileError
-from rstar_jax.grading import extract_answer, is_equivalent, normalize, parse_number
+from rstar_jax.data.benchmarks import gold_answer
+from rstar_jax.data.benchmarks import load_benchmark
+from rstar_jax.data.problems import LoadReport
+from rstar_jax.data.problems import ProblemFileError
+from rstar_jax.grading import extract_answer
+from rstar_jax.grading import is_equivalent
+from rstar_jax.grading import normalize
+from rstar_jax.grading import parse_number
 
 FILES = ["aime24", "amc23", "college_math", "gaokao2023en", "gsm8k", "gsm8k_train", "math500", "minerva_math",
          "olympiadbench"]

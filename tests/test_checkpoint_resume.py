@@ -9,21 +9,22 @@ import signal
 import subprocess
 import sys
 
+from flax import nnx
 import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
-
-from rstar_jax.training import loop
-from rstar_jax.training import sft
-from rstar_jax.training.config import SFTConfig
-from rstar_jax.training.sft import train_sft
 from test_input_pipeline import sft_rows
 from test_train_helpers import tiny_policy
 from test_train_helpers import tiny_tokenizer
 from test_train_helpers import write
+
+from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.training import loop
+from rstar_jax.training import sft
+from rstar_jax.training.config import SFTConfig
+from rstar_jax.training.sft import train_sft
 
 CFG = SFTConfig(lr=3e-3, epochs=3, batch_size=4, max_len=128, warmup_steps=2, export_hf=False,
                 progress_bar=False, checkpoint_every=3, keep_checkpoints=2,
@@ -33,7 +34,7 @@ CFG = SFTConfig(lr=3e-3, epochs=3, batch_size=4, max_len=128, warmup_steps=2, ex
 def _train(data: pathlib.Path, out: pathlib.Path, cfg: SFTConfig = CFG, hidden: int = 32,
            callbacks=()) -> loop.TrainResult:
   tok = tiny_tokenizer()
-  mesh = loop.single_device_mesh()
+  mesh = mesh_lib.single_device_mesh()
   return train_sft(cfg, data_dir=data, init=tiny_policy(len(tok), mesh, hidden=hidden),
                    tokenizer=tok, out_dir=out, mesh=mesh, callbacks=callbacks)
 

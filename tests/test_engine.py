@@ -1,13 +1,16 @@
 """Engine: greedy parity with transformers' generate, stops, budgets, seeds, recompilation, errors."""
 import numpy as np
 import pytest
+from tiny_hf import make_tiny_hf_model
+from tiny_tokenizer import tiny_tokenizer
 import torch
 
 from rstar_jax.hf import load_model
-from rstar_jax.inference import Engine, EngineConfig, SamplingParams, Scorer
+from rstar_jax.inference import Engine
+from rstar_jax.inference import EngineConfig
+from rstar_jax.inference import SamplingParams
+from rstar_jax.inference import Scorer
 from rstar_jax.models import ValueModel
-from tiny_hf import make_tiny_hf_model
-from tiny_tokenizer import tiny_tokenizer
 
 PROMPTS = [
     "<|user|>:\nTom has 3 apples and buys 5 more.",

@@ -1,12 +1,15 @@
 """Greedy decoding with parameters sharded on 8 fake CPU devices equals unsharded decoding."""
 import numpy as np
 import pytest
-
-from rstar_jax.hf import load_model
-from rstar_jax.inference import Engine, SamplingParams, Scorer
-from rstar_jax.models import ValueModel, make_mesh
 from tiny_hf import make_tiny_hf_model
 from tiny_tokenizer import tiny_tokenizer
+
+from rstar_jax.hf import load_model
+from rstar_jax.inference import Engine
+from rstar_jax.inference import SamplingParams
+from rstar_jax.inference import Scorer
+from rstar_jax.models import ValueModel
+from rstar_jax.runtime.mesh import make_mesh
 
 PROMPTS = ["<|user|>:\nTom has 3 apples.", "step end answer output code " * 5, "<code>\n# Step 1", "total = 3 + 5"]
 

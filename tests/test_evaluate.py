@@ -11,9 +11,10 @@ import pytest
 
 from launch.benchmarks import search as search_bench
 from rstar_jax.data.problems import Problem
-from rstar_jax.evolution import evaluation
+from rstar_jax.evaluation import harness as evaluation
+from rstar_jax.format import prompts
+from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.sandbox import SandboxPool
-from rstar_jax.search import prompts
 from rstar_jax.search import scripted
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -97,13 +98,13 @@ def test_samples_differ_between_runs_and_greedy_is_deterministic(pool):
 
 
 def test_gsm8k_end_to_end_with_a_tiny_model(tmp_path, benchmarks_dir):
-  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
-  from rstar_jax import models  # pylint: disable=g-import-not-at-top
-  from rstar_jax.training import loop  # pylint: disable=g-import-not-at-top
   from test_train_helpers import tiny_policy  # pylint: disable=g-import-not-at-top
   from test_train_helpers import tiny_tokenizer  # pylint: disable=g-import-not-at-top
+
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  from rstar_jax import models  # pylint: disable=g-import-not-at-top
   tok = tiny_tokenizer()
-  policy = tiny_policy(len(tok), loop.single_device_mesh())
+  policy = tiny_policy(len(tok), mesh_lib.single_device_mesh())
   hf.save_model(policy, tmp_path / "policy", tokenizer=tok)
   hf.save_model(models.ValueModel.from_policy(policy), tmp_path / "ppm", tokenizer=tok)
   out = tmp_path / "eval"

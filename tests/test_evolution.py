@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from rstar_jax.evaluation import report
 from rstar_jax.evolution import driver
 from rstar_jax.evolution import markers
 from rstar_jax.evolution import plan as plan_lib
-from rstar_jax.evolution import report
 from rstar_jax.evolution.layout import RunLayout
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -9,12 +9,11 @@ import pathlib
 import subprocess
 import sys
 
-import pytest
-
-from rstar_jax.data import extract
 from rstar_jax.data import records
 from rstar_jax.evolution import markers
 from rstar_jax.evolution.layout import RunLayout
+from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.search import extract
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = "configs/world.py:smoke"
@@ -72,12 +71,12 @@ def test_smoke_config_runs_every_stage(tmp_path):
 def test_launcher_runs_every_round_on_configured_files(tmp_path):
   """The fast variant: a random tiny policy and problem files instead of the
   world. Nothing is solved, so every round keeps the bootstrap policy, but every stage runs."""
-  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
-  from rstar_jax.training import loop  # pylint: disable=g-import-not-at-top
   from test_train_helpers import tiny_policy  # pylint: disable=g-import-not-at-top
   from test_train_helpers import tiny_tokenizer  # pylint: disable=g-import-not-at-top
+
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   tok = tiny_tokenizer()
-  hf.save_model(tiny_policy(len(tok), loop.single_device_mesh()), tmp_path / "policy",
+  hf.save_model(tiny_policy(len(tok), mesh_lib.single_device_mesh()), tmp_path / "policy",
                 tokenizer=tok)
   for name, n in (("train", 4), ("heldout", 3)):
     with open(tmp_path / f"{name}.jsonl", "w", encoding="utf-8") as f:

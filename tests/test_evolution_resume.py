@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from rstar_jax.runtime import mesh as mesh_lib
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -105,18 +107,18 @@ def _records(run: pathlib.Path) -> dict[str, list]:
 
 
 def test_killed_mid_search_and_mid_training_resumes_to_the_same_records(tmp_path):
-  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
-  from rstar_jax.evolution import markers  # pylint: disable=g-import-not-at-top
-  from rstar_jax.evolution.layout import RunLayout  # pylint: disable=g-import-not-at-top
-  from rstar_jax.training import loop  # pylint: disable=g-import-not-at-top
   from test_multihost import _problems_file  # pylint: disable=g-import-not-at-top
   from test_train_helpers import tiny_policy  # pylint: disable=g-import-not-at-top
   from test_train_helpers import tiny_tokenizer  # pylint: disable=g-import-not-at-top
+
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  from rstar_jax.evolution import markers  # pylint: disable=g-import-not-at-top
+  from rstar_jax.evolution.layout import RunLayout  # pylint: disable=g-import-not-at-top
   data = tmp_path / "data"
   data.mkdir()
   _problems_file(data / "problems.jsonl")
   tok = tiny_tokenizer()
-  hf.save_model(tiny_policy(len(tok), loop.single_device_mesh()), data / "policy", tokenizer=tok)
+  hf.save_model(tiny_policy(len(tok), mesh_lib.single_device_mesh()), data / "policy", tokenizer=tok)
 
   straight = tmp_path / "straight"
   _run(straight, data)

@@ -1,23 +1,23 @@
 """Export: an orbax checkpoint of a trained policy or PPM becomes an HF folder transformers loads."""
+from flax import nnx
 import jax
 import numpy as np
 import pytest
-import torch
-import transformers
-from flax import nnx
-
-from rstar_jax import hf
-from rstar_jax.evolution import export
-from rstar_jax.training import loop
-from rstar_jax.training.config import PPMConfig
-from rstar_jax.training.config import SFTConfig
-from rstar_jax.training.ppm import train_ppm
-from rstar_jax.training.sft import train_sft
 from test_input_pipeline import pair_rows
 from test_input_pipeline import sft_rows
 from test_train_helpers import tiny_policy
 from test_train_helpers import tiny_tokenizer
 from test_train_helpers import write
+import torch
+import transformers
+
+from rstar_jax import hf
+from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.training import export
+from rstar_jax.training.config import PPMConfig
+from rstar_jax.training.config import SFTConfig
+from rstar_jax.training.ppm import train_ppm
+from rstar_jax.training.sft import train_sft
 
 COMMON = dict(lr=3e-3, epochs=1, batch_size=4, max_len=128, warmup_steps=0, export_hf=False,
               progress_bar=False, checkpoint_every=1, async_checkpointing=False)
@@ -32,7 +32,7 @@ def template(tmp_path_factory):
   """The untrained tiny policy as an HF folder: the structure the checkpoints are read into."""
   tok = tiny_tokenizer()
   path = tmp_path_factory.mktemp("template")
-  hf.save_model(tiny_policy(len(tok), loop.single_device_mesh()), path, tokenizer=tok)
+  hf.save_model(tiny_policy(len(tok), mesh_lib.single_device_mesh()), path, tokenizer=tok)
   return path
 
 

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from rstar_jax.grading import equivalence, extract_answer, is_equivalent
+from rstar_jax.grading import equivalence
+from rstar_jax.grading import extract_answer
+from rstar_jax.grading import is_equivalent
 
 
 @pytest.mark.parametrize("text, expected", [

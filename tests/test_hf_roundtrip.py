@@ -2,16 +2,20 @@
 import json
 import os
 
+from flax import nnx
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from tiny_hf import make_tiny_hf_model
 import torch
 import transformers
-import jax.numpy as jnp
-from flax import nnx
 
-from rstar_jax.hf import CheckpointError, load_model, save_model
-from rstar_jax.models import ModelConfig, Transformer, ValueModel
-from tiny_hf import make_tiny_hf_model
+from rstar_jax.hf import CheckpointError
+from rstar_jax.hf import load_model
+from rstar_jax.hf import save_model
+from rstar_jax.models import ModelConfig
+from rstar_jax.models import Transformer
+from rstar_jax.models import ValueModel
 
 TOKENS = np.random.RandomState(0).randint(0, 320, (2, 24))
 
@@ -106,7 +110,9 @@ def test_unknown_head_architecture(tmp_path):
 
 
 def _rewrite(p, transform):
-  from rstar_jax.hf.safetensors_io import SafetensorsFile, TensorToWrite, write_safetensors
+  from rstar_jax.hf.safetensors_io import SafetensorsFile
+  from rstar_jax.hf.safetensors_io import TensorToWrite
+  from rstar_jax.hf.safetensors_io import write_safetensors
   f = SafetensorsFile(str(p / "model.safetensors"))
   tensors = {n: np.array(f.get(n)) for n in f.names}
   del f

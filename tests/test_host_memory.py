@@ -5,14 +5,14 @@ import sys
 
 import pytest
 
-from rstar_jax import host_memory
+from rstar_jax.runtime import host_memory
 
 RUNS = 40
 # A jitted function whose 64 MiB intermediate (exp(x), consumed by a matmul) lives in XLA's
 # temporary buffer; prints how many of its executions faulted at least half of that buffer in.
 _PROBE = f"""
 import resource
-from rstar_jax import host_memory
+from rstar_jax.runtime import host_memory
 print(host_memory.keep_freed_memory())
 import jax, jax.numpy as jnp
 x = jnp.full((8192, 2048), 0.01, jnp.float32)
@@ -57,7 +57,7 @@ def test_temporary_buffer_is_reused_instead_of_faulted_in_again():
 @pytest.mark.skipif(not host_memory.supported(), reason="the settings are glibc mallopt parameters")
 def test_warns_when_called_after_jax_started():
   late = ("import jax; jax.devices()\n"
-          "from rstar_jax import host_memory; print(host_memory.keep_freed_memory())")
+          "from rstar_jax.runtime import host_memory; print(host_memory.keep_freed_memory())")
   run = _run_python(late, opt_out=False, timeout_s=120)
   assert run.stdout.split() == ["True"]
   assert "after JAX started its backend" in run.stderr

@@ -1,16 +1,16 @@
 """Input pipelines: prompt masking, overlong policy, bad records, host sharding, epochs, pairs."""
+from array_record.python import array_record_module
 import numpy as np
 import pytest
-from array_record.python import array_record_module
+from test_train_helpers import tiny_tokenizer
+from test_train_helpers import write
 
-from rstar_jax.search import prompts
+from rstar_jax.format import prompts
 from rstar_jax.training import inputs
 from rstar_jax.training import ppm_data
 from rstar_jax.training import sft_data
 from rstar_jax.training.config import PPMConfig
 from rstar_jax.training.config import SFTConfig
-from test_train_helpers import tiny_tokenizer
-from test_train_helpers import write
 
 RESPONSE = "<code>\nx = 1 + 2\nprint(x)\n<end_of_code><output>3<end_of_output><answer>\\boxed{3}<end_of_answer>"
 

@@ -1,11 +1,16 @@
 """The building blocks other packages compose (inference KV cache, training remat) agree with the model."""
+from flax import nnx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
 
-from rstar_jax.models import ModelConfig, RopeConfig, Transformer, attend, attention_mask, rope
+from rstar_jax.models import ModelConfig
+from rstar_jax.models import RopeConfig
+from rstar_jax.models import Transformer
+from rstar_jax.models import attend
+from rstar_jax.models import attention_mask
+from rstar_jax.models import rope
 
 CONFIG = ModelConfig(family="llama", vocab_size=97, hidden_size=48, intermediate_size=80, num_layers=2,
                      num_heads=6, num_kv_heads=2, head_dim=8, qkv_bias=True, o_bias=True,

@@ -41,6 +41,7 @@ _LOAD_AND_RUN = textwrap.dedent("""
 def test_qwen25_math_1_5b_random_weights(tmp_path):
   import torch
   import transformers
+
   from rstar_jax.models import presets
   config = presets.qwen25_math_1_5b()
   hf_config = transformers.Qwen2Config(**{k: v for k, v in config.to_hf_dict().items()

@@ -1,12 +1,15 @@
 """Logit parity with transformers (torch, fp32) for every supported family and rope variant."""
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from tiny_hf import make_tiny_hf_model
+from tiny_hf import tiny_hf_config
 import torch
-import jax.numpy as jnp
 
 from rstar_jax.hf import load_model
-from rstar_jax.models import ModelConfig, UnsupportedConfigError, presets
-from tiny_hf import make_tiny_hf_model, tiny_hf_config
+from rstar_jax.models import ModelConfig
+from rstar_jax.models import UnsupportedConfigError
+from rstar_jax.models import presets
 
 TOL = 1e-4
 LLAMA3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,

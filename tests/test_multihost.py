@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
+
+from rstar_jax.runtime import mesh as mesh_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DEVICES = 4  # In all, whether one process holds them or two hold two each.
@@ -56,7 +57,7 @@ def _child(out: pathlib.Path, num_processes: int, process_id: int, port: int) ->
   from rstar_jax.evolution import evolve  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution.layout import RunLayout  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution.pipeline import Pipeline  # pylint: disable=g-import-not-at-top
-  from rstar_jax.evolution.sync import ProcessSync  # pylint: disable=g-import-not-at-top
+  from rstar_jax.runtime.sync import ProcessSync  # pylint: disable=g-import-not-at-top
   from rstar_jax.search import scripted  # pylint: disable=g-import-not-at-top
 
   class ScriptedPipeline(Pipeline):
@@ -108,16 +109,16 @@ def _trees(run: pathlib.Path) -> dict[str, dict]:
 
 
 def test_two_processes_match_one(tmp_path):
-  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
-  from rstar_jax.data import records  # pylint: disable=g-import-not-at-top
-  from rstar_jax.training import loop  # pylint: disable=g-import-not-at-top
   from test_train_helpers import tiny_policy  # pylint: disable=g-import-not-at-top
   from test_train_helpers import tiny_tokenizer  # pylint: disable=g-import-not-at-top
+
+  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+  from rstar_jax.data import records  # pylint: disable=g-import-not-at-top
   data = tmp_path / "data"
   data.mkdir()
   _problems_file(data / "problems.jsonl")
   tok = tiny_tokenizer()
-  hf.save_model(tiny_policy(len(tok), loop.single_device_mesh()), data / "policy", tokenizer=tok)
+  hf.save_model(tiny_policy(len(tok), mesh_lib.single_device_mesh()), data / "policy", tokenizer=tok)
   _launch(tmp_path / "single", 1)
   _launch(tmp_path / "multi", 2)
   single, multi = tmp_path / "single" / "run", tmp_path / "multi" / "run"

@@ -1,15 +1,15 @@
 """PPM (Bradley-Terry) learns a distinguishable pair set; ORM and PQM baselines train too."""
 import numpy as np
 import pytest
-
-from rstar_jax import models
-from rstar_jax.search import prompts
-from rstar_jax.training.config import PPMConfig
-from rstar_jax.training.loop import single_device_mesh
-from rstar_jax.training.ppm import train_ppm
 from test_train_helpers import tiny_policy
 from test_train_helpers import tiny_tokenizer
 from test_train_helpers import write
+
+from rstar_jax import models
+from rstar_jax.format import prompts
+from rstar_jax.runtime.mesh import single_device_mesh
+from rstar_jax.training.config import PPMConfig
+from rstar_jax.training.ppm import train_ppm
 
 
 def pair_rows(n_problems: int) -> list[dict]:

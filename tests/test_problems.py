@@ -4,7 +4,11 @@ import json
 import pytest
 
 from rstar_jax.data.benchmarks import load_benchmark
-from rstar_jax.data.problems import LoadReport, Problem, ProblemFileError, load_problems, write_problems
+from rstar_jax.data.problems import LoadReport
+from rstar_jax.data.problems import Problem
+from rstar_jax.data.problems import ProblemFileError
+from rstar_jax.data.problems import load_problems
+from rstar_jax.data.problems import write_problems
 
 
 def test_round_trip(tmp_path):

@@ -4,7 +4,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rstar_jax.inference.sampling import filter_logits, row_keys, sample
+from rstar_jax.inference.sampling import filter_logits
+from rstar_jax.inference.sampling import row_keys
+from rstar_jax.inference.sampling import sample
 
 LOGITS = np.log(np.asarray([0.30, 0.25, 0.15, 0.12, 0.08, 0.05, 0.03, 0.02], np.float64))
 DRAWS = 40_000

@@ -5,11 +5,11 @@ import threading
 
 import pytest
 
+from rstar_jax.format import prompts
+from rstar_jax.format.program import assemble_program
 from rstar_jax.sandbox import ExecResult
 from rstar_jax.sandbox import Limits
 from rstar_jax.sandbox import SandboxPool
-from rstar_jax.sandbox import assemble_program
-from rstar_jax.search import prompts
 
 _LIMITS = Limits(timeout_s=2.0, memory_bytes=256 << 20)
 

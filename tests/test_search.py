@@ -20,14 +20,14 @@ import json
 
 import pytest
 
-from rstar_jax.data import extract
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
 from rstar_jax.data.problems import Problem
+from rstar_jax.evaluation import multirun
+from rstar_jax.format import prompts
 from rstar_jax.sandbox import SandboxPool
-from rstar_jax.search import evaluate
+from rstar_jax.search import extract
 from rstar_jax.search import mcts
-from rstar_jax.search import prompts
 from rstar_jax.search import run
 from rstar_jax.search import scripted
 from rstar_jax.search.config import SearchConfig
@@ -268,12 +268,12 @@ def _answer_scorer(q, solution):
 
 
 def test_top_k_majority():
-  r = evaluate.RunAnswer
+  r = multirun.RunAnswer
   runs = [r("15", 0.9), r("15.0", 0.8), r("16", 0.95), r("17", 0.1), r(None, 2.0)]
-  assert evaluate.top_k_majority(runs, 3) == "15"
-  assert evaluate.top_k_majority(runs, 1) == "16"
-  assert evaluate.top_k_majority([r("3", 0.5), r("4", 0.6)], 2) == "4"
-  assert evaluate.top_k_majority([r(None, 1.0)], 4) is None
+  assert multirun.top_k_majority(runs, 3) == "15"
+  assert multirun.top_k_majority(runs, 1) == "16"
+  assert multirun.top_k_majority([r("3", 0.5), r("4", 0.6)], 2) == "4"
+  assert multirun.top_k_majority([r(None, 1.0)], 4) is None
 
 
 @pytest.mark.parametrize("method", ["mcts", "beam"])
@@ -282,7 +282,7 @@ def test_evaluate_problems(pool, method, tmp_path):
   scorer = scripted.ScriptedScorer(_answer_scorer)
   cfg = SearchConfig(rollouts=40, num_candidates=6, max_code_errors=2, num_runs=2,
                      beam_width=2)
-  summary = evaluate.evaluate_problems([APPLES], policy, scorer, pool, cfg, method=method,
+  summary = multirun.evaluate_problems([APPLES], policy, scorer, pool, cfg, method=method,
                                        out_dir=tmp_path, progress=False)
   (result,) = summary.results
   assert result.answer == "15" and result.correct and summary.accuracy == 1.0

@@ -5,19 +5,21 @@ batch, resumes, and the extracted datasets are read back through grain.
 """
 import grain
 import pytest
-
-from rstar_jax.data import extract
-from rstar_jax.data import records
-from rstar_jax.data.problems import Problem
-from rstar_jax.hf import load_model
-from rstar_jax.inference import Engine, EngineConfig, Scorer
-from rstar_jax.models import ValueModel
-from rstar_jax.sandbox import SandboxPool
-from rstar_jax.search import prompts
-from rstar_jax.search import run
-from rstar_jax.search.config import SearchConfig
 from tiny_hf import make_tiny_hf_model
 from tiny_tokenizer import tiny_tokenizer
+
+from rstar_jax.data import records
+from rstar_jax.data.problems import Problem
+from rstar_jax.format import prompts
+from rstar_jax.hf import load_model
+from rstar_jax.inference import Engine
+from rstar_jax.inference import EngineConfig
+from rstar_jax.inference import Scorer
+from rstar_jax.models import ValueModel
+from rstar_jax.sandbox import SandboxPool
+from rstar_jax.search import extract
+from rstar_jax.search import run
+from rstar_jax.search.config import SearchConfig
 
 PROBLEMS = [Problem(f"p{i}", f"Tom has {i} apples and buys 5 more. How many apples now?",
                     str(i + 5)) for i in range(3)]

@@ -6,13 +6,12 @@ import subprocess
 import sys
 import time
 
+from launch.benchmarks.search import arithmetic_step
 from rstar_jax.data.problems import Problem
 from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import run
 from rstar_jax.search import scripted
 from rstar_jax.search.config import SearchConfig
-
-from launch.benchmarks.search import arithmetic_step
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROBLEMS = [Problem(f"k{i}", f"Problem {i}: compute the running total.", str(i % 5 + 1))

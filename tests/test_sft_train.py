@@ -2,15 +2,15 @@
 import json
 
 import numpy as np
-
-from rstar_jax import hf
-from rstar_jax.training.config import SFTConfig
-from rstar_jax.training.loop import single_device_mesh
-from rstar_jax.training.sft import train_sft
 from test_input_pipeline import sft_rows
 from test_train_helpers import tiny_policy
 from test_train_helpers import tiny_tokenizer
 from test_train_helpers import write
+
+from rstar_jax import hf
+from rstar_jax.runtime.mesh import single_device_mesh
+from rstar_jax.training.config import SFTConfig
+from rstar_jax.training.sft import train_sft
 
 
 def test_sft_overfits_small_dataset_and_exports(tmp_path):

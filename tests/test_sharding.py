@@ -1,14 +1,18 @@
 """Sharded forward on 8 fake CPU devices equals the unsharded forward; parameters really sharded."""
+from flax import nnx
 import jax
 import jax.numpy as jnp
+from jax.sharding import PartitionSpec as P
 import numpy as np
 import pytest
-from flax import nnx
-from jax.sharding import PartitionSpec as P
+from tiny_hf import make_tiny_hf_model
 
 from rstar_jax.hf import load_model
-from rstar_jax.models import ModelConfig, Transformer, ValueModel, make_mesh, parse_mesh_shape
-from tiny_hf import make_tiny_hf_model
+from rstar_jax.models import ModelConfig
+from rstar_jax.models import Transformer
+from rstar_jax.models import ValueModel
+from rstar_jax.runtime.mesh import make_mesh
+from rstar_jax.runtime.mesh import parse_mesh_shape
 
 MESHES = ["fsdp:4,tensor:2", "data:2,fsdp:4", "tensor:2,data:4"]
 TOKENS = np.random.RandomState(0).randint(0, 320, (8, 32))

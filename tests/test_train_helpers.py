@@ -2,14 +2,14 @@
 
 Holds no tests itself; the `test_train*`, `test_sft*`, `test_ppm*` modules import it.
 """
+from collections.abc import Sequence
 import functools
 import pathlib
-from collections.abc import Sequence
 from typing import Any
 
+from flax import nnx
 import jax
 import tokenizers
-from flax import nnx
 from tokenizers import decoders
 from tokenizers import models as bpe_models
 from tokenizers import pre_tokenizers
@@ -18,7 +18,7 @@ from transformers import PreTrainedTokenizerFast
 
 from rstar_jax import models
 from rstar_jax.data import records as data_records
-from rstar_jax.search import prompts
+from rstar_jax.format import prompts
 
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"

@@ -5,20 +5,20 @@ shards, which moves the last bits and grows slightly over steps).
 """
 import dataclasses
 
+from flax import nnx
 import jax
+from jax.sharding import AxisType
 import numpy as np
 import pytest
-from flax import nnx
-from jax.sharding import AxisType
-
-from rstar_jax.training.config import SFTConfig
-from rstar_jax.training.loop import MESH_AXES
-from rstar_jax.training.loop import single_device_mesh
-from rstar_jax.training.sft import train_sft
 from test_input_pipeline import sft_rows
 from test_train_helpers import tiny_policy
 from test_train_helpers import tiny_tokenizer
 from test_train_helpers import write
+
+from rstar_jax.runtime.mesh import MESH_AXES
+from rstar_jax.runtime.mesh import single_device_mesh
+from rstar_jax.training.config import SFTConfig
+from rstar_jax.training.sft import train_sft
 
 CFG = SFTConfig(lr=3e-3, epochs=2, batch_size=8, max_len=128, warmup_steps=1, export_hf=False,
                 progress_bar=False, checkpoint_every=100, async_checkpointing=False)

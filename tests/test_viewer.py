@@ -1,7 +1,7 @@
 """The HTML tree viewer shows steps, statistics, outputs and verdicts, escaped."""
 from rstar_jax.data import records
-from rstar_jax.data import viewer
 from rstar_jax.search import tree as tree_lib
+from rstar_jax.search import viewer
 
 
 def _tree():

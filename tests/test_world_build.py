@@ -4,10 +4,10 @@ import json
 import pytest
 
 from rstar_jax import hf
+from rstar_jax import world
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
-from rstar_jax.data import world
-from rstar_jax.search import prompts
+from rstar_jax.format import prompts
 
 TINY = world.BootstrapConfig(num_teacher_problems=24, vocab_size=400, hidden_size=32,
                              intermediate_size=64, num_layers=1, max_steps=3, batch_size=8,
@@ -67,8 +67,8 @@ def test_build_world_end_to_end_and_resume(tmp_path):
 def test_teacher_problems_do_not_depend_on_the_search_split():
   """The bootstrap policy's data is the same for any num_train and never holds a searched or
   held-out question."""
-  from rstar_jax.data.world import build  # pylint: disable=g-import-not-at-top
-  from rstar_jax.data.world import generator  # pylint: disable=g-import-not-at-top
+  from rstar_jax.world import build  # pylint: disable=g-import-not-at-top
+  from rstar_jax.world import generator  # pylint: disable=g-import-not-at-top
   small, large = (generator.generate("train", n, seed=0) for n in (4, 40))
   taught = build._teacher_problems(30, 0, large)  # pylint: disable=protected-access
   assert len(taught) == 30

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from rstar_jax.data import problems as problems_lib
-from rstar_jax.data.world import generator
+from rstar_jax.world import generator
 
 N = 300
 

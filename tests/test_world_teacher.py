@@ -5,11 +5,11 @@ import random
 import pytest
 
 from rstar_jax import grading
-from rstar_jax.data.world import generator
-from rstar_jax.data.world import teacher
+from rstar_jax.format import prompts
+from rstar_jax.format.program import assemble_program
 from rstar_jax.sandbox import SandboxPool
-from rstar_jax.sandbox import assemble_program
-from rstar_jax.search import prompts
+from rstar_jax.world import generator
+from rstar_jax.world import teacher
 
 PROBLEMS = generator.generate("train", 48, seed=5)
 

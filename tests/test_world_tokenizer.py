@@ -3,9 +3,9 @@ import pytest
 import transformers
 
 from rstar_jax import hf
-from rstar_jax.data.world import generator
-from rstar_jax.data.world import tokenizer as tokenizer_lib
-from rstar_jax.search import prompts
+from rstar_jax.format import prompts
+from rstar_jax.world import generator
+from rstar_jax.world import tokenizer as tokenizer_lib
 
 SOLUTION = ("<code>\n# Step 1: apples at the start\napples = 12\n<end_of_step>\n"
             "# Now print the final answer\nprint(apples)\n<end_of_code>\n<output>12<end_of_output>\n"

@@ -6,7 +6,7 @@ import functools
 import tokenizers
 import transformers
 
-from rstar_jax.search.prompts import STEP_MARKERS
+from rstar_jax.format.prompts import STEP_MARKERS
 
 CORPUS = [
     "<|user|>:\nTom has 3 apples and buys 5 more. How many apples now?\n<|assistant|>: Let's think step by step "

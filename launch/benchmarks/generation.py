@@ -8,15 +8,18 @@ from __future__ import annotations
 import tempfile
 import time
 
+from absl import flags
 import numpy as np
 import tokenizers
 import torch
 import transformers
-from absl import flags
 
+from rstar_jax.format.prompts import STEP_MARKERS
+from rstar_jax.format.prompts import STEP_STOPS
 from rstar_jax.hf import load_model
-from rstar_jax.inference import Engine, EngineConfig, SamplingParams
-from rstar_jax.search.prompts import STEP_MARKERS, STEP_STOPS
+from rstar_jax.inference import Engine
+from rstar_jax.inference import EngineConfig
+from rstar_jax.inference import SamplingParams
 
 _PROMPTS = flags.DEFINE_integer("gen_prompts", 32, "Prompts per expansion call.")
 _SAMPLES = flags.DEFINE_integer("gen_samples", 8, "Samples per prompt.")

@@ -14,10 +14,10 @@ import re
 import tempfile
 import time
 
-from rstar_jax.data import extract
 from rstar_jax.data.problems import Problem
+from rstar_jax.format import prompts
 from rstar_jax.sandbox import SandboxPool
-from rstar_jax.search import prompts
+from rstar_jax.search import extract
 from rstar_jax.search import run as run_lib
 from rstar_jax.search import scripted
 from rstar_jax.search.config import SearchConfig

@@ -3,21 +3,22 @@
 Same tiny Qwen2 config, same batch (8 x 256 tokens, loss on the last 192 of each row), AdamW with
 global-norm clipping on both sides, fp32. The two sides are timed in alternating rounds and each
 keeps its best round, so a burst of load from other jobs does not land on one side only. Both run
-in one process, so under the same malloc settings (`rstar_jax.host_memory`, applied by the
+in one process, so under the same malloc settings (`rstar_jax.runtime.host_memory`, applied by the
 launcher); each side's page faults per step are printed.
 """
 import os
 import resource
 import time
 
+from flax import nnx
 import jax
 import numpy as np
 import torch
 import transformers
-from flax import nnx
 
-from rstar_jax import host_memory
 from rstar_jax import models
+from rstar_jax.runtime import host_memory
+from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training import inputs
 from rstar_jax.training import loop
 from rstar_jax.training import sft
@@ -44,7 +45,7 @@ class JaxSide:
   """The trainer's own step (loop.prepare + sft_task) on one device."""
 
   def __init__(self, batch: dict[str, np.ndarray]):
-    mesh = loop.single_device_mesh()
+    mesh = mesh_lib.single_device_mesh()
     with jax.set_mesh(mesh):
       model = models.Transformer(MODEL, rngs=nnx.Rngs(0))
       setup = loop.prepare(TRAIN, model, sft.sft_task(TRAIN), total_steps=1000, mesh=mesh)

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rstar_jax.data.problems import LoadReport, Problem, ProblemFileError, read_records
+from rstar_jax.data.problems import LoadReport
+from rstar_jax.data.problems import Problem
+from rstar_jax.data.problems import ProblemFileError
+from rstar_jax.data.problems import read_records
 from rstar_jax.grading.extract import extract_answer
 
 _QUESTION_FIELDS = ("question", "problem")

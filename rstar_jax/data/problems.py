@@ -12,6 +12,8 @@ import logging
 import os
 from typing import Any, Callable
 
+from rstar_jax.runtime import files
+
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
@@ -94,9 +96,4 @@ def load_problems(path: str | os.PathLike, *, on_error: str = "skip",
 
 def write_problems(path: str | os.PathLike, problems: list[Problem]) -> None:
   """Writes a problem file atomically (temp name, then rename)."""
-  path = os.fspath(path)
-  tmp = path + ".tmp"
-  with open(tmp, "w", encoding="utf-8") as f:
-    for p in problems:
-      f.write(json.dumps(dataclasses.asdict(p), ensure_ascii=False) + "\n")
-  os.replace(tmp, path)
+  files.write_lines(path, (json.dumps(dataclasses.asdict(p), ensure_ascii=False) for p in problems))

@@ -13,9 +13,10 @@ from typing import Any
 
 from array_record.python import array_record_module
 
+from rstar_jax.runtime import files
+
 SHARD_SUFFIX = ".array_record"
 MANIFEST = "manifest.json"
-_TMP_PREFIX = ".tmp-"
 _WRITER_OPTIONS = "group_size:1"
 
 
@@ -33,23 +34,10 @@ def decode(data: bytes, *, where: str = "record") -> dict[str, Any]:
   return record
 
 
-def _atomic_write(path: pathlib.Path, write_fn) -> None:
-  """Calls `write_fn(tmp_path)` and renames the result to `path` (atomic on POSIX)."""
-  tmp = path.with_name(f"{_TMP_PREFIX}{path.name}")
-  try:
-    write_fn(tmp)
-    os.replace(tmp, path)
-  finally:
-    tmp.unlink(missing_ok=True)
-
-
 def write_shard(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> int:
   """Writes one ArrayRecord shard atomically; returns the number of records."""
-  path = pathlib.Path(path)
   count = 0
-
-  def write(tmp: pathlib.Path) -> None:
-    nonlocal count
+  with files.atomic_path(path) as tmp:
     writer = array_record_module.ArrayRecordWriter(str(tmp), _WRITER_OPTIONS)
     try:
       for record in records:
@@ -57,20 +45,12 @@ def write_shard(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> i
         count += 1
     finally:
       writer.close()
-
-  _atomic_write(path, write)
   return count
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> None:
   """Human-readable mirror of a shard, also written atomically."""
-
-  def write(tmp: pathlib.Path) -> None:
-    with open(tmp, "w", encoding="utf-8") as f:
-      for record in records:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-  _atomic_write(pathlib.Path(path), write)
+  files.write_lines(path, (json.dumps(record, ensure_ascii=False) for record in records))
 
 
 def read_shard(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -87,7 +67,7 @@ def shard_paths(directory: str | os.PathLike) -> list[pathlib.Path]:
   if not directory.is_dir():
     return []
   return sorted(p for p in directory.glob(f"*{SHARD_SUFFIX}")
-                if not p.name.startswith(_TMP_PREFIX))
+                if not p.name.startswith(files.TMP_PREFIX))
 
 
 class ShardSequence:
@@ -145,11 +125,7 @@ def write_dataset(directory: str | os.PathLike, records: Sequence[dict[str, Any]
     shards.append({"file": name, "num_records": write_shard(directory / name, chunk)})
   manifest = {"schema": schema, "num_records": len(records), "shards": shards,
               **(manifest_extra or {})}
-
-  def write(tmp: pathlib.Path) -> None:
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-  _atomic_write(directory / MANIFEST, write)
+  files.write_text(directory / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
   return manifest
 
 

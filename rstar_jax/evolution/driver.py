@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from rstar_jax.evolution import markers
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.plan import RoundPlan
-from rstar_jax.evolution.sync import ProcessSync
+from rstar_jax.runtime.sync import ProcessSync
 
 PREPARE_STAGES = ("prepare",)
 

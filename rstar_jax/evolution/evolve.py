@@ -3,12 +3,12 @@ import json
 import logging
 import pathlib
 
+from rstar_jax.evaluation import report
 from rstar_jax.evolution import driver
 from rstar_jax.evolution import plan as plan_lib
-from rstar_jax.evolution import report
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.pipeline import Pipeline
-from rstar_jax.evolution.sync import ProcessSync
+from rstar_jax.runtime.sync import ProcessSync
 
 
 def make_plans(config) -> list[plan_lib.RoundPlan]:

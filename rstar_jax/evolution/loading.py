@@ -1,18 +1,19 @@
 """Loads the policy engine and reward-model scorers from HF folders, on a given mesh."""
+from collections.abc import Mapping
 import os
 import pathlib
-from collections.abc import Mapping
 from typing import Any
 
 import jax
 from jax.sharding import Mesh
 
+from rstar_jax.runtime import mesh as mesh_lib
+
 
 def local_mesh(flag: str = "", num_devices: int = 0) -> Mesh:
   """A mesh over this host's devices (search and evaluation never span hosts)."""
-  from rstar_jax import models  # pylint: disable=g-import-not-at-top
   devices = jax.local_devices()
-  return models.make_mesh(flag, devices=devices[:num_devices or len(devices)])
+  return mesh_lib.make_mesh(flag, devices=devices[:num_devices or len(devices)])
 
 
 def _require_model_dir(path: str | os.PathLike, what: str) -> pathlib.Path:
@@ -36,6 +37,7 @@ def save_from_all(model, path: pathlib.Path, tok, sync) -> pathlib.Path:
   folder is kept: the others write to a private scratch folder that is then removed.
   """
   import shutil  # pylint: disable=g-import-not-at-top
+
   from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   target = path if sync.is_leader else path.with_name(f".{path.name}-scratch-p{sync.index}")
   hf.save_model(model, target, tokenizer=tok)
@@ -87,6 +89,7 @@ def load_problem_file(path: str | os.PathLike, limit: int = 0) -> list:
   """Problems from a JSONL file: `Problem` records (id, question, answer) as they are, anything
   else through the benchmark loaders (../shared/data/benchmarks formats); `limit` 0 keeps all."""
   import json  # pylint: disable=g-import-not-at-top
+
   from rstar_jax.data import benchmarks  # pylint: disable=g-import-not-at-top
   from rstar_jax.data import problems  # pylint: disable=g-import-not-at-top
   path = pathlib.Path(path)
@@ -108,7 +111,7 @@ def load_problem_file(path: str | os.PathLike, limit: int = 0) -> list:
 def evaluate_models(config, problems: list, policy: pathlib.Path,
                     reward_models: Mapping[str, pathlib.Path], out: pathlib.Path) -> dict:
   """Runs the config's `eval` methods for a policy and reward-model folders; writes the report."""
-  from rstar_jax.evolution import evaluation  # pylint: disable=g-import-not-at-top
+  from rstar_jax.evaluation import harness as evaluation  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution import settings  # pylint: disable=g-import-not-at-top
   mesh = local_mesh(config.get("engine_mesh", ""), config.get("engine_devices", 0))
   kwargs = dict(engine=config.engine, dtype=config.model_dtype, mesh=mesh)

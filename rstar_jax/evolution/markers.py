@@ -10,6 +10,8 @@ import os
 import pathlib
 from typing import Any
 
+from rstar_jax.runtime import files
+
 SUFFIX = ".done.json"
 
 
@@ -34,11 +36,4 @@ def read_marker(path: str | os.PathLike) -> dict[str, Any] | None:
 
 def write_marker(path: str | os.PathLike, summary: dict[str, Any]) -> None:
   """Writes the marker atomically (temporary file, fsync, rename)."""
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(f".tmp-{path.name}")
-  with open(tmp, "w", encoding="utf-8") as f:
-    f.write(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+  files.write_json(path, summary, sort_keys=True)

@@ -16,16 +16,18 @@ from typing import Any
 import jax
 import ml_collections
 
-from rstar_jax.data import extract as extract_lib
 from rstar_jax.data import records
-from rstar_jax.data import viewer
-from rstar_jax.evolution import evaluation
+from rstar_jax.evaluation import harness as evaluation
 from rstar_jax.evolution import loading
 from rstar_jax.evolution import settings
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.plan import RoundPlan
-from rstar_jax.evolution.sync import ProcessSync
+from rstar_jax.runtime import files
+from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.runtime.sync import ProcessSync
+from rstar_jax.search import extract as extract_lib
 from rstar_jax.search import run as search_run
+from rstar_jax.search import viewer
 from rstar_jax.search.config import SearchConfig
 from rstar_jax.training import ppm as ppm_train
 from rstar_jax.training import sft as sft_train
@@ -96,16 +98,15 @@ class Pipeline:
 
   def local_mesh(self):
     """The mesh search and evaluation run on: this host's devices only."""
-    return loading.local_mesh(self.config.get("engine_mesh", ""),
+    return mesh_lib.local_mesh(self.config.get("engine_mesh", ""),
                               self.config.get("engine_devices", 0))
 
   def global_mesh(self):
-    from rstar_jax import models  # pylint: disable=g-import-not-at-top
     devices = jax.devices()
     count = self.config.get("train_devices", 0) or len(devices)
     if self.sync.count > 1 and count != len(devices):
       raise ValueError("config.train_devices must be 0 (all devices) on a multi-host run")
-    return models.make_mesh(self.config.mesh, devices=devices[:count])
+    return mesh_lib.make_mesh(self.config.mesh, devices=devices[:count])
 
   def _tokenizer_dir(self) -> pathlib.Path:
     return pathlib.Path(self.config.bootstrap.tokenizer or self.policy_dir(0))
@@ -147,8 +148,8 @@ class Pipeline:
           raise FileNotFoundError(f"config {name} path {path} does not exist")
       summary: dict[str, Any] = {"source": "configured"}
     else:
-      from rstar_jax.data import world  # pylint: disable=g-import-not-at-top
-      from rstar_jax.data.world import teacher  # pylint: disable=g-import-not-at-top
+      from rstar_jax import world  # pylint: disable=g-import-not-at-top
+      from rstar_jax.world import teacher  # pylint: disable=g-import-not-at-top
       out = self.layout.prepare_dir / "world"
       summary = {}
       if self.sync.is_leader:
@@ -162,7 +163,7 @@ class Pipeline:
       paths = {"train": str(world.train_path(out)), "heldout": str(world.heldout_path(out)),
                "policy": str(world.policy_path(out))}
     if self.sync.is_leader:
-      evaluation.write_json(self.layout.prepare_dir / "paths.json", paths)
+      files.write_json(self.layout.prepare_dir / "paths.json", paths)
     self.sync.barrier(f"{self.layout.root}:paths-written")
     return {**summary, "paths": paths}
 
@@ -254,7 +255,7 @@ class Pipeline:
               for i in range(self.sync.count)]
     report = evaluation.make_report([p for r in shares for p in r["problems"]],
                                     shares[0]["config"])
-    evaluation.write_json(out / "report.json", report)
+    files.write_json(out / "report.json", report)
     mcts_trees = out / "process_0" / "mcts" / search_run.TREE_DIR
     if mcts_trees.is_dir():
       self._write_viewer_pages(extract_lib.load_trees(mcts_trees), out / "viewer")

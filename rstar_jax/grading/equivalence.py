@@ -5,9 +5,9 @@ gold has `%`, `\\pm 2` never equals `2`, and exact values are compared exactly (
 """
 from __future__ import annotations
 
+from fractions import Fraction
 import functools
 import re
-from fractions import Fraction
 
 from rstar_jax.grading.intervals import inequality_to_interval
 from rstar_jax.grading.symbolic import symbolic_equivalent

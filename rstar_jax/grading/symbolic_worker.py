@@ -8,19 +8,22 @@ pathological expression (`9^{9^{9^9}}`) can only exhaust this process's own memo
 from __future__ import annotations
 
 import cmath
+from fractions import Fraction
 import json
 import random
 import re
 import resource
 import signal
 import sys
-from fractions import Fraction
 
-import sympy
 from latex2sympy2_extended import latex2sympy
-from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
-from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_application, parse_expr,
-                                        standard_transformations)
+from latex2sympy2_extended.math_normalization import NormalizationConfig
+from latex2sympy2_extended.math_normalization import normalize_latex
+import sympy
+from sympy.parsing.sympy_parser import convert_xor
+from sympy.parsing.sympy_parser import implicit_multiplication_application
+from sympy.parsing.sympy_parser import parse_expr
+from sympy.parsing.sympy_parser import standard_transformations
 
 _MEMORY_LIMIT_BYTES = 2 * 2**30
 _REL_TOL = 1e-6

@@ -8,27 +8,45 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 from typing import Any
 
+from flax import nnx
 import jax
-import jax.numpy as jnp
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 import ml_dtypes
 import numpy as np
-from flax import nnx
-from jax.experimental import multihost_utils
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from rstar_jax.hf.names import IGNORED_SUFFIXES, TensorMapping, name_map
-from rstar_jax.hf.safetensors_io import CheckpointError, SafetensorsFile, TensorToWrite, write_safetensors
-from rstar_jax.models.config import DTYPES, ModelConfig
+from rstar_jax.hf.names import IGNORED_SUFFIXES
+from rstar_jax.hf.names import TensorMapping
+from rstar_jax.hf.names import name_map
+from rstar_jax.hf.safetensors_io import CheckpointError
+from rstar_jax.hf.safetensors_io import SafetensorsFile
+from rstar_jax.hf.safetensors_io import TensorToWrite
+from rstar_jax.hf.safetensors_io import write_safetensors
+from rstar_jax.models.config import DTYPES
+from rstar_jax.models.config import ModelConfig
 from rstar_jax.models.params import param_shardings
-from rstar_jax.models.sharding import DEFAULT_RULES, ShardingRules
-from rstar_jax.models.transformer import Transformer, ValueModel
+from rstar_jax.models.sharding import DEFAULT_RULES
+from rstar_jax.models.sharding import ShardingRules
+from rstar_jax.models.transformer import Transformer
+from rstar_jax.models.transformer import ValueModel
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 _NP_DTYPES = {"float32": np.dtype(np.float32), "bfloat16": np.dtype(ml_dtypes.bfloat16),
               "float16": np.dtype(np.float16)}
+
+
+def require_model_dir(path: str | os.PathLike, what: str = "model") -> pathlib.Path:
+  """`path` as a Path when it is an HF model folder; otherwise a clear error naming `what`."""
+  path = pathlib.Path(path)
+  if not (path / "config.json").is_file():
+    raise FileNotFoundError(f"{what} {path}: not an HF model folder (no config.json)")
+  return path
 
 
 def _read_json(path: str) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Callable, Iterable, NamedTuple
 import ml_dtypes
 import numpy as np
 
+from rstar_jax.runtime import files
+
 DTYPES = {
     "F32": np.dtype(np.float32), "F16": np.dtype(np.float16), "BF16": np.dtype(ml_dtypes.bfloat16),
     "F64": np.dtype(np.float64),
@@ -106,8 +108,7 @@ def write_safetensors(path: str, tensors: Iterable[TensorToWrite]) -> None:
     offset += t.nbytes
   blob = json.dumps(header, separators=(",", ":")).encode()
   blob += b" " * (-len(blob) % 8)
-  tmp = path + ".tmp"
-  with open(tmp, "wb") as f:
+  with files.atomic_path(path) as tmp, open(tmp, "wb") as f:
     f.write(struct.pack("<Q", len(blob)))
     f.write(blob)
     for t in tensors:
@@ -115,4 +116,3 @@ def write_safetensors(path: str, tensors: Iterable[TensorToWrite]) -> None:
       if array.shape != t.shape:
         raise CheckpointError(f"{path}: tensor {t.name!r} produced shape {array.shape}, planned {t.shape}")
       f.write(array.tobytes())
-  os.replace(tmp, path)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from rstar_jax.search.prompts import STEP_STOPS
+from rstar_jax.format.prompts import STEP_STOPS
 
 STOP_REASONS = ("stop", "eos", "length")
 SQUASHES = ("tanh5", "none", "sigmoid")

@@ -8,16 +8,24 @@ from __future__ import annotations
 import contextlib
 from typing import Sequence
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 import numpy as np
-from flax import nnx
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from rstar_jax.inference import programs
-from rstar_jax.inference.buckets import ProgramCounter, bucket, length_bucket
-from rstar_jax.inference.config import Candidate, EngineConfig, EngineStats, SamplingParams
-from rstar_jax.inference.stops import first_stop_end, stop_table
+from rstar_jax.inference.buckets import ProgramCounter
+from rstar_jax.inference.buckets import bucket
+from rstar_jax.inference.buckets import length_bucket
+from rstar_jax.inference.config import Candidate
+from rstar_jax.inference.config import EngineConfig
+from rstar_jax.inference.config import EngineStats
+from rstar_jax.inference.config import SamplingParams
+from rstar_jax.inference.stops import first_stop_end
+from rstar_jax.inference.stops import stop_table
 from rstar_jax.models import Transformer
 from rstar_jax.models.sharding import fit_spec
 

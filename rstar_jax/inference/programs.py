@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
-from rstar_jax.inference.sampling import row_keys, sample
-from rstar_jax.models import attend, attention_mask
+from rstar_jax.inference.sampling import row_keys
+from rstar_jax.inference.sampling import sample
+from rstar_jax.models import attend
+from rstar_jax.models import attention_mask
 from rstar_jax.models import rope
 from rstar_jax.models.transformer import Transformer
 

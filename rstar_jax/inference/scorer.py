@@ -4,14 +4,19 @@ from __future__ import annotations
 import contextlib
 from typing import Sequence
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 import numpy as np
-from flax import nnx
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from rstar_jax.inference.buckets import ProgramCounter, bucket, length_bucket
-from rstar_jax.inference.config import EngineConfig, EngineStats
+from rstar_jax.inference.buckets import ProgramCounter
+from rstar_jax.inference.buckets import bucket
+from rstar_jax.inference.buckets import length_bucket
+from rstar_jax.inference.config import EngineConfig
+from rstar_jax.inference.config import EngineStats
 from rstar_jax.models import ValueModel
 from rstar_jax.models.sharding import fit_spec
 

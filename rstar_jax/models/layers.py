@@ -1,12 +1,15 @@
 """Transformer building blocks shared by the policy, the PPM and the inference engine."""
 from __future__ import annotations
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
 from rstar_jax.models.config import ModelConfig
-from rstar_jax.models.params import new_param, normal, ones, zeros
+from rstar_jax.models.params import new_param
+from rstar_jax.models.params import normal
+from rstar_jax.models.params import ones
+from rstar_jax.models.params import zeros
 from rstar_jax.models.rope import apply_rope
 
 _INIT_STD = 0.02

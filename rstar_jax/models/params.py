@@ -4,11 +4,14 @@ from __future__ import annotations
 import functools
 from typing import Callable, Sequence
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
-from rstar_jax.models.sharding import DEFAULT_RULES, ShardingRules, fit_spec, named_sharding
+from rstar_jax.models.sharding import DEFAULT_RULES
+from rstar_jax.models.sharding import ShardingRules
+from rstar_jax.models.sharding import fit_spec
+from rstar_jax.models.sharding import named_sharding
 
 Initializer = Callable[[jax.Array, Sequence[int], jnp.dtype], jax.Array]
 

@@ -1,5 +1,6 @@
 """Configs of the seed models rStar-Math uses (values from their released config.json files)."""
-from rstar_jax.models.config import ModelConfig, RopeConfig
+from rstar_jax.models.config import ModelConfig
+from rstar_jax.models.config import RopeConfig
 
 
 def qwen25_math_1_5b(**overrides) -> ModelConfig:

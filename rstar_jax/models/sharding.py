@@ -1,4 +1,4 @@
-"""Device meshes and partition specs for parameters and activations.
+"""Partition specs for parameters and activations.
 
 Every parameter is declared with logical axis names ('vocab', 'embed', 'heads', ...);
 `ShardingRules` maps them onto the mesh axes ('data', 'fsdp', 'tensor'). A mesh axis that does not
@@ -12,9 +12,9 @@ import math
 from typing import Sequence
 
 import jax
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
-
-MESH_AXES = ("data", "fsdp", "tensor")
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,31 +34,6 @@ class ShardingRules:
 
 
 DEFAULT_RULES = ShardingRules()
-
-
-def parse_mesh_shape(flag: str) -> dict[str, int]:
-  """'data:1,fsdp:4,tensor:2' -> {'data': 1, 'fsdp': 4, 'tensor': 2}; omitted axes are 1."""
-  shape = {axis: 1 for axis in MESH_AXES}
-  for part in filter(None, (p.strip() for p in flag.split(","))):
-    name, sep, size = part.partition(":")
-    if not sep or name not in MESH_AXES or not size.isdigit() or int(size) < 1:
-      raise ValueError(f"bad mesh flag {flag!r}: expected entries like 'fsdp:4' with axes {MESH_AXES}")
-    shape[name] = int(size)
-  return shape
-
-
-def make_mesh(flag: str = "", devices: Sequence[jax.Device] | None = None) -> Mesh:
-  """Builds a ('data','fsdp','tensor') mesh; an axis given as -1 or omitted takes what is left."""
-  devices = list(devices if devices is not None else jax.devices())
-  shape = parse_mesh_shape(flag)
-  used = math.prod(shape.values())
-  if used != len(devices):
-    if "fsdp" not in flag and len(devices) % used == 0:
-      shape["fsdp"] = len(devices) // used
-    else:
-      raise ValueError(f"mesh {shape} needs {used} devices but {len(devices)} are available")
-  return jax.make_mesh(tuple(shape[a] for a in MESH_AXES), MESH_AXES,
-                       axis_types=(AxisType.Auto,) * len(MESH_AXES), devices=devices)
 
 
 def fit_spec(spec: P, shape: Sequence[int], mesh: Mesh) -> P:

@@ -1,14 +1,18 @@
 """Decoder-only transformer (policy) and its value-head variant (the PPM)."""
 from __future__ import annotations
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
-from rstar_jax.models.config import ModelConfig
 from rstar_jax.models import rope
-from rstar_jax.models.layers import DecoderLayer, Embedding, RMSNorm
-from rstar_jax.models.params import new_param, normal, zeros
+from rstar_jax.models.config import ModelConfig
+from rstar_jax.models.layers import DecoderLayer
+from rstar_jax.models.layers import Embedding
+from rstar_jax.models.layers import RMSNorm
+from rstar_jax.models.params import new_param
+from rstar_jax.models.params import normal
+from rstar_jax.models.params import zeros
 from rstar_jax.models.sharding import constrain
 
 _SCORE_INIT_STD = 1e-3  # small, so a fresh PPM starts near 0 for every prefix

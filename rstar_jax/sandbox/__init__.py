@@ -2,9 +2,8 @@
 
 See docs/architecture.md for the contract and `pool` for the design.
 """
-from rstar_jax.sandbox.assemble import assemble_program
 from rstar_jax.sandbox.limits import ExecResult
 from rstar_jax.sandbox.limits import Limits
 from rstar_jax.sandbox.pool import SandboxPool
 
-__all__ = ["ExecResult", "Limits", "SandboxPool", "assemble_program"]
+__all__ = ["ExecResult", "Limits", "SandboxPool"]

@@ -14,8 +14,8 @@ import subprocess
 import sys
 import threading
 import time
-import weakref
 from typing import Any, Sequence
+import weakref
 
 import psutil
 

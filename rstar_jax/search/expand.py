@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from rstar_jax import grading
+from rstar_jax.format import prompts
 from rstar_jax.inference import SamplingParams
-from rstar_jax.search import prompts
 from rstar_jax.search import steps
 from rstar_jax.search import tree as tree_lib
 from rstar_jax.search.config import SearchConfig

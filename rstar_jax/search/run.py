@@ -5,8 +5,8 @@ temporary name and renamed), so a run killed at any moment loses at most the bat
 restart the finished problem ids are read back from the shards and skipped: no problem is lost
 or written twice.
 """
-from collections.abc import Sequence
 import collections
+from collections.abc import Sequence
 import dataclasses
 import logging
 import os
@@ -16,9 +16,9 @@ from typing import Any
 
 import tqdm
 
-from rstar_jax.data import extract
 from rstar_jax.data import records
 from rstar_jax.search import expand as expand_lib
+from rstar_jax.search import extract
 from rstar_jax.search import mcts
 from rstar_jax.search.config import SearchConfig
 

@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from rstar_jax.format import prompts
 from rstar_jax.inference import Candidate
 from rstar_jax.inference import SamplingParams
-from rstar_jax.search import prompts
 
 
 def make_candidate(text: str, stop_reason: str | None = None) -> Candidate:

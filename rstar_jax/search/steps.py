@@ -8,11 +8,10 @@ import dataclasses
 from typing import Protocol
 
 from rstar_jax import grading
-from rstar_jax.sandbox import assemble_program
-from rstar_jax.search import prompts
+from rstar_jax.format import answer as answer_rule
+from rstar_jax.format import prompts
+from rstar_jax.format.program import assemble_program
 from rstar_jax.search import tree as tree_lib
-
-BOXED = "\\boxed"
 
 
 class CandidateLike(Protocol):
@@ -41,10 +40,6 @@ class Draft:
     return self.program is None
 
 
-def is_answer_step(text: str) -> bool:
-  return BOXED in text
-
-
 def dedup(candidates: Sequence[CandidateLike]) -> list[CandidateLike]:
   """Drops exact duplicates; of several answer steps only the first is kept."""
   kept, seen, have_answer = [], set(), False
@@ -52,7 +47,7 @@ def dedup(candidates: Sequence[CandidateLike]) -> list[CandidateLike]:
     if c.text in seen:
       continue
     seen.add(c.text)
-    if is_answer_step(c.text):
+    if answer_rule.is_answer_step(c.text):
       if have_answer:
         continue
       have_answer = True
@@ -69,7 +64,7 @@ def classify(solution: str, candidate: CandidateLike) -> Draft:
   """
   text, stop = candidate.text, candidate.stop_reason
   draft = Draft(text=text, stop_reason=stop)
-  if is_answer_step(text):
+  if answer_rule.is_answer_step(text):
     draft.answer = grading.extract_answer(text)
     if draft.answer is None:
       draft.invalid = tree_lib.INVALID_NO_ANSWER

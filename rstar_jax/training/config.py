@@ -7,7 +7,7 @@ changes the optimisation problem.
 import dataclasses
 from typing import Literal
 
-from rstar_jax.search import prompts
+from rstar_jax.format import prompts
 
 Schedule = Literal["cosine", "linear", "constant"]
 Overlong = Literal["truncate", "drop"]

@@ -8,9 +8,9 @@ activation's trailing dims contracted with the weight's leading or trailing dims
 forward and explicitly shaped backward. The math is unchanged; other backends are unaffected in
 results and may keep it off.
 """
+from collections.abc import Callable
 import functools
 import math
-from collections.abc import Callable
 from typing import Any
 
 import jax

@@ -5,16 +5,16 @@ sequence of global batches; each host then keeps only its rows of each micro-bat
 host knows the lengths of all rows of a global batch, all hosts pad to the same bucketed length and
 the per-host pieces assemble into one global array.
 """
+from collections.abc import Callable, Sequence
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
 
 import grain
 import jax
-import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
+import numpy as np
 
 BATCH_AXES = ("data", "fsdp")
 HostBatch = dict[str, np.ndarray]

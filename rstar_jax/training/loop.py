@@ -1,20 +1,18 @@
 """The training loop shared by the SFT and PPM trainers: resume, step, guard, log, checkpoint."""
+from collections.abc import Callable, Sequence
 import dataclasses
 import logging
 import math
 import pathlib
 import time
-from collections.abc import Callable, Sequence
 from typing import Any
 
+from flax import nnx
 import grain
 import jax
-from flax import nnx
-from jax.sharding import AxisType
 from jax.sharding import Mesh
 
 from rstar_jax import hf
-from rstar_jax import models
 from rstar_jax.training import inputs
 from rstar_jax.training import optim
 from rstar_jax.training import step as step_lib
@@ -24,7 +22,6 @@ from rstar_jax.training.metrics import MetricsLogger
 from rstar_jax.training.params import ModelParams
 from rstar_jax.training.params import Params
 
-MESH_AXES = models.MESH_AXES
 Callback = Callable[[int, dict[str, float]], None]
 
 
@@ -42,11 +39,6 @@ class TrainResult:
 
 class NonFiniteLossError(FloatingPointError):
   """Raised when a step produced a NaN/Inf loss or gradient; earlier checkpoints are intact."""
-
-
-def single_device_mesh() -> Mesh:
-  return jax.make_mesh((1, 1, 1), MESH_AXES, axis_types=(AxisType.Auto,) * 3,
-                       devices=jax.devices()[:1])
 
 
 @dataclasses.dataclass(frozen=True)

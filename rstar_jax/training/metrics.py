@@ -6,8 +6,8 @@ import json
 import pathlib
 
 import jax
-import tqdm
 from tensorboardX import SummaryWriter
+import tqdm
 
 
 class MetricsLogger:

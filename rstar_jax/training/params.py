@@ -6,8 +6,8 @@ restore with orbax unchanged, and optax states mirror the same flat dict.
 from collections.abc import Mapping
 from typing import Any
 
-import jax
 from flax import nnx
+import jax
 from jax.sharding import Mesh
 from jax.sharding import NamedSharding
 

@@ -1,13 +1,14 @@
 """PPM training from the SFT policy: Bradley-Terry pairs, or the ORM / PQM ablation baselines."""
+from collections.abc import Sequence
 import functools
 import pathlib
-from collections.abc import Sequence
 from typing import Any
 
 import jax
 from jax.sharding import Mesh
 
 from rstar_jax import models
+from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training import inputs
 from rstar_jax.training import loop
 from rstar_jax.training import losses
@@ -39,7 +40,7 @@ def train_ppm(cfg: PPMConfig, *, data_dir: str | pathlib.Path, init: Any, tokeni
   and reports their pairwise accuracy as `eval_acc`. Resumes like `train_sft`.
   """
   out = pathlib.Path(out_dir)
-  mesh = mesh or loop.single_device_mesh()
+  mesh = mesh or mesh_lib.single_device_mesh()
   data, stats = ppm_data.load_pairs(data_dir, tokenizer, cfg)
   train, held = ppm_data.split_by_problem(data, cfg.eval_fraction, cfg.seed)
   with jax.set_mesh(mesh):

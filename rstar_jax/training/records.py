@@ -3,10 +3,10 @@
 Every record is decoded and checked up front so a bad record fails the run before any compute,
 with an error naming its shard and index.
 """
+from collections.abc import Sequence
 import dataclasses
 import json
 import pathlib
-from collections.abc import Sequence
 from typing import Any
 
 import grain

@@ -1,12 +1,13 @@
 """SFT of the policy on verified trajectories: next-token cross-entropy on response tokens."""
+from collections.abc import Sequence
 import functools
 import pathlib
-from collections.abc import Sequence
 from typing import Any
 
 import jax
 from jax.sharding import Mesh
 
+from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training import inputs
 from rstar_jax.training import loop
 from rstar_jax.training import losses
@@ -33,7 +34,7 @@ def train_sft(cfg: SFTConfig, *, data_dir: str | pathlib.Path, init: Any, tokeni
   `tensorboard/` and (with `cfg.export_hf`) an HF folder `out_dir/hf`.
   """
   out = pathlib.Path(out_dir)
-  mesh = mesh or loop.single_device_mesh()
+  mesh = mesh or mesh_lib.single_device_mesh()
   data = sft_data.load_sft(data_dir, tokenizer, cfg)
   with jax.set_mesh(mesh):
     model = loop.load_init(init, mesh)

@@ -7,10 +7,10 @@ are donated and pinned to their shardings, so they never move or get copied betw
 from collections.abc import Callable
 from typing import Any
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
 import optax
-from flax import nnx
 
 from rstar_jax.training.dense_grads import with_dense_grads
 from rstar_jax.training.params import ModelParams

@@ -1,7 +1,11 @@
 """The built-in world: generated arithmetic word problems, an imperfect teacher, a tokenizer and
 a tiny bootstrap policy, so that self-evolution runs end to end on a CPU (docs/architecture.md)."""
-from rstar_jax.data.world.bootstrap import BootstrapConfig
-from rstar_jax.data.world.build import build_world, heldout_path, policy_path, tokenizer_path, train_path
+from rstar_jax.world.bootstrap import BootstrapConfig
+from rstar_jax.world.build import build_world
+from rstar_jax.world.build import heldout_path
+from rstar_jax.world.build import policy_path
+from rstar_jax.world.build import tokenizer_path
+from rstar_jax.world.build import train_path
 
 __all__ = ["BootstrapConfig", "build_world", "heldout_path", "policy_path", "tokenizer_path",
            "train_path"]

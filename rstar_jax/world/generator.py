@@ -17,6 +17,7 @@ import os
 import random
 
 from rstar_jax.data.problems import Problem
+from rstar_jax.runtime import files
 
 SPLITS = ("train", "heldout")
 KINDS = ("add", "sub", "mul", "div", "pct_off", "pct_more")
@@ -238,10 +239,5 @@ def generate(split: str, count: int, seed: int = 0, cfg: GeneratorConfig = Gener
 
 def write_problem_file(path: str | os.PathLike, problems: list[WorldProblem]) -> None:
   """Writes a JSONL problem file (`id`, `question`, `answer`, `difficulty`), atomically."""
-  path = os.fspath(path)
-  tmp = path + ".tmp"
-  with open(tmp, "w", encoding="utf-8") as f:
-    for p in problems:
-      record = {**dataclasses.asdict(p.problem), "difficulty": p.difficulty}
-      f.write(json.dumps(record, ensure_ascii=False) + "\n")
-  os.replace(tmp, path)
+  files.write_lines(path, (json.dumps({**dataclasses.asdict(p.problem), "difficulty": p.difficulty},
+                                      ensure_ascii=False) for p in problems))

@@ -1,4 +1,4 @@
-"""orbax training checkpoint (policy or PPM, any step) → Hugging Face folder.
+"""Trained models → Hugging Face folders: from a (multi-host) run, or from any orbax checkpoint.
 
 The trainers checkpoint flat parameter dicts; turning one back into a model needs the model's
 structure, which any HF folder of the same architecture provides (`like`: e.g. the model the
@@ -6,18 +6,20 @@ training started from, or the trainer's own `hf/` export).
 """
 import os
 import pathlib
+import shutil
 
 import jax
 import orbax.checkpoint as ocp
 
+from rstar_jax import hf
+from rstar_jax import models
+from rstar_jax.runtime.sync import ProcessSync
 from rstar_jax.training.params import ModelParams
 
 KINDS = ("auto", "policy", "ppm")
 
 
 def _template(like_dir: str | os.PathLike, kind: str):
-  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
-  from rstar_jax import models  # pylint: disable=g-import-not-at-top
   model = hf.load_model(like_dir)
   if kind == "ppm" and isinstance(model, models.Transformer):
     return models.ValueModel.from_policy(model)
@@ -33,7 +35,6 @@ def export_checkpoint(checkpoint_dir: str | os.PathLike, like_dir: str | os.Path
 
   kind: 'policy', 'ppm' (a policy template gets the value head), or 'auto' (the template's).
   """
-  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   if kind not in KINDS:
     raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
   checkpoint_dir = pathlib.Path(checkpoint_dir).absolute()
@@ -65,3 +66,17 @@ def export_checkpoint(checkpoint_dir: str | os.PathLike, like_dir: str | os.Path
   hf.save_model(mp.merge(params), out_dir,
                 tokenizer=hf.load_tokenizer(tokenizer_dir or like_dir))
   return out_dir
+
+
+def save_from_all(model, path: pathlib.Path, tokenizer, sync: ProcessSync) -> pathlib.Path:
+  """Writes `model` as an HF folder from a (possibly multi-host) run.
+
+  Every process must take part in gathering the sharded parameters, but only the leader's
+  folder is kept: the others write to a private scratch folder that is then removed.
+  """
+  target = path if sync.is_leader else path.with_name(f".{path.name}-scratch-p{sync.index}")
+  hf.save_model(model, target, tokenizer=tokenizer)
+  if not sync.is_leader:
+    shutil.rmtree(target, ignore_errors=True)
+  sync.barrier(f"{path}:saved")
+  return path

@@ -7,15 +7,14 @@ digit instead of through a rarely seen whole-number token, which a tiny model ca
 """
 from __future__ import annotations
 
-import os
-import pathlib
-import shutil
 from collections.abc import Iterable
+import os
 
 import tokenizers
 import transformers
 
-from rstar_jax.search.prompts import STEP_MARKERS
+from rstar_jax.format.prompts import STEP_MARKERS
+from rstar_jax.runtime import files
 
 PAD = "<|pad|>"
 EOS = "<|endoftext|>"
@@ -43,9 +42,5 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> transformer
 
 def save_tokenizer(tok: transformers.PreTrainedTokenizerBase, path: str | os.PathLike) -> None:
   """Writes the HF tokenizer folder atomically (a temporary folder renamed into place)."""
-  path = pathlib.Path(path)
-  tmp = path.with_name(path.name + ".tmp")
-  shutil.rmtree(tmp, ignore_errors=True)
-  tok.save_pretrained(os.fspath(tmp))
-  shutil.rmtree(path, ignore_errors=True)
-  tmp.rename(path)
+  with files.atomic_path(path) as tmp:
+    tok.save_pretrained(os.fspath(tmp))

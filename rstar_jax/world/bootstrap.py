@@ -5,16 +5,19 @@ well-formed steps but makes mistakes, which is what round 1 of self-evolution st
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 import dataclasses
 import pathlib
-from collections.abc import Sequence
 from typing import Any
 
-import jax
 from flax import nnx
+import jax
 
+from rstar_jax import inference
 from rstar_jax import models
-from rstar_jax.training import loop
+from rstar_jax.evaluation import harness
+from rstar_jax.evaluation.config import EvalConfig
+from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training.config import SFTConfig
 from rstar_jax.training.sft import train_sft
 
@@ -69,7 +72,7 @@ def model_config(cfg: BootstrapConfig, tokenizer: Any) -> models.ModelConfig:
 def pretrain(cfg: BootstrapConfig, *, data_dir: pathlib.Path, tokenizer: Any,
              work_dir: pathlib.Path) -> tuple[nnx.Module, list[dict[str, float]]]:
   """SFT of a freshly initialised policy on the teacher dataset; resumes from `work_dir`."""
-  mesh = loop.single_device_mesh()
+  mesh = mesh_lib.single_device_mesh()
   with jax.set_mesh(mesh):
     init = models.Transformer(model_config(cfg, tokenizer), rngs=nnx.Rngs(cfg.seed))
   sft = SFTConfig(lr=cfg.lr, epochs=cfg.epochs, max_steps=cfg.max_steps,
@@ -84,13 +87,11 @@ def pretrain(cfg: BootstrapConfig, *, data_dir: pathlib.Path, tokenizer: Any,
 def greedy_accuracy(policy_dir: pathlib.Path, problems: Sequence[Any], pool: Any,
                     cfg: BootstrapConfig) -> dict[str, Any]:
   """Held-out greedy pass@1 of the saved policy, by the evaluation harness's greedy sampler."""
-  from rstar_jax.evolution import evaluation  # pylint: disable=g-import-not-at-top
-  from rstar_jax.evolution import loading  # pylint: disable=g-import-not-at-top
-  engine = loading.load_engine(policy_dir)
-  eval_cfg = evaluation.EvalConfig(samples=0, mcts_runs=0, max_depth=cfg.eval_max_depth,
+  engine = inference.load_engine(policy_dir)
+  eval_cfg = EvalConfig(samples=0, mcts_runs=0, max_depth=cfg.eval_max_depth,
                                    step_max_tokens=cfg.eval_step_max_tokens,
                                    batch_size=max(1, len(problems)))
-  samples = evaluation.sample_solutions(problems, engine, pool, eval_cfg, num=1,
+  samples = harness.sample_solutions(problems, engine, pool, eval_cfg, num=1,
                                         temperature=0.0, desc="bootstrap greedy")
   answered = sum(s[0].answer is not None for s in samples)
   correct = sum(s[0].correct for s in samples)

@@ -1,4 +1,4 @@
-"""Evaluation: N independent searches per problem, top-K majority over their answers (DESIGN §1.2).
+"""N independent searches per problem, top-K majority over their answers (DESIGN §1.2).
 
 Each run (MCTS in 'eval' mode, or step-level beam search) returns the answer of its terminal
 with the highest PPM score; the final answer is the majority, up to equivalence, among the K
@@ -15,6 +15,7 @@ import tqdm
 
 from rstar_jax import grading
 from rstar_jax.data import records
+from rstar_jax.evaluation import voting
 from rstar_jax.search import beam as beam_lib
 from rstar_jax.search import expand as expand_lib
 from rstar_jax.search import mcts
@@ -63,20 +64,9 @@ def best_answer(tree: tree_lib.Tree) -> RunAnswer:
 
 
 def top_k_majority(runs: Sequence[RunAnswer], k: int) -> str | None:
-  """Majority (answers grouped by equivalence) over the k best-scored runs with an answer."""
+  """Majority over the k best-scored runs with an answer (ties: higher summed score)."""
   top = sorted((r for r in runs if r.answer is not None), key=lambda r: -r.score)[:k]
-  groups: list[list[RunAnswer]] = []
-  for run in top:
-    for group in groups:
-      if grading.is_equivalent(run.answer, group[0].answer):
-        group.append(run)
-        break
-    else:
-      groups.append([run])
-  if not groups:
-    return None
-  best = max(groups, key=lambda g: (len(g), sum(r.score for r in g)))
-  return best[0].answer
+  return voting.majority([r.answer for r in top], [r.score for r in top])
 
 
 def evaluate_problems(problems: Sequence, engine: expand_lib.EngineLike,

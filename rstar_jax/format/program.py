@@ -6,7 +6,7 @@ steps are dropped, since they are results rather than code.
 """
 import re
 
-from rstar_jax.search import prompts
+from rstar_jax.format import prompts
 
 # An output block, or an unterminated one running to the end of the text.
 _OUTPUT_BLOCK = re.compile(

@@ -5,7 +5,7 @@ import os
 import pathlib
 from typing import Any
 
-from rstar_jax.evolution import evaluation
+from rstar_jax.evaluation import harness as evaluation
 
 PPM_PAIR_ACC = "ppm pairwise acc"
 BOOTSTRAP_GREEDY = "bootstrap_heldout_greedy_accuracy"  # Written by the world's prepare stage.

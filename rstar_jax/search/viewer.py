@@ -3,14 +3,14 @@
 Nested `<details>` elements (no scripts, no external assets): each node shows its step, N, Q,
 PPM value, code output and, for terminals, the answer and whether it was correct.
 
-  python -m rstar_jax.data.viewer --trees=OUT/trees --problem_id=gsm8k-12 --out=tree.html
+  python -m rstar_jax.search.viewer --trees=OUT/trees --problem_id=gsm8k-12 --out=tree.html
 """
 import argparse
 from collections.abc import Sequence
 import html
 import pathlib
 
-from rstar_jax.data import extract
+from rstar_jax.search import extract
 from rstar_jax.search import tree as tree_lib
 
 _STYLE = """

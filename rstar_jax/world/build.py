@@ -7,23 +7,23 @@ returns its summary at once.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 import dataclasses
 import itertools
 import json
 import os
 import pathlib
-import shutil
 import time
-from collections.abc import Callable
 from typing import Any
 
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
-from rstar_jax.data.world import bootstrap as bootstrap_lib
-from rstar_jax.data.world import generator
-from rstar_jax.data.world import teacher as teacher_lib
-from rstar_jax.data.world import tokenizer as tokenizer_lib
-from rstar_jax.search import prompts
+from rstar_jax.format import prompts
+from rstar_jax.runtime import files
+from rstar_jax.world import bootstrap as bootstrap_lib
+from rstar_jax.world import generator
+from rstar_jax.world import teacher as teacher_lib
+from rstar_jax.world import tokenizer as tokenizer_lib
 
 SFT_SCHEMA = "sft"
 
@@ -45,12 +45,6 @@ def tokenizer_path(out_dir: str | os.PathLike) -> pathlib.Path:
   return pathlib.Path(out_dir) / "tokenizer"
 
 
-def _write_json(path: pathlib.Path, data: Any) -> None:
-  tmp = path.with_name(path.name + ".tmp")
-  tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-  os.replace(tmp, path)
-
-
 def _stage(out: pathlib.Path, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
   """Runs `fn` unless its record exists; the record (with the stage's wall time) is returned."""
   path = out / "stages" / f"{name}.json"
@@ -59,7 +53,7 @@ def _stage(out: pathlib.Path, name: str, fn: Callable[[], dict[str, Any]]) -> di
   start = time.perf_counter()
   info = {**fn(), "wall_s": round(time.perf_counter() - start, 2)}
   path.parent.mkdir(parents=True, exist_ok=True)
-  _write_json(path, info)
+  files.write_json(path, info, sort_keys=True)
   return info
 
 
@@ -112,7 +106,7 @@ def build_world(out_dir: str | os.PathLike, *, seed: int = 0, num_train: int = 6
       "total_wall_s": round(sum(s["wall_s"] for s in stages.values()), 2),
       "bootstrap_heldout_greedy_accuracy": stages["evaluate"].get("accuracy"),
   }
-  _write_json(summary_file, summary)
+  files.write_json(summary_file, summary, sort_keys=True)
   return summary
 
 
@@ -167,12 +161,8 @@ def _pretrain(out: pathlib.Path, cfg: bootstrap_lib.BootstrapConfig) -> dict[str
   tok = hf.load_tokenizer(tokenizer_path(out))
   model, history = bootstrap_lib.pretrain(cfg, data_dir=out / "teacher" / "sft", tokenizer=tok,
                                           work_dir=out / "bootstrap_sft")
-  final = policy_path(out)
-  tmp = final.with_name(final.name + ".tmp")
-  shutil.rmtree(tmp, ignore_errors=True)
-  hf.save_model(model, tmp, tokenizer=tok)
-  shutil.rmtree(final, ignore_errors=True)
-  tmp.rename(final)
+  with files.atomic_path(policy_path(out)) as tmp:
+    hf.save_model(model, tmp, tokenizer=tok)
   losses = [h["loss"] for h in history if "loss" in h]
   return {"steps": len(history), "first_loss": losses[0] if losses else None,
           "final_loss": losses[-1] if losses else None,

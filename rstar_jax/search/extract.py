@@ -9,8 +9,8 @@
   wrong ones.
 """
 import argparse
-from collections.abc import Iterable, Sequence
 import collections
+from collections.abc import Iterable, Sequence
 import dataclasses
 import json
 import os
@@ -18,7 +18,7 @@ import pathlib
 from typing import Any
 
 from rstar_jax.data import records
-from rstar_jax.search import prompts
+from rstar_jax.format import prompts
 from rstar_jax.search import tree as tree_lib
 
 EASY, MEDIUM, HARD = "easy", "medium", "hard"

@@ -11,9 +11,9 @@ import dataclasses
 import random
 from typing import Any
 
-from rstar_jax.data.world.generator import Op
-from rstar_jax.data.world.generator import WorldProblem
-from rstar_jax.search import prompts
+from rstar_jax.format import prompts
+from rstar_jax.world.generator import Op
+from rstar_jax.world.generator import WorldProblem
 
 MISSING_STEP = "missing_step"
 WRONG_OPERATION = "wrong_operation"
@@ -95,7 +95,7 @@ def solve(problems: Sequence[WorldProblem], pool: Any, config: TeacherConfig = P
 
   Deterministic in (problems, config, seed). With `PERFECT` these are the reference solutions.
   """
-  from rstar_jax.sandbox import assemble_program  # pylint: disable=g-import-not-at-top
+  from rstar_jax.format.program import assemble_program  # pylint: disable=g-import-not-at-top
   rng = random.Random(f"rstar-world-teacher/{seed}")
   written = [write_code(p, config, rng) for p in problems]
   results = pool.run_many([assemble_program(code) for code, _ in written])

@@ -9,52 +9,30 @@ top-K majority).
 """
 from collections.abc import Mapping, Sequence
 import dataclasses
-import json
 import logging
 import os
 import pathlib
 from typing import Any
 
+from jax.sharding import Mesh
 import numpy as np
 import tqdm
 
 from rstar_jax import grading
-from rstar_jax.search import evaluate as search_eval
+from rstar_jax import inference
+from rstar_jax.evaluation import multirun
+from rstar_jax.evaluation import voting
+from rstar_jax.evaluation.config import EvalConfig
+from rstar_jax.format import prompts
+from rstar_jax.inference import EngineConfig
+from rstar_jax.runtime import files
+from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import expand as expand_lib
 from rstar_jax.search import mcts
-from rstar_jax.search import prompts
 from rstar_jax.search import tree as tree_lib
-from rstar_jax.search.config import SearchConfig
 
 GREEDY = "greedy"
 MCTS_PPM = "mcts+ppm"
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalConfig:
-  """Which methods run and with what budgets.
-
-  samples: k of maj@k and N of best-of-N (0 disables both).
-  mcts_runs / mcts_rollouts / top_k_runs: MCTS+PPM budget (mcts_runs 0 disables it).
-  """
-  greedy: bool = True
-  samples: int = 8
-  temperature: float = 0.7
-  num_candidates: int = 4
-  mcts_runs: int = 1
-  mcts_rollouts: int = 8
-  top_k_runs: int = 4
-  max_depth: int = 16
-  step_max_tokens: int = 2048
-  batch_size: int = 16
-  seed: int = 1234
-
-  def __post_init__(self):
-    if self.samples < 0 or self.mcts_runs < 0:
-      raise ValueError("EvalConfig.samples and mcts_runs must be >= 0")
-    if min(self.mcts_rollouts, self.top_k_runs, self.max_depth, self.step_max_tokens,
-           self.batch_size, self.num_candidates) < 1:
-      raise ValueError(f"EvalConfig budgets must be >= 1: {self}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,12 +41,6 @@ class Sample:
   text: str
   answer: str | None
   correct: bool
-
-
-def _chain_config(cfg: EvalConfig, temperature: float, seed: int) -> SearchConfig:
-  return SearchConfig(mode="terminal", rollouts=1, num_candidates=1, max_depth=cfg.max_depth,
-                      step_max_tokens=cfg.step_max_tokens, temperature=temperature,
-                      batch_size=cfg.batch_size, seed=seed)
 
 
 def _sample_of(tree: tree_lib.Tree) -> Sample:
@@ -89,7 +61,7 @@ def sample_solutions(problems: Sequence, engine: expand_lib.EngineLike,
   total = num * -(-len(problems) // cfg.batch_size)
   with tqdm.tqdm(total=total, desc=desc, unit="batch", disable=not progress) as bar:
     for run in range(num):
-      search_cfg = _chain_config(cfg, temperature, cfg.seed + run)
+      search_cfg = cfg.chain_search(temperature, cfg.seed + run)
       for lo in range(0, len(problems), cfg.batch_size):
         batch = problems[lo:lo + cfg.batch_size]
         trees = [tree_lib.Tree(p.id, p.question, p.answer) for p in batch]
@@ -98,21 +70,6 @@ def sample_solutions(problems: Sequence, engine: expand_lib.EngineLike,
           out[lo + i].append(_sample_of(tree))
         bar.update(1)
   return out
-
-
-def majority(answers: Sequence[str | None]) -> str | None:
-  """The most frequent answer up to equivalence (ties: the one seen first); None if none."""
-  groups: list[list[str]] = []
-  for answer in answers:
-    if answer is None:
-      continue
-    for group in groups:
-      if grading.is_equivalent(answer, group[0]):
-        group.append(answer)
-        break
-    else:
-      groups.append([answer])
-  return max(groups, key=len)[0] if groups else None
 
 
 def best_of(samples: Sequence[Sample], scores: Sequence[float]) -> Sample | None:
@@ -159,7 +116,7 @@ def evaluate_policy(problems: Sequence, engine: expand_lib.EngineLike, pool: exp
                                desc=f"eval[sample x{cfg.samples}]")
     record(f"pass@{cfg.samples}", [next((s.answer for s in row if s.correct), row[0].answer)
                                    for row in samples])
-    record(f"maj@{cfg.samples}", [majority([s.answer for s in row]) for row in samples])
+    record(f"maj@{cfg.samples}", [voting.majority([s.answer for s in row]) for row in samples])
     texts = [prompts.policy_prompt(p.question) + s.text for p, row in zip(problems, samples)
              for s in row]
     for name, scorer in scorers.items():
@@ -167,19 +124,30 @@ def evaluate_policy(problems: Sequence, engine: expand_lib.EngineLike, pool: exp
       picks = [best_of(row, row_scores) for row, row_scores in zip(samples, scores)]
       record(f"best_of_{cfg.samples}[{name}]", [s.answer if s else None for s in picks])
   if cfg.mcts_runs and "ppm" in scorers:
-    search_cfg = SearchConfig(mode="eval", rollouts=cfg.mcts_rollouts,
-                              num_candidates=cfg.num_candidates, max_depth=cfg.max_depth,
-                              step_max_tokens=cfg.step_max_tokens, temperature=cfg.temperature,
-                              batch_size=cfg.batch_size, seed=cfg.seed,
-                              num_runs=cfg.mcts_runs, top_k_runs=cfg.top_k_runs)
     tree_dir = pathlib.Path(out_dir) / "mcts" if out_dir is not None else None
-    summary = search_eval.evaluate_problems(problems, engine, scorers["ppm"], pool, search_cfg,
+    summary = multirun.evaluate_problems(problems, engine, scorers["ppm"], pool, cfg.mcts_search(),
                                             out_dir=tree_dir, progress=progress)
     record(MCTS_PPM, [r.answer for r in summary.results])
   report = make_report(per_problem, dataclasses.asdict(cfg))
   if out_dir is not None:
-    write_json(pathlib.Path(out_dir) / "report.json", report)
+    files.write_json(pathlib.Path(out_dir) / "report.json", report)
   return report
+
+
+def evaluate_model_dirs(problems: Sequence, policy_dir: pathlib.Path,
+                        reward_dirs: Mapping[str, pathlib.Path], cfg: EvalConfig, *,
+                        engine: EngineConfig, dtype: str | None, mesh: Mesh,
+                        sandbox_workers: int | None, out_dir: pathlib.Path,
+                        progress: bool = True) -> dict[str, Any]:
+  """`evaluate_policy` for HF folders: the policy and reward models are loaded onto `mesh`
+  (reward models read the policy's tokenizer); the report is written to `out_dir`."""
+  policy = inference.load_engine(policy_dir, engine, dtype=dtype, mesh=mesh)
+  scorers = {name: inference.load_scorer(path, engine, tokenizer_dir=policy_dir, dtype=dtype,
+                                         mesh=mesh)
+             for name, path in reward_dirs.items()}
+  with SandboxPool(num_workers=sandbox_workers) as pool:
+    return evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=out_dir,
+                           progress=progress)
 
 
 def make_report(per_problem: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
@@ -189,11 +157,3 @@ def make_report(per_problem: Sequence[dict[str, Any]], config: dict[str, Any]) -
               for m in methods}
   return {"num_problems": len(per_problem), "accuracy": accuracy, "config": config,
           "problems": list(per_problem)}
-
-
-def write_json(path: pathlib.Path, data: Any) -> None:
-  """Writes JSON atomically (a reader never sees half a report)."""
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(f".tmp-{path.name}")
-  tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-  os.replace(tmp, path)
