@@ -1,10 +1,50 @@
 """Fields shared by every self-evolution config; each config file overrides what differs.
 
-Sections map one-to-one onto the library's frozen configs: `search` → `SearchConfig` (the
-round plan sets mode / rollouts / extra_rollouts), `sft` → `SFTConfig`, `ppm` → `PPMConfig`,
-`eval` → `EvalConfig`, `engine` → the inference engine's config.
+`launch/` turns the whole config into the typed `rstar_jax.evolution.config.RunConfig` before
+anything runs (a bad field is an error naming it). Sections map one-to-one onto the library's
+frozen configs: `problems` → `ProblemsConfig`, `bootstrap` → `BootstrapSource`, `world` →
+`WorldConfig` (`teacher` → `TeacherConfig`, `bootstrap` → `BootstrapConfig`), `rounds` →
+`RoundsConfig`, `search` → `SearchConfig` (the round plan sets mode / rollouts / extra_rollouts
+/ seed), `engine` → `EngineConfig`, `scorer` → `ScorerConfig`, `sft` → `SFTConfig`, `ppm` →
+`PPMConfig`, `eval` → `EvalConfig`. A field a section leaves out keeps the library default.
 """
+from collections.abc import Iterable
+import dataclasses
+import types
+import typing
+
 import ml_collections
+from ml_collections import config_dict
+
+from rstar_jax.evaluation.config import EvalConfig
+from rstar_jax.inference import EngineConfig
+from rstar_jax.inference import ScorerConfig
+from rstar_jax.search.config import SearchConfig
+from rstar_jax.training.config import PPMConfig
+from rstar_jax.training.config import SFTConfig
+from rstar_jax.world import BootstrapConfig
+from rstar_jax.world import TeacherConfig
+
+
+def library_defaults(cls: type, skip: Iterable[str] = ()) -> ml_collections.ConfigDict:
+  """A section holding every field of the library dataclass `cls` at its default, so that each
+  can be overridden on the command line (`None` defaults become typed placeholders)."""
+  section = ml_collections.ConfigDict()
+  hints = typing.get_type_hints(cls)
+  for field in dataclasses.fields(cls):
+    if field.name in skip:
+      continue
+    value = getattr(cls(), field.name)
+    if value is None:
+      value = config_dict.placeholder(_non_none(hints[field.name]))
+    section[field.name] = value
+  return section
+
+
+def _non_none(hint: typing.Any) -> type:
+  if typing.get_origin(hint) in (types.UnionType, typing.Union):
+    return next(a for a in typing.get_args(hint) if a is not type(None))
+  return hint
 
 
 def base_config(name: str) -> ml_collections.ConfigDict:
@@ -14,6 +54,10 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.seed = 0
   # Device mesh 'data:D,fsdp:F,tensor:T' (omitted axes are 1; fsdp takes the devices left).
   c.mesh = ""
+  c.train_devices = 0  # Training mesh over the first N devices (0: all; multi-host: all).
+  # Search and evaluation mesh over this host's first `engine_devices` devices (0: all).
+  c.engine_mesh = ""
+  c.engine_devices = 0
   c.model_dtype = "float32"  # Parameter dtype of models loaded for search and evaluation.
   # Training precision: master weights in `param_dtype`, matmuls in `compute_dtype`.
   c.train_param_dtype = "float32"
@@ -29,6 +73,14 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.bootstrap.policy = ""  # HF folder of the round-1 policy; '' = the world's pretrained one.
   c.bootstrap.tokenizer = ""  # '' = the policy folder's tokenizer.
 
+  # The built-in world, built when no problems and bootstrap policy are configured.
+  c.world = ml_collections.ConfigDict()
+  c.world.seed = 0
+  c.world.num_train = 64
+  c.world.num_heldout = 48
+  c.world.teacher = library_defaults(TeacherConfig)  # Error rates.
+  c.world.bootstrap = library_defaults(BootstrapConfig)  # Model size and pre-training budget.
+
   c.rounds = ml_collections.ConfigDict()
   c.rounds.num_rounds = 4
   c.rounds.bootstrap_rollouts = 8
@@ -39,7 +91,8 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   # SFT of round k starts from 'base' (the bootstrap policy, as the paper) or 'previous'.
   c.rounds.sft_init = "base"
 
-  c.search = ml_collections.ConfigDict()
+  # The round plan sets mode, rollouts, extra_rollouts and seed.
+  c.search = library_defaults(SearchConfig, skip=("mode", "rollouts", "extra_rollouts", "seed"))
   c.search.num_candidates = 8
   c.search.max_depth = 16
   c.search.step_max_tokens = 2048
@@ -48,9 +101,12 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.search.max_code_errors = 1
   c.search.batch_size = 16
 
-  c.engine = ml_collections.ConfigDict()  # Passed to the inference engine's config as is.
+  c.engine = library_defaults(EngineConfig)  # Shape buckets and limits of the policy engine.
+  c.scorer = library_defaults(ScorerConfig)  # Shape buckets and score squashing of the PPM.
 
-  c.sft = ml_collections.ConfigDict()
+  # The pipeline sets each trainer's seed, progress bar and HF export.
+  trainer_set = ("seed", "progress_bar", "export_hf")
+  c.sft = library_defaults(SFTConfig, skip=trainer_set)
   c.sft.lr = 7e-6
   c.sft.epochs = 2.0
   c.sft.batch_size = 128
@@ -59,7 +115,7 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.sft.checkpoint_every = 200
   c.sft.warmup_ratio = 0.03
 
-  c.ppm = ml_collections.ConfigDict()
+  c.ppm = library_defaults(PPMConfig, skip=trainer_set)
   c.ppm.lr = 7e-6
   c.ppm.epochs = 2.0
   c.ppm.batch_size = 512
@@ -69,7 +125,7 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.ppm.warmup_ratio = 0.03
   c.ppm.eval_fraction = 0.05
 
-  c.eval = ml_collections.ConfigDict()
+  c.eval = library_defaults(EvalConfig)
   c.eval.greedy = True
   c.eval.samples = 8
   c.eval.temperature = 0.7

@@ -18,12 +18,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.train_devices = 1
   c.train_compute_dtype = "float32"
 
-  c.world = ml_collections.ConfigDict()
-  c.world.seed = 0
   c.world.num_train = 160
   c.world.num_heldout = 40
-  c.world.teacher = ml_collections.ConfigDict()  # TeacherConfig fields (error rates).
-  c.world.bootstrap = ml_collections.ConfigDict()  # BootstrapConfig fields (model, budget).
 
   c.rounds.bootstrap_rollouts = 4
   c.rounds.rollouts = 8

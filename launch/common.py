@@ -2,10 +2,13 @@
 import logging
 import pathlib
 
+from absl import app
 from absl import flags
 import jax
 from ml_collections import config_flags
 
+from launch import run_config
+from rstar_jax.evolution.config import RunConfig
 from rstar_jax.runtime.sync import ProcessSync
 
 DEFAULT_CONFIG = str(pathlib.Path(__file__).resolve().parents[1] / "configs" / "world.py")
@@ -35,6 +38,15 @@ def define_config(default: str = DEFAULT_CONFIG):
   """`--config=configs/x.py[:variant]` with `--config.a.b=value` overrides."""
   return config_flags.DEFINE_config_file("config", default, "ml_collections config file.",
                                          lock_config=True)
+
+
+def typed_config(config) -> RunConfig:
+  """The `--config` ConfigDict as the library's typed `RunConfig`; a bad field is a usage error
+  that names it (before any work starts)."""
+  try:
+    return run_config.run_config(config)
+  except run_config.ConfigError as e:
+    raise app.UsageError(str(e)) from e
 
 
 def init_processes() -> ProcessSync:

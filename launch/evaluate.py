@@ -19,7 +19,10 @@ from absl import flags
 
 from launch import common
 from rstar_jax.evaluation import report
-from rstar_jax.evolution import loading
+from rstar_jax.data import sources
+from rstar_jax.evaluation import harness
+from rstar_jax.evolution.config import RunConfig
+from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.evolution.layout import RunLayout
 
 _CONFIG = common.define_config()
@@ -35,15 +38,23 @@ _OUT = flags.DEFINE_string("out", None, "Output directory.", required=True)
 
 def _run_problems(layout: RunLayout):
   if _PROBLEMS.value:
-    return loading.load_problem_file(_PROBLEMS.value, _LIMIT.value)
+    return sources.load_problem_file(_PROBLEMS.value, _LIMIT.value)
   paths = json.loads((layout.prepare_dir / "paths.json").read_text(encoding="utf-8"))
-  return loading.load_problem_file(paths["heldout"], _LIMIT.value)
+  return sources.load_problem_file(paths["heldout"], _LIMIT.value)
+
+
+def _evaluate(config: RunConfig, problems: list, policy: pathlib.Path,
+              reward_models: dict[str, pathlib.Path], out: pathlib.Path) -> dict:
+  return harness.evaluate_model_dirs(
+      problems, policy, reward_models, config.eval, engine=config.engine, scorer=config.scorer,
+      dtype=config.model_dtype, mesh=mesh_lib.local_mesh(config.engine_mesh, config.engine_devices),
+      sandbox_workers=config.sandbox_workers or None, out_dir=out, progress=config.progress)
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  config, out = _CONFIG.value, pathlib.Path(_OUT.value)
+  config, out = common.typed_config(_CONFIG.value), pathlib.Path(_OUT.value)
   if _RUN_DIR.value:
     layout = RunLayout(pathlib.Path(_RUN_DIR.value))
     problems = _run_problems(layout)
@@ -55,7 +66,7 @@ def main(argv: list[str]) -> None:
     for k in rounds:
       rms = {n: layout.hf_dir(k, n) for n in ("ppm", "orm", "pqm")
              if (layout.hf_dir(k, n) / "config.json").is_file()}
-      rep = loading.evaluate_models(config, problems, layout.hf_dir(k, "sft"), rms, out / f"round_{k}")
+      rep = _evaluate(config, problems, layout.hf_dir(k, "sft"), rms, out / f"round_{k}")
       results[k] = {"evaluate": {"accuracy": rep["accuracy"]}}
     table = report.write_run_report(results, out / "report.json", out / "report.md",
                                     out / "accuracy.png")
@@ -64,9 +75,9 @@ def main(argv: list[str]) -> None:
       raise app.UsageError("pass --policy (with --problems) or --run_dir")
     if not _PROBLEMS.value:
       raise app.UsageError("--policy needs --problems")
-    problems = loading.load_problem_file(_PROBLEMS.value, _LIMIT.value)
+    problems = sources.load_problem_file(_PROBLEMS.value, _LIMIT.value)
     rms = {n: pathlib.Path(f.value) for n, f in _REWARD.items() if f.value}
-    rep = loading.evaluate_models(config, problems, pathlib.Path(_POLICY.value), rms, out)
+    rep = _evaluate(config, problems, pathlib.Path(_POLICY.value), rms, out)
     table = report.format_table([{"model": _POLICY.value, **rep["accuracy"]}], first="model")
     (out / "report.md").write_text(table + "\n", encoding="utf-8")
   print(f"{len(problems)} problems\n{table}")

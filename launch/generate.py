@@ -8,18 +8,19 @@ Resumable (rerun the same command); on a multi-host run (--coordinator_address/.
 process searches its share of the problems and writes its own shards. With --extract the SFT
 and PPM datasets are written to <out>/data/{sft,ppm}.
 """
+import dataclasses
 import pathlib
 
 from absl import app
 from absl import flags
 
 from launch import common
-from rstar_jax.evolution import loading
-from rstar_jax.evolution import settings
+from rstar_jax import inference
+from rstar_jax.data import sources
+from rstar_jax.sandbox import SandboxPool
 from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.search import extract
 from rstar_jax.search import run as search_run
-from rstar_jax.search.config import SearchConfig
 
 _CONFIG = common.define_config()
 _POLICY = flags.DEFINE_string("policy", None, "HF folder of the policy.", required=True)
@@ -39,21 +40,20 @@ def main(argv: list[str]) -> None:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   if _MODE.value == "ppm" and not _PPM.value:
     raise app.UsageError("--mode=ppm needs --ppm")
+  config, out = common.typed_config(_CONFIG.value), pathlib.Path(_OUT.value)
   sync = common.init_processes()
-  config, out = _CONFIG.value, pathlib.Path(_OUT.value)
-  cfg = settings.to_dataclass(SearchConfig, config.search, "search", mode=_MODE.value,
-                              rollouts=_ROLLOUTS.value,
-                              extra_rollouts=tuple(int(x) for x in _EXTRA.value),
-                              seed=config.seed)
-  mesh = mesh_lib.local_mesh(config.get("engine_mesh", ""), config.get("engine_devices", 0))
-  kwargs = dict(engine=config.engine, dtype=config.model_dtype, mesh=mesh)
-  engine = loading.load_engine(_POLICY.value, **kwargs)
-  scorer = (loading.load_scorer(_PPM.value, tokenizer_dir=_POLICY.value, **kwargs)
+  cfg = dataclasses.replace(config.search, mode=_MODE.value, rollouts=_ROLLOUTS.value,
+                            extra_rollouts=tuple(int(x) for x in _EXTRA.value),
+                            seed=config.seed)
+  mesh = mesh_lib.local_mesh(config.engine_mesh, config.engine_devices)
+  engine = inference.load_engine(_POLICY.value, config.engine, dtype=config.model_dtype,
+                                 mesh=mesh)
+  scorer = (inference.load_scorer(_PPM.value, config.scorer, tokenizer_dir=_POLICY.value,
+                                  dtype=config.model_dtype, mesh=mesh)
             if _MODE.value == "ppm" else None)
-  from rstar_jax.sandbox import SandboxPool  # pylint: disable=g-import-not-at-top
   with SandboxPool(num_workers=config.sandbox_workers or None) as pool:
     summary = search_run.run_search(
-        loading.load_problem_file(_PROBLEMS.value, _LIMIT.value), engine, scorer, pool, cfg, out,
+        sources.load_problem_file(_PROBLEMS.value, _LIMIT.value), engine, scorer, pool, cfg, out,
         progress=config.progress, process_index=sync.index, process_count=sync.count)
   sync.barrier(f"{out}:generated")
   print(f"process {sync.index}: searched {summary.searched}, skipped {summary.skipped}, "

@@ -23,10 +23,11 @@ _CONFIG = common.define_config()
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  config = common.typed_config(_CONFIG.value)
   sync = common.init_processes()
-  table = evolve.run_evolution(_CONFIG.value, sync)
+  table = evolve.run_evolution(config, sync)
   if sync.is_leader:
-    layout = RunLayout(pathlib.Path(_CONFIG.value.run_dir))
+    layout = RunLayout(pathlib.Path(config.run_dir))
     print(f"Held-out accuracy per round (run directory {layout.root}):\n{table}")
     print(f"report: {layout.report_md}  plot: {layout.plot_png}")
 

@@ -23,7 +23,7 @@ def paper_plan(**overrides):
   kwargs = dict(num_rounds=4, bootstrap_rollouts=8, rollouts=16, ppm_from_round=3,
                 extra_rollouts=(64, 128), baseline_rounds=(4,))
   kwargs.update(overrides)
-  return plan_lib.make_plan(**kwargs)
+  return plan_lib.make_plan(plan_lib.RoundsConfig(**kwargs))
 
 
 def test_plan_follows_the_paper_schedule():
@@ -36,7 +36,8 @@ def test_plan_follows_the_paper_schedule():
 
 
 @pytest.mark.parametrize("bad", [dict(num_rounds=0), dict(ppm_from_round=1),
-                                 dict(rollouts=0), dict(baseline_rounds=(5,))])
+                                 dict(rollouts=0), dict(baseline_rounds=(5,)),
+                                 dict(extra_rollouts=(4, 0)), dict(sft_init="last")])
 def test_plan_rejects_bad_schedules(bad):
   with pytest.raises(ValueError):
     paper_plan(**bad)
@@ -131,8 +132,9 @@ _KILLABLE = textwrap.dedent("""
             f.write(f"{i}\\n")
         return {"units": 3}
 
-    plans = plan_lib.make_plan(num_rounds=2, bootstrap_rollouts=1, rollouts=1, ppm_from_round=2,
-                               extra_rollouts=(), baseline_rounds=())
+    plans = plan_lib.make_plan(plan_lib.RoundsConfig(
+        num_rounds=2, bootstrap_rollouts=1, rollouts=1, ppm_from_round=2, extra_rollouts=(),
+        baseline_rounds=()))
     driver.run_rounds(Stages(), plans, RunLayout(root / "run"))
 """)
 

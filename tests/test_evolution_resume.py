@@ -46,9 +46,10 @@ def _config(out: pathlib.Path, data: pathlib.Path):
 def _child(out: pathlib.Path, data: pathlib.Path) -> None:
   from absl import flags  # pylint: disable=g-import-not-at-top
   flags.FLAGS.mark_as_parsed()
+  from launch import run_config  # pylint: disable=g-import-not-at-top
   from launch.benchmarks import search as search_bench  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution import driver  # pylint: disable=g-import-not-at-top
-  from rstar_jax.evolution import evolve  # pylint: disable=g-import-not-at-top
+  from rstar_jax.evolution import plan as plan_lib  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution.layout import RunLayout  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution.pipeline import Pipeline  # pylint: disable=g-import-not-at-top
   from rstar_jax.search import scripted  # pylint: disable=g-import-not-at-top
@@ -66,9 +67,9 @@ def _child(out: pathlib.Path, data: pathlib.Path) -> None:
           return policy.expand(prompts, n, sampling)
       return Slow()
 
-  config = _config(out, data)
+  config = run_config.run_config(_config(out, data))
   layout = RunLayout(out)
-  driver.run_rounds(SlowScriptedPipeline(config, layout), evolve.make_plans(config), layout)
+  driver.run_rounds(SlowScriptedPipeline(config, layout), plan_lib.make_plan(config.rounds), layout)
 
 
 def _env() -> dict[str, str]:

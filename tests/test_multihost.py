@@ -52,9 +52,10 @@ def _child(out: pathlib.Path, num_processes: int, process_id: int, port: int) ->
     jax.distributed.initialize(f"127.0.0.1:{port}", num_processes, process_id)
   from absl import flags  # pylint: disable=g-import-not-at-top
   flags.FLAGS.mark_as_parsed()
+  from launch import run_config  # pylint: disable=g-import-not-at-top
   from launch.benchmarks import search as search_bench  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution import driver  # pylint: disable=g-import-not-at-top
-  from rstar_jax.evolution import evolve  # pylint: disable=g-import-not-at-top
+  from rstar_jax.evolution import plan as plan_lib  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution.layout import RunLayout  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution.pipeline import Pipeline  # pylint: disable=g-import-not-at-top
   from rstar_jax.runtime.sync import ProcessSync  # pylint: disable=g-import-not-at-top
@@ -67,11 +68,11 @@ def _child(out: pathlib.Path, num_processes: int, process_id: int, port: int) ->
       del k, mesh
       return scripted.GeneratedPolicy(search_bench.arithmetic_step)
 
-  config = _config(out, out.parent / "data")
+  config = run_config.run_config(_config(out, out.parent / "data"))
   sync = ProcessSync.from_jax()
   layout = RunLayout(pathlib.Path(config.run_dir))
   pipeline = ScriptedPipeline(config, layout, sync)
-  plan = evolve.make_plans(config)[0]
+  plan = plan_lib.make_plan(config.rounds)[0]
   driver.run_stage(layout, 0, "prepare", pipeline.prepare, sync)
   for stage in ("search", "extract", "train_sft"):
     driver.run_stage(layout, 1, stage, lambda s=stage: getattr(pipeline, s)(plan), sync)

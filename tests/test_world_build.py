@@ -13,6 +13,7 @@ TINY = world.BootstrapConfig(num_teacher_problems=24, vocab_size=400, hidden_siz
                              intermediate_size=64, num_layers=1, max_steps=3, batch_size=8,
                              max_len=384, eval_problems=2, eval_max_depth=3,
                              eval_step_max_tokens=16)
+WORLD = world.WorldConfig(seed=5, num_train=5, num_heldout=4, bootstrap=TINY)
 
 
 def test_paths_are_inside_out_dir(tmp_path):
@@ -25,7 +26,7 @@ def test_paths_are_inside_out_dir(tmp_path):
                                     {"num_train": 3, "num_heldout": 0}])
 def test_empty_splits_are_refused(tmp_path, kwargs):
   with pytest.raises(ValueError, match="num_train and num_heldout"):
-    world.build_world(tmp_path, seed=0, **kwargs)
+    world.WorldConfig(seed=0, **kwargs)
 
 
 def test_bootstrap_config_checks_heads():
@@ -35,8 +36,7 @@ def test_bootstrap_config_checks_heads():
 
 def test_build_world_end_to_end_and_resume(tmp_path):
   out = tmp_path / "world"
-  summary = world.build_world(out, seed=5, num_train=5, num_heldout=4, bootstrap=TINY,
-                              sandbox_workers=2)
+  summary = world.build_world(out, WORLD, sandbox_workers=2)
   json.dumps(summary)
   train = problems_lib.load_problems(world.train_path(out), on_error="raise")
   heldout = problems_lib.load_problems(world.heldout_path(out), on_error="raise")
@@ -54,11 +54,10 @@ def test_build_world_end_to_end_and_resume(tmp_path):
   evaluated = summary["stages"]["evaluate"]
   assert evaluated["problems"] == 2 and 0.0 <= summary["bootstrap_heldout_greedy_accuracy"] <= 1.0
   # A finished build returns its summary; a build missing its last stage redoes only that stage.
-  assert world.build_world(out, seed=5, num_train=5, num_heldout=4, bootstrap=TINY) == summary
+  assert world.build_world(out, WORLD) == summary
   (out / "summary.json").unlink()
   (out / "stages" / "evaluate.json").unlink()
-  again = world.build_world(out, seed=5, num_train=5, num_heldout=4, bootstrap=TINY,
-                            sandbox_workers=2)
+  again = world.build_world(out, WORLD, sandbox_workers=2)
   for stage in ("problems", "teacher", "tokenizer", "bootstrap"):
     assert again["stages"][stage] == summary["stages"][stage]
   assert again["stages"]["evaluate"]["problems"] == 2

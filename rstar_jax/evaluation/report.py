@@ -58,9 +58,9 @@ def format_table(rows: Sequence[Mapping[str, Any]], first: str = "round") -> str
 def plot_rounds(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
                 title: str = "held-out accuracy per round") -> pathlib.Path:
   """Line plot of every method's accuracy over rounds (PNG, no display needed)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib  # local import: heavy, and only a finished round plots
   matplotlib.use("Agg")
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  from matplotlib import pyplot as plt  # local import: must follow matplotlib.use('Agg')
   path = pathlib.Path(path)
   methods = _columns(rows, "round")
   fig, ax = plt.subplots(figsize=(7, 4.5))

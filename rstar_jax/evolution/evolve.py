@@ -1,4 +1,5 @@
-"""One self-evolution run for an ml_collections config: plan, stages, report."""
+"""One self-evolution run: plan, stages, report."""
+import dataclasses
 import json
 import logging
 import pathlib
@@ -6,32 +7,26 @@ import pathlib
 from rstar_jax.evaluation import report
 from rstar_jax.evolution import driver
 from rstar_jax.evolution import plan as plan_lib
+from rstar_jax.evolution.config import RunConfig
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.pipeline import Pipeline
+from rstar_jax.runtime import files
 from rstar_jax.runtime.sync import ProcessSync
 
 
-def make_plans(config) -> list[plan_lib.RoundPlan]:
-  r = config.rounds
-  return plan_lib.make_plan(num_rounds=r.num_rounds, bootstrap_rollouts=r.bootstrap_rollouts,
-                            rollouts=r.rollouts, ppm_from_round=r.ppm_from_round,
-                            extra_rollouts=tuple(r.extra_rollouts),
-                            baseline_rounds=tuple(r.baseline_rounds))
-
-
-def _record_config(config, layout: RunLayout) -> None:
+def _record_config(config: RunConfig, layout: RunLayout) -> None:
   """Keeps the config of every start of the run (a resumed run may have changed it)."""
   layout.root.mkdir(parents=True, exist_ok=True)
   path = layout.root / "config.json"
-  text = config.to_json_best_effort(indent=2, sort_keys=True)
+  text = json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True)
   if path.is_file() and json.loads(path.read_text()) != json.loads(text):
     logging.warning("%s: the config differs from the one this run started with; finished "
                     "stages keep their results", path)
     path = layout.root / "config.resumed.json"
-  path.write_text(text + "\n", encoding="utf-8")
+  files.write_text(path, text + "\n")
 
 
-def run_evolution(config, sync: ProcessSync = ProcessSync()) -> str:
+def run_evolution(config: RunConfig, sync: ProcessSync = ProcessSync()) -> str:
   """The whole loop for `config`; returns the final per-round table."""
   layout = RunLayout(pathlib.Path(config.run_dir))
   if sync.is_leader:
@@ -45,5 +40,6 @@ def run_evolution(config, sync: ProcessSync = ProcessSync()) -> str:
                                             layout.plot_png))
       print(f"\n== after round {k} ==\n{tables[-1]}\n", flush=True)
 
-  driver.run_rounds(pipeline, make_plans(config), layout, sync, on_round=on_round)
+  driver.run_rounds(pipeline, plan_lib.make_plan(config.rounds), layout, sync,
+                    on_round=on_round)
   return tables[-1] if tables else ""

@@ -13,13 +13,16 @@ import pathlib
 import shutil
 from typing import Any
 
-import jax
-import ml_collections
 
 from rstar_jax.data import records
+from rstar_jax import hf
+from rstar_jax import inference
+from rstar_jax import world
+from rstar_jax.data import sources
 from rstar_jax.evaluation import harness as evaluation
-from rstar_jax.evolution import loading
-from rstar_jax.evolution import settings
+from rstar_jax.evolution.config import RunConfig
+from rstar_jax.sandbox import SandboxPool
+from rstar_jax.training import export
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.plan import RoundPlan
 from rstar_jax.runtime import files
@@ -31,8 +34,6 @@ from rstar_jax.search import viewer
 from rstar_jax.search.config import SearchConfig
 from rstar_jax.training import ppm as ppm_train
 from rstar_jax.training import sft as sft_train
-from rstar_jax.training.config import PPMConfig
-from rstar_jax.training.config import SFTConfig
 
 BASELINES = ("orm", "pqm")
 
@@ -58,8 +59,7 @@ def fit_batch_size(cfg, usable: float, unit_shards: int) -> int | None:
 class Pipeline:
   """Implements `driver.Stages` for one config and run directory."""
 
-  def __init__(self, config: ml_collections.ConfigDict, layout: RunLayout,
-               sync: ProcessSync = ProcessSync()):
+  def __init__(self, config: RunConfig, layout: RunLayout, sync: ProcessSync = ProcessSync()):
     self.config = config
     self.layout = layout
     self.sync = sync
@@ -76,7 +76,7 @@ class Pipeline:
     """'train' or 'heldout' problems: a configured file, else the prepared world split."""
     configured = self.config.problems.train if split == "train" else self.config.problems.heldout
     limit = self.config.problems.max_train if split == "train" else self.config.problems.max_heldout
-    return loading.load_problem_file(configured or self._world_paths()[split], limit)
+    return sources.load_problem_file(configured or self._world_paths()[split], limit)
 
   def policy_dir(self, k: int) -> pathlib.Path:
     """The HF folder of round k's policy (0: the bootstrap policy; a round whose SFT was skipped
@@ -94,51 +94,41 @@ class Pipeline:
     return None
 
   def tokenizer(self):
-    return loading.tokenizer(self._tokenizer_dir())
+    return hf.load_tokenizer(self._tokenizer_dir())
 
   def local_mesh(self):
     """The mesh search and evaluation run on: this host's devices only."""
-    return mesh_lib.local_mesh(self.config.get("engine_mesh", ""),
-                              self.config.get("engine_devices", 0))
+    return mesh_lib.local_mesh(self.config.engine_mesh, self.config.engine_devices)
 
   def global_mesh(self):
-    devices = jax.devices()
-    count = self.config.get("train_devices", 0) or len(devices)
-    if self.sync.count > 1 and count != len(devices):
-      raise ValueError("config.train_devices must be 0 (all devices) on a multi-host run")
-    return mesh_lib.make_mesh(self.config.mesh, devices=devices[:count])
+    return mesh_lib.global_mesh(self.config.mesh, self.config.train_devices,
+                                num_processes=self.sync.count)
 
   def _tokenizer_dir(self) -> pathlib.Path:
     return pathlib.Path(self.config.bootstrap.tokenizer or self.policy_dir(0))
 
   def engine(self, k: int, mesh):
-    return loading.load_engine(self.policy_dir(k), tokenizer_dir=self._tokenizer_dir(),
-                               engine=self.config.engine, dtype=self.config.model_dtype,
-                               mesh=mesh)
+    return inference.load_engine(self.policy_dir(k), self.config.engine,
+                                 tokenizer_dir=self._tokenizer_dir(),
+                                 dtype=self.config.model_dtype, mesh=mesh)
 
   def scorer(self, path: pathlib.Path, mesh):
-    return loading.load_scorer(path, tokenizer_dir=self._tokenizer_dir(),
-                               engine=self.config.engine, dtype=self.config.model_dtype,
-                               mesh=mesh)
+    return inference.load_scorer(path, self.config.scorer, tokenizer_dir=self._tokenizer_dir(),
+                                 dtype=self.config.model_dtype, mesh=mesh)
 
   def sandbox(self):
-    from rstar_jax.sandbox import SandboxPool  # pylint: disable=g-import-not-at-top
     return SandboxPool(num_workers=self.config.sandbox_workers or None)
 
   def search_config(self, plan: RoundPlan) -> SearchConfig:
-    return settings.to_dataclass(SearchConfig, self.config.search, "search",
-                                 mode=plan.search_mode, rollouts=plan.rollouts,
-                                 extra_rollouts=plan.extra_rollouts,
-                                 seed=self.config.seed + 1000 * plan.index)
+    return dataclasses.replace(self.config.search, mode=plan.search_mode,
+                               rollouts=plan.rollouts, extra_rollouts=plan.extra_rollouts,
+                               seed=self.config.seed + 1000 * plan.index)
 
   # Stages -----------------------------------------------------------------------------------
 
   def prepare(self) -> dict[str, Any]:
-    """Builds the built-in world unless problems and the bootstrap policy are configured.
-
-    `config.world` holds `build_world`'s arguments; its `teacher` and `bootstrap` sections map
-    onto `TeacherConfig` and `BootstrapConfig`.
-    """
+    """Builds the built-in world (`config.world`) unless problems and the bootstrap policy are
+    configured."""
     c = self.config
     if c.bootstrap.policy and c.problems.train and c.problems.heldout:
       paths = {"train": c.problems.train, "heldout": c.problems.heldout,
@@ -148,18 +138,11 @@ class Pipeline:
           raise FileNotFoundError(f"config {name} path {path} does not exist")
       summary: dict[str, Any] = {"source": "configured"}
     else:
-      from rstar_jax import world  # pylint: disable=g-import-not-at-top
-      from rstar_jax.world import teacher  # pylint: disable=g-import-not-at-top
       out = self.layout.prepare_dir / "world"
       summary = {}
       if self.sync.is_leader:
-        w = dict(c.world)
-        summary = dict(world.build_world(
-            out, teacher=settings.to_dataclass(teacher.TeacherConfig, w.pop("teacher", None),
-                                               "world.teacher"),
-            bootstrap=settings.to_dataclass(world.BootstrapConfig, w.pop("bootstrap", None),
-                                            "world.bootstrap"),
-            sandbox_workers=c.sandbox_workers or None, **w))
+        summary = dict(world.build_world(out, c.world,
+                                         sandbox_workers=c.sandbox_workers or None))
       paths = {"train": str(world.train_path(out)), "heldout": str(world.heldout_path(out)),
                "policy": str(world.policy_path(out))}
     if self.sync.is_leader:
@@ -205,10 +188,10 @@ class Pipeline:
 
   def _train(self, kind: str, plan: RoundPlan, init: pathlib.Path, data: pathlib.Path,
              out: pathlib.Path, **fixed: Any) -> dict[str, Any]:
-    cls, fn = (SFTConfig, sft_train.train_sft) if kind == "sft" else (PPMConfig, ppm_train.train_ppm)
+    fn = sft_train.train_sft if kind == "sft" else ppm_train.train_ppm
     section = self.config.sft if kind == "sft" else self.config.ppm
-    cfg = settings.to_dataclass(cls, section, kind, seed=self.config.seed + plan.index,
-                                progress_bar=self.config.progress, export_hf=False, **fixed)
+    cfg = dataclasses.replace(section, seed=self.config.seed + plan.index,
+                              progress_bar=self.config.progress, export_hf=False, **fixed)
     mesh = self.global_mesh()
     usable = records.read_manifest(data)["num_records"] * (1 - getattr(cfg, "eval_fraction", 0))
     batch_size = fit_batch_size(cfg, usable, math.lcm(batch_shards(mesh), self.sync.count))
@@ -217,10 +200,12 @@ class Pipeline:
                       records.read_manifest(data)["num_records"], out.name)
       return {"skipped": f"too few records in {data}"}
     cfg = dataclasses.replace(cfg, batch_size=batch_size)
-    model = loading.load_for_training(init, self.config, mesh)
+    model = hf.load_model(hf.require_model_dir(init, "initial model"),
+                          dtype=self.config.train_param_dtype,
+                          compute_dtype=self.config.train_compute_dtype, mesh=mesh)
     tokenizer = self.tokenizer()
     result = fn(cfg, data_dir=data, init=model, tokenizer=tokenizer, out_dir=out, mesh=mesh)
-    hf_dir = loading.save_from_all(result.model, out / "hf", tokenizer, self.sync)
+    hf_dir = export.save_from_all(result.model, out / "hf", tokenizer, self.sync)
     return {"step": result.step, **result.final_metrics, "data": result.data_stats,
             "hf_dir": str(hf_dir)}
 
@@ -246,8 +231,12 @@ class Pipeline:
     out = self.layout.eval_dir(k)
     share_dir = out / f"process_{self.sync.index}"
     shutil.rmtree(share_dir, ignore_errors=True)  # Evaluation restarts whole when interrupted.
-    loading.evaluate_models(self.config, _share(self.problems("heldout"), self.sync),
-                            self.policy_dir(k), reward_models, share_dir)
+    evaluation.evaluate_model_dirs(
+        _share(self.problems("heldout"), self.sync), self.policy_dir(k), reward_models,
+        self.config.eval, engine=self.config.engine, scorer=self.config.scorer,
+        dtype=self.config.model_dtype, mesh=self.local_mesh(),
+        sandbox_workers=self.config.sandbox_workers or None, out_dir=share_dir,
+        progress=self.config.progress)
     self.sync.barrier(f"{out}:evaluated")
     if not self.sync.is_leader:
       return {}

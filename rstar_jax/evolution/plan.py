@@ -7,6 +7,7 @@
 | 4     | SLM of round 3    | PPM of round 3               | `rollouts` + extra for unsolved |
 """
 import dataclasses
+from typing import Literal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,27 +29,43 @@ class RoundPlan:
     return names + ("evaluate",)
 
 
-def make_plan(*, num_rounds: int, bootstrap_rollouts: int, rollouts: int,
-              ppm_from_round: int, extra_rollouts: tuple[int, ...],
-              baseline_rounds: tuple[int, ...]) -> list[RoundPlan]:
+@dataclasses.dataclass(frozen=True)
+class RoundsConfig:
+  """The schedule's budgets. `extra_rollouts` go to the last round's still-unsolved problems;
+  `baseline_rounds` also train the ORM / PQM baselines; round k's SFT starts from the bootstrap
+  policy (`sft_init='base'`, as the paper) or from round k-1's policy ('previous')."""
+  num_rounds: int = 4
+  bootstrap_rollouts: int = 8
+  rollouts: int = 16
+  ppm_from_round: int = 3
+  extra_rollouts: tuple[int, ...] = (64, 128)
+  baseline_rounds: tuple[int, ...] = (4,)
+  sft_init: Literal["base", "previous"] = "base"
+
+  def __post_init__(self):
+    if self.num_rounds < 1:
+      raise ValueError(f"rounds.num_rounds must be >= 1, got {self.num_rounds}")
+    if self.ppm_from_round < 2:
+      raise ValueError(f"rounds.ppm_from_round must be >= 2 (round 1 has no PPM yet), got "
+                       f"{self.ppm_from_round}")
+    if min(self.bootstrap_rollouts, self.rollouts, *self.extra_rollouts) < 1:
+      raise ValueError("rounds: rollout budgets must be >= 1")
+    bad = [r for r in self.baseline_rounds if not 1 <= r <= self.num_rounds]
+    if bad:
+      raise ValueError(f"rounds.baseline_rounds {bad} outside rounds 1..{self.num_rounds}")
+    if self.sft_init not in ("base", "previous"):
+      raise ValueError(f"rounds.sft_init must be 'base' or 'previous', got {self.sft_init!r}")
+
+
+def make_plan(cfg: RoundsConfig) -> list[RoundPlan]:
   """Rounds 1..num_rounds; the last round gets the extra rollouts for unsolved problems."""
-  if num_rounds < 1:
-    raise ValueError(f"num_rounds must be >= 1, got {num_rounds}")
-  if ppm_from_round < 2:
-    raise ValueError(f"ppm_from_round must be >= 2 (round 1 has no PPM yet), got "
-                     f"{ppm_from_round}")
-  if min(bootstrap_rollouts, rollouts) < 1:
-    raise ValueError("rollout budgets must be >= 1")
-  bad = [r for r in baseline_rounds if not 1 <= r <= num_rounds]
-  if bad:
-    raise ValueError(f"baseline_rounds {bad} outside rounds 1..{num_rounds}")
   plans = []
-  for k in range(1, num_rounds + 1):
-    use_ppm = k >= ppm_from_round
+  for k in range(1, cfg.num_rounds + 1):
+    use_ppm = k >= cfg.ppm_from_round
     plans.append(RoundPlan(
         index=k, search_mode="ppm" if use_ppm else "terminal",
-        rollouts=bootstrap_rollouts if k == 1 else rollouts,
-        extra_rollouts=tuple(extra_rollouts) if k == num_rounds else (),
+        rollouts=cfg.bootstrap_rollouts if k == 1 else cfg.rollouts,
+        extra_rollouts=cfg.extra_rollouts if k == cfg.num_rounds else (),
         policy_round=k - 1, ppm_round=k - 1 if use_ppm else None,
-        train_baselines=k in baseline_rounds))
+        train_baselines=k in cfg.baseline_rounds))
   return plans

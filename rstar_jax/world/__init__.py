@@ -6,6 +6,8 @@ from rstar_jax.world.build import heldout_path
 from rstar_jax.world.build import policy_path
 from rstar_jax.world.build import tokenizer_path
 from rstar_jax.world.build import train_path
+from rstar_jax.world.config import WorldConfig
+from rstar_jax.world.teacher import TeacherConfig
 
 __all__ = ["BootstrapConfig", "build_world", "heldout_path", "policy_path", "tokenizer_path",
-           "train_path"]
+           "train_path", "TeacherConfig", "WorldConfig"]

@@ -16,6 +16,7 @@ import pathlib
 import time
 from typing import Any
 
+from rstar_jax import hf
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
 from rstar_jax.format import prompts
@@ -24,6 +25,8 @@ from rstar_jax.world import bootstrap as bootstrap_lib
 from rstar_jax.world import generator
 from rstar_jax.world import teacher as teacher_lib
 from rstar_jax.world import tokenizer as tokenizer_lib
+from rstar_jax.world.config import WorldConfig
+from rstar_jax.sandbox import SandboxPool
 
 SFT_SCHEMA = "sft"
 
@@ -71,23 +74,18 @@ def _error_rates(solutions: list[teacher_lib.Solution]) -> dict[str, float]:
   return rates
 
 
-def build_world(out_dir: str | os.PathLike, *, seed: int = 0, num_train: int = 64,
-                num_heldout: int = 48,
-                teacher: teacher_lib.TeacherConfig = teacher_lib.TeacherConfig(),
-                bootstrap: bootstrap_lib.BootstrapConfig = bootstrap_lib.BootstrapConfig(),
+def build_world(out_dir: str | os.PathLike, cfg: WorldConfig = WorldConfig(), *,
                 sandbox_workers: int | None = None) -> dict[str, Any]:
   """Builds (or finishes building) the world under `out_dir`; returns a JSON-able summary."""
-  if num_train < 1 or num_heldout < 1:
-    raise ValueError(f"num_train and num_heldout must be >= 1, got {num_train}, {num_heldout}")
+  seed, teacher, bootstrap = cfg.seed, cfg.teacher, cfg.bootstrap
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
   summary_file = out / "summary.json"
   if summary_file.is_file():
     return json.loads(summary_file.read_text(encoding="utf-8"))
-  train = generator.generate("train", num_train, seed)
-  heldout = generator.generate("heldout", num_heldout, seed)
+  train = generator.generate("train", cfg.num_train, seed)
+  heldout = generator.generate("heldout", cfg.num_heldout, seed)
   taught = _teacher_problems(bootstrap.num_teacher_problems, seed, train)
-  from rstar_jax.sandbox import SandboxPool  # pylint: disable=g-import-not-at-top
   with SandboxPool(num_workers=sandbox_workers) as pool:
     stages = {
         "problems": _stage(out, "problems", lambda: _write_splits(out, train, heldout)),
@@ -157,7 +155,6 @@ def _train_tokenizer(out: pathlib.Path, world: list[generator.WorldProblem],
 
 
 def _pretrain(out: pathlib.Path, cfg: bootstrap_lib.BootstrapConfig) -> dict[str, Any]:
-  from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   tok = hf.load_tokenizer(tokenizer_path(out))
   model, history = bootstrap_lib.pretrain(cfg, data_dir=out / "teacher" / "sft", tokenizer=tok,
                                           work_dir=out / "bootstrap_sft")

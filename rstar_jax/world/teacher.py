@@ -12,6 +12,7 @@ import random
 from typing import Any
 
 from rstar_jax.format import prompts
+from rstar_jax.format.program import assemble_program
 from rstar_jax.world.generator import Op
 from rstar_jax.world.generator import WorldProblem
 
@@ -95,7 +96,6 @@ def solve(problems: Sequence[WorldProblem], pool: Any, config: TeacherConfig = P
 
   Deterministic in (problems, config, seed). With `PERFECT` these are the reference solutions.
   """
-  from rstar_jax.format.program import assemble_program  # pylint: disable=g-import-not-at-top
   rng = random.Random(f"rstar-world-teacher/{seed}")
   written = [write_code(p, config, rng) for p in problems]
   results = pool.run_many([assemble_program(code) for code, _ in written])

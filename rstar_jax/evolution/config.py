@@ -1,0 +1,82 @@
+"""The typed, frozen configuration of a self-evolution run.
+
+`launch/` builds it once from an ml_collections config (configs/*.py), naming any bad field;
+the library below never sees a ConfigDict. Sections are the library's own configs: the round
+plan sets `search.mode`, `search.rollouts`, `search.extra_rollouts` and `search.seed` per round,
+and the pipeline sets the trainers' `seed`, `progress_bar` and `export_hf`.
+"""
+import dataclasses
+
+from rstar_jax.evaluation.config import EvalConfig
+from rstar_jax.evolution.plan import RoundsConfig
+from rstar_jax.inference import EngineConfig
+from rstar_jax.inference import ScorerConfig
+from rstar_jax.models.config import DTYPES
+from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.search.config import SearchConfig
+from rstar_jax.training.config import PPMConfig
+from rstar_jax.training.config import SFTConfig
+from rstar_jax.world.config import WorldConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class ProblemsConfig:
+  """JSONL problem files ('' = the built-in world's split); `max_*` 0 keeps all."""
+  train: str = ""
+  heldout: str = ""
+  max_train: int = 0
+  max_heldout: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class BootstrapSource:
+  """HF folder of the round-1 policy ('' = the world's pretrained one) and its tokenizer ('' =
+  the policy folder's)."""
+  policy: str = ""
+  tokenizer: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """One run: where it writes, its devices and precisions, and every stage's settings.
+
+  mesh: the training mesh, 'data:D,fsdp:F,tensor:T' over `train_devices` devices (0: all).
+  engine_mesh: the search / evaluation mesh over this host's first `engine_devices` (0: all).
+  model_dtype: parameter dtype of models loaded for search and evaluation.
+  train_param_dtype / train_compute_dtype: master weights and matmul precision in training.
+  """
+  name: str = "run"
+  run_dir: str = "runs/run"
+  seed: int = 0
+  mesh: str = ""
+  train_devices: int = 0
+  engine_mesh: str = ""
+  engine_devices: int = 0
+  model_dtype: str = "float32"
+  train_param_dtype: str = "float32"
+  train_compute_dtype: str = "bfloat16"
+  problems: ProblemsConfig = ProblemsConfig()
+  bootstrap: BootstrapSource = BootstrapSource()
+  world: WorldConfig = WorldConfig()
+  rounds: RoundsConfig = RoundsConfig()
+  search: SearchConfig = SearchConfig()
+  engine: EngineConfig = EngineConfig()
+  scorer: ScorerConfig = ScorerConfig()
+  sft: SFTConfig = SFTConfig()
+  ppm: PPMConfig = PPMConfig()
+  eval: EvalConfig = EvalConfig()
+  sandbox_workers: int = 0  # 0: one per CPU core.
+  viewer_problems: int = 3  # Tree pages written per round.
+  progress: bool = True
+
+  def __post_init__(self):
+    if not self.run_dir:
+      raise ValueError("run_dir must not be empty")
+    for name in ("model_dtype", "train_param_dtype", "train_compute_dtype"):
+      if getattr(self, name) not in DTYPES:
+        raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {sorted(DTYPES)}")
+    for name in ("mesh", "engine_mesh"):
+      mesh_lib.parse_mesh_shape(getattr(self, name))
+    for name in ("train_devices", "engine_devices", "sandbox_workers", "viewer_problems"):
+      if getattr(self, name) < 0:
+        raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
