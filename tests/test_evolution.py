@@ -12,7 +12,7 @@ import pytest
 
 from rstar_jax.evaluation import report
 from rstar_jax.evolution import driver
-from rstar_jax.evolution import markers
+from rstar_jax.runtime import stages as markers
 from rstar_jax.evolution import plan as plan_lib
 from rstar_jax.evolution.layout import RunLayout
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from rstar_jax.data import records
-from rstar_jax.evolution import markers
+from rstar_jax.runtime import stages as markers
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.search import extract

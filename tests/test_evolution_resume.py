@@ -113,7 +113,7 @@ def test_killed_mid_search_and_mid_training_resumes_to_the_same_records(tmp_path
   from test_train_helpers import tiny_tokenizer  # pylint: disable=g-import-not-at-top
 
   from rstar_jax import hf  # pylint: disable=g-import-not-at-top
-  from rstar_jax.evolution import markers  # pylint: disable=g-import-not-at-top
+  from rstar_jax.runtime import stages as markers  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution.layout import RunLayout  # pylint: disable=g-import-not-at-top
   data = tmp_path / "data"
   data.mkdir()

@@ -56,7 +56,7 @@ def test_build_world_end_to_end_and_resume(tmp_path):
   # A finished build returns its summary; a build missing its last stage redoes only that stage.
   assert world.build_world(out, WORLD) == summary
   (out / "summary.json").unlink()
-  (out / "stages" / "evaluate.json").unlink()
+  (out / "stages" / "evaluate.done.json").unlink()
   again = world.build_world(out, WORLD, sandbox_workers=2)
   for stage in ("problems", "teacher", "tokenizer", "bootstrap"):
     assert again["stages"][stage] == summary["stages"][stage]

@@ -6,13 +6,11 @@ run directory therefore skips the finished stages and re-enters the interrupted 
 resumability (search shards, orbax checkpoints) continues inside it.
 """
 from collections.abc import Callable, Sequence
-import logging
-import time
 from typing import Any, Protocol
 
-from rstar_jax.evolution import markers
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.plan import RoundPlan
+from rstar_jax.runtime import stages as stages_lib
 from rstar_jax.runtime.sync import ProcessSync
 
 PREPARE_STAGES = ("prepare",)
@@ -46,20 +44,8 @@ class Stages(Protocol):
 def run_stage(layout: RunLayout, round_index: int, name: str, fn: Callable[[], dict[str, Any]],
               sync: ProcessSync) -> dict[str, Any]:
   """Runs `fn` unless the stage's marker exists; returns the stage summary either way."""
-  path = layout.marker(round_index, name)
-  done = markers.read_marker(path)
-  if done is not None:
-    logging.info("round %d: %s already done (%s)", round_index, name, path)
-    return done
-  logging.info("round %d: %s", round_index, name)
-  start = time.perf_counter()
-  summary = dict(fn())
-  summary["wall_s"] = time.perf_counter() - start
-  sync.barrier(f"{layout.root}:{round_index}:{name}:done")
-  if sync.is_leader:
-    markers.write_marker(path, summary)
-  sync.barrier(f"{layout.root}:{round_index}:{name}:marked")
-  return summary
+  return stages_lib.run_stage(layout.marker(round_index, name), fn, sync,
+                              label=f"round {round_index}: {name}")
 
 
 def run_rounds(stages: Stages, plans: Sequence[RoundPlan], layout: RunLayout,

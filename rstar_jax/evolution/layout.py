@@ -13,7 +13,7 @@
 import dataclasses
 import pathlib
 
-from rstar_jax.evolution import markers
+from rstar_jax.runtime import stages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +49,7 @@ class RunLayout:
   def marker(self, k: int, stage: str) -> pathlib.Path:
     """Round 0 holds the markers of the preparation stages."""
     base = self.prepare_dir if k == 0 else self.round_dir(k)
-    return markers.marker_path(base / "stages", stage)
+    return stages.marker_path(base / "stages", stage)
 
   @property
   def report_json(self) -> pathlib.Path:

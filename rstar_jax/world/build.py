@@ -21,6 +21,7 @@ from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
 from rstar_jax.format import prompts
 from rstar_jax.runtime import files
+from rstar_jax.runtime import stages
 from rstar_jax.world import bootstrap as bootstrap_lib
 from rstar_jax.world import generator
 from rstar_jax.world import teacher as teacher_lib
@@ -49,15 +50,8 @@ def tokenizer_path(out_dir: str | os.PathLike) -> pathlib.Path:
 
 
 def _stage(out: pathlib.Path, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-  """Runs `fn` unless its record exists; the record (with the stage's wall time) is returned."""
-  path = out / "stages" / f"{name}.json"
-  if path.is_file():
-    return json.loads(path.read_text(encoding="utf-8"))
-  start = time.perf_counter()
-  info = {**fn(), "wall_s": round(time.perf_counter() - start, 2)}
-  path.parent.mkdir(parents=True, exist_ok=True)
-  files.write_json(path, info, sort_keys=True)
-  return info
+  return stages.run_stage(stages.marker_path(out / "stages", name), fn,
+                          label=f"world: {name}")
 
 
 def _difficulties(world_problems: list[generator.WorldProblem]) -> dict[str, int]:

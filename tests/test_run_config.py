@@ -1,0 +1,83 @@
+"""configs/*.py → the typed `RunConfig`: every shipped config converts; bad values name their field."""
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from configs import qwen25_math_1_5b
+from configs import qwen25_math_7b
+from configs import world
+from launch import run_config
+from rstar_jax.evolution.config import RunConfig
+from rstar_jax.search.config import SearchConfig
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("make", [lambda: world.get_config(), lambda: world.get_config("smoke"),
+                                  qwen25_math_1_5b.get_config, qwen25_math_7b.get_config])
+def test_every_shipped_config_converts(make):
+  config = make()
+  typed = run_config.run_config(config)
+  assert isinstance(typed, RunConfig)
+  assert typed.run_dir == config.run_dir
+  assert typed.search.num_candidates == config.search.num_candidates
+  assert typed.rounds.extra_rollouts == tuple(config.rounds.extra_rollouts)
+  assert typed.world.bootstrap.num_layers == config.world.bootstrap.num_layers
+
+
+def test_sections_become_the_library_configs():
+  typed = run_config.run_config(world.get_config("smoke"))
+  assert typed.world.bootstrap.hidden_size == 64 and typed.world.bootstrap.max_steps == 8
+  assert typed.sft.epochs == 1.0 and typed.ppm.eval_fraction == 0.3
+  assert typed.eval.mcts_search().num_runs == typed.eval.mcts_runs
+  assert typed.search.mode == SearchConfig().mode  # The round plan sets it.
+
+
+def _with(**overrides):
+  config = world.get_config("smoke").to_dict()
+  for dotted, value in overrides.items():
+    *path, last = dotted.split("__")
+    section = config
+    for key in path:
+      section = section[key]
+    section[last] = value
+  return config
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"rounds__extra_rollouts": "abc"}, r"config\.rounds\.extra_rollouts: expected a tuple"),
+    ({"rounds__extra_rollouts": (4, "x")}, r"config\.rounds\.extra_rollouts\[1\]: expected int"),
+    ({"search__max_depth": 0}, r"config\.search: SearchConfig\.max_depth must be >= 1"),
+    ({"search__rollouts": 32}, r"config\.search: unknown keys \['rollouts'\]"),
+    ({"mesh": "fsdp:x"}, r"config: bad mesh flag 'fsdp:x'"),
+    ({"model_dtype": "float8"}, r"config: model_dtype='float8'"),
+    ({"sft__lr": "fast"}, r"config\.sft\.lr: expected float, got 'fast'"),
+    ({"eval__greedy": 1}, r"config\.eval\.greedy: expected bool, got 1"),
+    ({"rounds__num_rounds": True}, r"config\.rounds\.num_rounds: expected int, got True"),
+    ({"rounds__sft_init": "last"}, r"config\.rounds\.sft_init: expected one of \['base', 'previous'\]"),
+    ({"world__bootstrap": 3}, r"config\.world\.bootstrap: expected a section of BootstrapConfig"),
+    ({"world__teacher__wrong_operand": 0.9}, r"config\.world\.teacher: teacher error rates"),
+])
+def test_bad_values_name_their_field(overrides, message):
+  with pytest.raises(run_config.ConfigError, match=message):
+    run_config.run_config(_with(**overrides))
+
+
+def test_ints_widen_to_floats_and_none_fills_optionals():
+  typed = run_config.run_config(_with(sft__lr=1, world__bootstrap__max_steps=None))
+  assert typed.sft.lr == 1.0 and isinstance(typed.sft.lr, float)
+  assert typed.world.bootstrap.max_steps is None
+
+
+def test_launcher_refuses_a_bad_field_before_any_work(tmp_path):
+  run_dir = tmp_path / "run"
+  proc = subprocess.run(
+      [sys.executable, "-m", "launch.self_evolve", "--config=configs/world.py:smoke",
+       f"--config.run_dir={run_dir}", "--config.search.max_depth=0"],
+      cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert proc.returncode != 0
+  assert "config.search: SearchConfig.max_depth must be >= 1" in proc.stderr
+  assert "Traceback" not in proc.stderr
+  assert not run_dir.exists()
