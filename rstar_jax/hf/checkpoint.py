@@ -34,6 +34,7 @@ from rstar_jax.models.sharding import DEFAULT_RULES
 from rstar_jax.models.sharding import ShardingRules
 from rstar_jax.models.transformer import Transformer
 from rstar_jax.models.transformer import ValueModel
+from rstar_jax.runtime import mesh as mesh_lib
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -111,7 +112,7 @@ def load_model(path: str | os.PathLike, *, dtype: str | None = None, compute_dty
   if mesh is not None:
     shardings = nnx.to_flat_state(param_shardings(model, mesh, rules))
   else:
-    device = NamedSharding(Mesh(np.array(jax.devices()[:1]), ("d",)), P())
+    device = NamedSharding(mesh_lib.single_device_mesh(), P())
     shardings = [(p, device) for p, _ in nnx.to_flat_state(nnx.state(model, nnx.Param))]
   sharding_of = {".".join(map(str, p)): s for p, s in shardings}
   abstract = {".".join(map(str, p)): v for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
