@@ -34,7 +34,7 @@ def test_prompt_tokens_carry_no_loss(tmp_path):
       np.arange(4), inputs.Layout(4, 1, 0, 1))
   for j, row in enumerate(sft_rows(4)):
     n_prompt = len(tok.encode(row["prompt"]))
-    response = tok.encode(row["response"], add_special_tokens=False) + [tok.eos_token_id]
+    response = [*tok.encode(row["response"], add_special_tokens=False), tok.eos_token_id]
     weights, labels, mask = batch["weights"][0, j], batch["labels"][0, j], batch["mask"][0, j]
     # Position t predicts token t+1: weight 1 exactly where the label is a response token.
     assert not weights[:n_prompt - 1].any()
@@ -62,15 +62,17 @@ def test_overlong_sequences_are_counted(tmp_path, overlong):
     assert (stats.used, stats.truncated, stats.dropped_overlong) == (1, 0, 2)
 
 
-def test_empty_and_missing_datasets_are_clear_errors(tmp_path):
+def test_empty_missing_and_foreign_datasets_are_clear_errors(tmp_path):
   tok = tiny_tokenizer()
   with pytest.raises(FileNotFoundError, match="does not exist"):
     sft_data.load_sft(tmp_path / "nope", tok, SFTConfig())
   (tmp_path / "none").mkdir()
-  with pytest.raises(ValueError, match="no \\*.array_record shards"):
+  with pytest.raises(FileNotFoundError, match=r"no manifest\.json"):
     sft_data.load_sft(tmp_path / "none", tok, SFTConfig())
-  with pytest.raises(ValueError, match="is empty"):
+  with pytest.raises(ValueError, match="no usable example among 0 records"):
     sft_data.load_sft(write(tmp_path / "empty", [], "sft"), tok, SFTConfig())
+  with pytest.raises(ValueError, match="holds a 'ppm_pairs' dataset, expected 'sft'"):
+    sft_data.load_sft(write(tmp_path / "pairs", pair_rows(2), "ppm_pairs"), tok, SFTConfig())
 
 
 def test_bad_records_name_shard_and_index(tmp_path):
@@ -80,16 +82,15 @@ def test_bad_records_name_shard_and_index(tmp_path):
   write(tmp_path / "missing", rows, "sft", per_shard=2)
   with pytest.raises(ValueError, match=r"sft-00001-of-00003.array_record record 1: missing field"):
     sft_data.load_sft(tmp_path / "missing", tok, SFTConfig())
-  (tmp_path / "junk").mkdir()
-  writer = array_record_module.ArrayRecordWriter(str(tmp_path / "junk" / "a.array_record"),
-                                                 "group_size:1")
+  shard = write(tmp_path / "junk", sft_rows(1), "sft") / "sft-00000-of-00001.array_record"
+  writer = array_record_module.ArrayRecordWriter(str(shard), "group_size:1")
   writer.write(b"\xff not json")
   writer.close()
-  with pytest.raises(ValueError, match="a.array_record record 0: not a UTF-8 JSON object"):
+  with pytest.raises(ValueError, match=r"sft-00000-of-00001\.array_record record 0: not a UTF-8 JSON"):
     sft_data.load_sft(tmp_path / "junk", tok, SFTConfig())
-  with pytest.raises(ValueError, match="missing field.*pos_q"):
+  with pytest.raises(ValueError, match="record 0: missing fields 'pos_q'"):
     ppm_data.load_pairs(write(tmp_path / "pairs", [{"problem_id": "a", "prompt": "p", "pos": "x",
-                                                   "neg": "y"}], "pairs"),
+                                                   "neg": "y"}], "ppm_pairs"),
                         tok, PPMConfig(objective="pqm"))
 
 
@@ -129,7 +130,8 @@ def test_epochs_reshuffle_and_cover_every_example():
                                   epochs=2, seed=0, max_steps=None)
   batches = [b.tolist() for b in ds]
   assert total == 4 and len(batches) == 4
-  first, second = sum(batches[:2], []), sum(batches[2:], [])
+  first = [i for b in batches[:2] for i in b]
+  second = [i for b in batches[2:] for i in b]
   assert sorted(first) == sorted(second) == list(range(6)) and first != second
   it = iter(ds)
   next(it)
@@ -145,7 +147,7 @@ def test_pairs_last_index_split_and_orm_filter(tmp_path):
   rows = pair_rows(12)
   rows[0]["pos"] += "<answer>\\boxed{1}<end_of_answer>"
   rows[0]["neg"] += "<answer>\\boxed{2}<end_of_answer>"
-  d = write(tmp_path, rows, "pairs")
+  d = write(tmp_path, rows, "ppm_pairs")
   data, stats = ppm_data.load_pairs(d, tok, PPMConfig(max_len=512))
   assert stats.used == 12 and len(data) == 12
   train, held = ppm_data.split_by_problem(data, 0.34, seed=0)
@@ -168,14 +170,14 @@ def test_pair_truncation_keeps_the_scored_end(tmp_path):
   tok = tiny_tokenizer()
   rows = pair_rows(2)
   rows[0]["prompt"] = "What is 1 plus 2? " * 40
-  data, stats = ppm_data.load_pairs(write(tmp_path, rows, "pairs"), tok, PPMConfig(max_len=64))
+  data, stats = ppm_data.load_pairs(write(tmp_path, rows, "ppm_pairs"), tok, PPMConfig(max_len=64))
   assert stats.truncated == 2 and data.pos.lengths[0] == 64
   np.testing.assert_array_equal(data.pos[0], tok.encode(rows[0]["prompt"] + rows[0]["pos"])[-64:])
 
 
 def test_eval_batches_pad_with_invalid_rows(tmp_path):
   tok = tiny_tokenizer()
-  data, _ = ppm_data.load_pairs(write(tmp_path, pair_rows(5), "pairs"), tok, PPMConfig())
+  data, _ = ppm_data.load_pairs(write(tmp_path, pair_rows(5), "ppm_pairs"), tok, PPMConfig())
   batcher = ppm_data.make_pair_batcher(data, pad_id=tok.pad_token_id, cfg=PPMConfig())
   batches = inputs.eval_batches(5, batcher, layout=inputs.Layout(8, 2, 0, 1))
   valid = np.concatenate([b["valid"].reshape(-1) for b in batches])

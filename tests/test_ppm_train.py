@@ -33,7 +33,7 @@ def _train(tmp_path, objective, rows, **kw):
                   max_len=128, warmup_steps=3, eval_fraction=0.25, export_hf=False,
                   progress_bar=False, checkpoint_every=1000, **kw)
   policy = tiny_policy(len(tok), mesh)
-  result = train_ppm(cfg, data_dir=write(tmp_path / "data", rows, "pairs"), init=policy,
+  result = train_ppm(cfg, data_dir=write(tmp_path / "data", rows, "ppm_pairs"), init=policy,
                      tokenizer=tok, out_dir=tmp_path / "out", mesh=mesh)
   return policy, result
 

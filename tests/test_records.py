@@ -49,12 +49,15 @@ def test_dataset_directory(tmp_path):
   records.write_dataset(tmp_path, rows[:2], schema="sft")  # rewriting replaces old shards
   assert records.read_dataset(tmp_path) == rows[:2]
   assert len(records.shard_paths(tmp_path)) == 1
-  with pytest.raises(FileNotFoundError, match="manifest.json"):
+  with pytest.raises(FileNotFoundError, match="missing does not exist"):
     records.read_dataset(tmp_path / "missing")
+  (tmp_path / "unfinished").mkdir()
+  with pytest.raises(FileNotFoundError, match=r"unfinished: no manifest\.json"):
+    records.read_dataset(tmp_path / "unfinished")
 
 
 def test_bad_record_is_named(tmp_path):
-  with pytest.raises(ValueError, match="x.array_record record 0"):
+  with pytest.raises(ValueError, match=r"x\.array_record record 0"):
     records.decode(b"\xff\xfe", where="x.array_record record 0")
   with pytest.raises(ValueError, match="expected a JSON object"):
     records.decode(b"[1, 2]")

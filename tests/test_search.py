@@ -135,7 +135,7 @@ def test_search_finds_the_correct_paths_with_expected_q(searched):
 
 
 def test_all_trees_advance_together(searched):
-  trees, policy = searched
+  _, policy = searched
   # The first level expands the three roots in one call; later calls still mix problems.
   assert len(policy.calls[0]) == 3
   assert {prompts.split_prompt(p)[0] for p in policy.calls[1]} == {APPLES.question,
@@ -157,7 +157,7 @@ def test_sft_picks_the_best_two_clean_correct_trajectories(searched):
                                       A + PRINT + _out(15) + _answer(15)]
   assert [t.mean_q for t in picked] == pytest.approx([1.0, 2 / 3])
   (example, _) = extract.sft_examples(trees["apples"])
-  assert example["prompt"] == prompts.policy_prompt(APPLES.question)
+  assert example.prompt == prompts.policy_prompt(APPLES.question)
   assert extract.sft_examples(trees["hard"]) == []
   assert len(extract.sft_examples(trees["easy"])) == 2
 
@@ -166,7 +166,7 @@ def test_ppm_pairs(searched):
   trees, _ = searched
   tree = trees["apples"]
   base = prompts.policy_prompt(APPLES.question)
-  got = {(p["prompt"][len(base):], p["pos"], p["neg"]) for p in extract.step_pairs(tree)}
+  got = {(p.prompt[len(base):], p.pos, p.neg) for p in extract.step_pairs(tree)}
   a_print, a_print1 = PRINT + _out(15), PRINT1 + _out(16)
   expected = {("", d, n) for d in (D, E + ERR_E) for n in (B, G)}
   expected |= {(A, a_print, a_print1), (G, a_print, PRINT1 + _out(16)),
@@ -176,12 +176,12 @@ def test_ppm_pairs(searched):
   goods = {D + PRINT + _out(15) + _answer(15), A + PRINT + _out(15) + _answer(15)}
   # Lowest mean Q: b (-1), then g→16 or g→17 (both -7/9, min -1: either is right).
   g_wrong = {G + PRINT1 + _out(16) + _answer(16), G + PRINT2 + _out(17) + _answer(17)}
-  assert {p["pos"] for p in answer} == goods and len(answer) == 4
-  negs = {p["neg"] for p in answer}
+  assert {p.pos for p in answer} == goods and len(answer) == 4
+  negs = {p.neg for p in answer}
   assert B + PRINT + _out(8) + _answer(8) in negs and len(negs & g_wrong) == 1
   assert len(extract.ppm_pairs(tree)) == 11
   for p in extract.ppm_pairs(tree):
-    assert p["pos_q"] > p["neg_q"]
+    assert p.pos_q > p.neg_q
   assert extract.ppm_pairs(trees["hard"]) == [] and extract.ppm_pairs(trees["easy"]) == []
 
 
@@ -216,7 +216,7 @@ def test_extra_rollouts_only_for_unsolved(pool):
     assert answered == [expected_hard, 1]  # the solved easy problem gets no extra rollouts
 
 
-class _Interrupted(Exception):
+class _InterruptedError(Exception):
   pass
 
 
@@ -232,7 +232,7 @@ class _DiesInside(_MultiPolicy):
     if any(prompts.split_prompt(t)[0] == self.question for t in prompt_texts):
       self.seen += 1
       if self.seen == 2:
-        raise _Interrupted()
+        raise _InterruptedError()
     return super().expand(prompt_texts, n, sampling)
 
 
@@ -240,7 +240,7 @@ def test_run_search_resumes_without_losing_or_duplicating(pool, tmp_path):
   problems = [APPLES, HARD, EASY]
   cfg = SearchConfig(rollouts=4, num_candidates=3, max_code_errors=2, batch_size=1)
   scripts = _policy().scripts
-  with pytest.raises(_Interrupted):  # dies inside the second batch
+  with pytest.raises(_InterruptedError):  # dies inside the second batch
     run.run_search(problems, _DiesInside(scripts, HARD.question), None, pool, cfg, tmp_path,
                    progress=False)
   assert run.finished_ids(tmp_path) == {"apples"}

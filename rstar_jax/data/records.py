@@ -2,22 +2,28 @@
 
 Every shard is written under a temporary name and renamed into place, so a reader (or a resumed
 search) only ever sees complete shards. Each record is one JSON object encoded as UTF-8 bytes,
-which `grain.sources.ArrayRecordDataSource` serves as-is.
+which `grain.sources.ArrayRecordDataSource` serves as-is. A dataset directory is read only
+through its manifest (`open_dataset`), which every reader, the trainers included, shares.
 """
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+import contextlib
+import dataclasses
 import json
 import os
 import pathlib
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from array_record.python import array_record_module
 
+from rstar_jax.data import schemas
 from rstar_jax.runtime import files
 
 SHARD_SUFFIX = ".array_record"
 MANIFEST = "manifest.json"
 _WRITER_OPTIONS = "group_size:1"
+Example = TypeVar("Example", schemas.SFTExample, schemas.PPMPair)
+T = TypeVar("T")
 
 
 def encode(record: dict[str, Any]) -> bytes:
@@ -53,12 +59,43 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict[str, Any]]) -> N
   files.write_lines(path, (json.dumps(record, ensure_ascii=False) for record in records))
 
 
-def read_shard(path: str | os.PathLike) -> list[dict[str, Any]]:
-  reader = array_record_module.ArrayRecordReader(str(path))
+def _unreadable_as_error(path: pathlib.Path, fn: Callable[[], T]) -> T:
+  """`fn()`, whose RuntimeErrors (which name no file, and may be empty) become one naming `path`."""
   try:
-    return [decode(data, where=f"{path} record {i}") for i, data in enumerate(reader.read_all())]
-  finally:
-    reader.close()
+    return fn()
+  except RuntimeError as e:
+    raise ValueError(f"{path}: not a readable ArrayRecord shard ({e or 'truncated or corrupt'})"
+                     ) from e
+
+
+@contextlib.contextmanager
+def _shard_reader(path: pathlib.Path, num_records: int | None
+                  ) -> Iterator[array_record_module.ArrayRecordReader]:
+  """An open shard, checked to hold `num_records` records when given (a truncated shard reads as
+  one with fewer records, often none)."""
+  if not path.is_file():
+    raise FileNotFoundError(f"{path}: shard missing")
+  reader = _unreadable_as_error(path, lambda: array_record_module.ArrayRecordReader(str(path)))
+  try:
+    count = _unreadable_as_error(path, reader.num_records)
+    if num_records is not None and count != num_records:
+      raise ValueError(f"{path}: holds {count} records where the manifest lists {num_records} "
+                       f"(truncated or replaced)")
+    yield reader
+  except BaseException:
+    with contextlib.suppress(RuntimeError):  # The error in flight says more than the reader's.
+      reader.close()
+    raise
+  _unreadable_as_error(path, reader.close)  # Reports what a reader of a corrupt file met.
+
+
+def read_shard(path: str | os.PathLike, *, num_records: int | None = None
+               ) -> list[dict[str, Any]]:
+  """The decoded records of a shard; with `num_records`, it must hold exactly that many."""
+  path = pathlib.Path(path)
+  with _shard_reader(path, num_records) as reader:
+    data = _unreadable_as_error(path, reader.read_all)
+  return [decode(d, where=f"{path} record {i}") for i, d in enumerate(data)]
 
 
 def shard_paths(directory: str | os.PathLike) -> list[pathlib.Path]:
@@ -107,15 +144,15 @@ def write_dataset(directory: str | os.PathLike, records: Sequence[dict[str, Any]
                   records_per_shard: int = 10_000) -> dict[str, Any]:
   """Writes a dataset directory (shards + manifest.json, docs/architecture.md); returns the manifest.
 
-  Shards of an earlier dataset in the same directory are replaced; the manifest is written last,
-  so a directory with a manifest is complete.
+  Shards of an earlier dataset in the same directory and temporaries a killed writer left behind
+  are removed first; the manifest is written last, so a directory with a manifest is complete.
   """
   if records_per_shard <= 0:
     raise ValueError(f"records_per_shard must be positive, got {records_per_shard}")
   directory = pathlib.Path(directory)
   directory.mkdir(parents=True, exist_ok=True)
   (directory / MANIFEST).unlink(missing_ok=True)
-  for old in shard_paths(directory):
+  for old in [*shard_paths(directory), *directory.glob(f"{files.TMP_PREFIX}*")]:
     old.unlink()
   num_shards = max(1, -(-len(records) // records_per_shard))
   shards = []
@@ -130,18 +167,80 @@ def write_dataset(directory: str | os.PathLike, records: Sequence[dict[str, Any]
 
 
 def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
-  path = pathlib.Path(directory) / MANIFEST
+  """The manifest of a dataset directory, checked to name a schema, a record count and a list of
+  shards (file name and record count each) whose counts add up to it."""
+  directory = pathlib.Path(directory)
+  if not directory.is_dir():
+    raise FileNotFoundError(f"dataset directory {directory} does not exist")
+  path = directory / MANIFEST
   if not path.is_file():
     raise FileNotFoundError(f"{directory}: no {MANIFEST} (not a dataset directory, or unfinished)")
-  return json.loads(path.read_text(encoding="utf-8"))
+  where = str(path)
+  manifest = decode(path.read_bytes(), where=where)
+  schemas.read_field(manifest, "schema", str, where)
+  total = schemas.read_field(manifest, "num_records", int, where)
+  listed = 0
+  for i, shard in enumerate(schemas.read_field(manifest, "shards", list, where)):
+    schemas.check_object(shard, f"{where} shard {i}")
+    name = schemas.read_field(shard, "file", str, f"{where} shard {i}")
+    if pathlib.PurePath(name).name != name:
+      raise ValueError(f"{where} shard {i}: {name!r} is not a file name in {directory}")
+    listed += schemas.read_field(shard, "num_records", int, f"{where} shard {i}")
+  if listed != total:
+    raise ValueError(f"{where}: its shards list {listed} records in all, num_records says {total}")
+  return manifest
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+  """A shard of a dataset and the record count its manifest lists."""
+  path: pathlib.Path
+  num_records: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """A dataset directory whose listed shards exist and hold exactly the listed record counts.
+
+  Only the manifest's shards belong to it: leftover temporaries or stale shards beside them are
+  never read.
+  """
+  directory: pathlib.Path
+  manifest: dict[str, Any]
+  shards: tuple[Shard, ...]
+
+  def records(self) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) in manifest order; `where` names the shard file and the record index."""
+    for shard in self.shards:
+      for i, record in enumerate(read_shard(shard.path, num_records=shard.num_records)):
+        yield f"{shard.path} record {i}", record
+
+
+def open_dataset(directory: str | os.PathLike, *, schema: str | None = None) -> Dataset:
+  """Checks a dataset directory (its manifest, the schema when one is given, every shard's record
+  count) before anything reads a record of it."""
+  directory = pathlib.Path(directory)
+  manifest = read_manifest(directory)
+  if schema is not None and manifest["schema"] != schema:
+    raise ValueError(f"{directory}: holds a {manifest['schema']!r} dataset, expected {schema!r}")
+  shards = tuple(Shard(directory / s["file"], s["num_records"]) for s in manifest["shards"])
+  for shard in shards:
+    with _shard_reader(shard.path, shard.num_records):
+      pass  # Opening it checks that it exists and holds the listed count.
+  return Dataset(directory, manifest, shards)
 
 
 def dataset_shards(directory: str | os.PathLike) -> list[str]:
-  """The shard paths of a dataset, in manifest order, for grain's ArrayRecordDataSource."""
-  manifest = read_manifest(directory)
-  return [str(pathlib.Path(directory) / s["file"]) for s in manifest["shards"]]
+  """The checked shard paths of a dataset, in manifest order, for grain's ArrayRecordDataSource."""
+  return [str(s.path) for s in open_dataset(directory).shards]
 
 
 def read_dataset(directory: str | os.PathLike) -> list[dict[str, Any]]:
   """All decoded records of a dataset directory, in order."""
-  return [r for p in dataset_shards(directory) for r in read_shard(p)]
+  return [record for _, record in open_dataset(directory).records()]
+
+
+def read_examples(directory: str | os.PathLike, kind: type[Example]) -> list[tuple[str, Example]]:
+  """(where, example) for every record of a dataset of `kind`'s schema, each record checked."""
+  dataset = open_dataset(directory, schema=kind.SCHEMA)
+  return [(where, kind.from_record(record, where=where)) for where, record in dataset.records()]

@@ -18,11 +18,11 @@ import pathlib
 from typing import Any
 
 from rstar_jax.data import records
+from rstar_jax.data import schemas
 from rstar_jax.format import prompts
 from rstar_jax.search import tree as tree_lib
 
 EASY, MEDIUM, HARD = "easy", "medium", "hard"
-SFT_SCHEMA, PPM_SCHEMA = "sft", "ppm_pairs"
 PAIRS_PER_SIDE = 2
 SFT_PER_PROBLEM = 2
 
@@ -74,10 +74,9 @@ def sft_trajectories(tree: tree_lib.Tree) -> list[Trajectory]:
   return _best_first(clean)[:SFT_PER_PROBLEM]
 
 
-def sft_examples(tree: tree_lib.Tree) -> list[dict[str, Any]]:
+def sft_examples(tree: tree_lib.Tree) -> list[schemas.SFTExample]:
   prompt = prompts.policy_prompt(tree.question)
-  return [{"problem_id": tree.problem_id, "prompt": prompt, "response": t.text}
-          for t in sft_trajectories(tree)]
+  return [schemas.SFTExample(tree.problem_id, prompt, t.text) for t in sft_trajectories(tree)]
 
 
 def _outcomes_below(tree: tree_lib.Tree) -> dict[int, tuple[bool, bool]]:
@@ -92,13 +91,7 @@ def _outcomes_below(tree: tree_lib.Tree) -> dict[int, tuple[bool, bool]]:
   return below
 
 
-def _pair(tree: tree_lib.Tree, prompt: str, pos: str, neg: str, pos_q: float,
-          neg_q: float) -> dict[str, Any]:
-  return {"problem_id": tree.problem_id, "prompt": prompt, "pos": pos, "neg": neg,
-          "pos_q": pos_q, "neg_q": neg_q}
-
-
-def step_pairs(tree: tree_lib.Tree) -> list[dict[str, Any]]:
+def step_pairs(tree: tree_lib.Tree) -> list[schemas.PPMPair]:
   """Pairs of sibling steps: a positive leads to a correct answer and has a higher Q."""
   below = _outcomes_below(tree)
   base = prompts.policy_prompt(tree.question)
@@ -112,11 +105,12 @@ def step_pairs(tree: tree_lib.Tree) -> list[dict[str, Any]]:
     if not pos or not neg:
       continue
     prompt = base + tree.solution(node)
-    pairs += [_pair(tree, prompt, p.text, n.text, p.q, n.q) for p in pos for n in neg if p.q > n.q]
+    pairs += [schemas.PPMPair(tree.problem_id, prompt, p.text, n.text, p.q, n.q)
+              for p in pos for n in neg if p.q > n.q]
   return pairs
 
 
-def answer_pairs(tree: tree_lib.Tree) -> list[dict[str, Any]]:
+def answer_pairs(tree: tree_lib.Tree) -> list[schemas.PPMPair]:
   """The 2 best correct full trajectories against the 2 worst wrong ones (by mean Q).
 
   As for SFT, correct trajectories with code errors are not used as positives.
@@ -125,10 +119,11 @@ def answer_pairs(tree: tree_lib.Tree) -> list[dict[str, Any]]:
   good = _best_first(t for t in trajs if t.correct and not t.has_code_error)[:PAIRS_PER_SIDE]
   bad = _best_first(t for t in trajs if not t.correct)[::-1][:PAIRS_PER_SIDE]
   prompt = prompts.policy_prompt(tree.question)
-  return [_pair(tree, prompt, g.text, b.text, g.mean_q, b.mean_q) for g in good for b in bad]
+  return [schemas.PPMPair(tree.problem_id, prompt, g.text, b.text, g.mean_q, b.mean_q)
+          for g in good for b in bad]
 
 
-def ppm_pairs(tree: tree_lib.Tree) -> list[dict[str, Any]]:
+def ppm_pairs(tree: tree_lib.Tree) -> list[schemas.PPMPair]:
   if difficulty(tree) != MEDIUM:
     return []
   return step_pairs(tree) + answer_pairs(tree)
@@ -153,10 +148,11 @@ def extract(trees: Sequence[tree_lib.Tree], sft_dir: str | os.PathLike | None,
   sft = [e for t in trees for e in sft_examples(t)]
   pairs = [p for t in trees for p in ppm_pairs(t)]
   extra = {"difficulty": dict(counts), "problems": len(trees)}
-  if sft_dir is not None:
-    records.write_dataset(sft_dir, sft, schema=SFT_SCHEMA, manifest_extra=extra)
-  if ppm_dir is not None:
-    records.write_dataset(ppm_dir, pairs, schema=PPM_SCHEMA, manifest_extra=extra)
+  for directory, examples, kind in ((sft_dir, sft, schemas.SFTExample),
+                                    (ppm_dir, pairs, schemas.PPMPair)):
+    if directory is not None:
+      records.write_dataset(directory, [e.to_record() for e in examples], schema=kind.SCHEMA,
+                            manifest_extra=extra)
   return ExtractSummary(len(trees), dict(counts), len(sft), len(pairs))
 
 

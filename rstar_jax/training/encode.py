@@ -8,11 +8,11 @@ PPM: `prompt + side` is tokenised as one text, as the scorer does; overlong side
 """
 import dataclasses
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from rstar_jax.training.records import RecordRef
+from rstar_jax.data import schemas
 
 
 class Tokenizer(Protocol):
@@ -43,18 +43,18 @@ class EncodeStats:
 
 
 @dataclasses.dataclass(frozen=True)
-class SFTExample:
+class SFTTokens:
   """`tokens` (L,) int32; `targets` (L,) bool marks tokens that carry loss (predicted ones)."""
   tokens: np.ndarray
   targets: np.ndarray
 
 
-def encode_sft(record: dict[str, Any], ref: RecordRef, tokenizer: Tokenizer, *, max_len: int,
-               overlong: str, append_eos: bool, stats: EncodeStats) -> SFTExample | None:
-  """Tokens and loss targets of one SFT record, or None when the overlong policy drops it."""
+def encode_sft(example: schemas.SFTExample, where: str, tokenizer: Tokenizer, *, max_len: int,
+               overlong: str, append_eos: bool, stats: EncodeStats) -> SFTTokens | None:
+  """Tokens and loss targets of one SFT example, or None when the overlong policy drops it."""
   stats.records += 1
-  prompt = tokenizer.encode(record["prompt"])
-  response = tokenizer.encode(record["response"], add_special_tokens=False)
+  prompt = tokenizer.encode(example.prompt)
+  response = tokenizer.encode(example.response, add_special_tokens=False)
   if append_eos:
     if tokenizer.eos_token_id is None:
       raise ValueError("append_eos=True needs a tokenizer with an eos_token_id")
@@ -69,11 +69,11 @@ def encode_sft(record: dict[str, Any], ref: RecordRef, tokenizer: Tokenizer, *, 
     stats.truncated += 1
     tokens, targets = tokens[:max_len], targets[:max_len]
   if not targets[1:].any():
-    logging.debug("%s: no response tokens left after truncation", ref)
+    logging.debug("%s: no response tokens left after truncation", where)
     stats.dropped_no_target += 1
     return None
   stats.used += 1
-  return SFTExample(tokens, targets)
+  return SFTTokens(tokens, targets)
 
 
 def encode_scored(text: str, tokenizer: Tokenizer, *, max_len: int, overlong: str,

@@ -4,9 +4,10 @@ import pathlib
 
 import numpy as np
 
+from rstar_jax.data import records
+from rstar_jax.data import schemas
 from rstar_jax.training import encode
 from rstar_jax.training import inputs
-from rstar_jax.training import records
 from rstar_jax.training.config import PPMConfig
 
 
@@ -21,7 +22,9 @@ class PairData:
     return len(self.pos)
 
   def subset(self, idx: np.ndarray) -> "PairData":
-    take = lambda r: inputs.Ragged.from_rows([r[i] for i in idx], np.int32)
+    def take(rows: inputs.Ragged) -> inputs.Ragged:
+      return inputs.Ragged.from_rows([rows[i] for i in idx], np.int32)
+
     return PairData(take(self.pos), take(self.neg), self.q_n2[idx],
                     tuple(self.problem_ids[i] for i in idx))
 
@@ -29,24 +32,26 @@ class PairData:
 def load_pairs(data_dir: str | pathlib.Path, tokenizer: encode.Tokenizer, cfg: PPMConfig
                ) -> tuple[PairData, encode.EncodeStats]:
   """Tokenised pairs; ORM keeps complete-trajectory pairs only, PQM requires Q-values."""
-  numeric = records.Q_FIELDS if cfg.objective == "pqm" else ()
   stats = encode.EncodeStats()
   pos, neg, qs, ids = [], [], [], []
-  for _, record in records.read_records(data_dir, records.PAIR_FIELDS, numeric):
+  for where, pair in records.read_examples(data_dir, schemas.PPMPair):
     stats.records += 1
-    if cfg.objective == "orm" and not (cfg.terminal_marker in record["pos"]
-                                       and cfg.terminal_marker in record["neg"]):
+    if cfg.objective == "pqm" and pair.pos_q is None:
+      raise ValueError(f"{where}: missing fields 'pos_q', 'neg_q' (PQM trains on Q-values)")
+    if cfg.objective == "orm" and not (cfg.terminal_marker in pair.pos
+                                       and cfg.terminal_marker in pair.neg):
       stats.filtered += 1
       continue
-    sides = [encode.encode_scored(record["prompt"] + record[k], tokenizer, max_len=cfg.max_len,
-                                  overlong=cfg.overlong, stats=stats) for k in ("pos", "neg")]
+    sides = [encode.encode_scored(pair.prompt + side, tokenizer, max_len=cfg.max_len,
+                                  overlong=cfg.overlong, stats=stats)
+             for side in (pair.pos, pair.neg)]
     if sides[0] is None or sides[1] is None:
       continue
     stats.used += 1
     pos.append(sides[0])
     neg.append(sides[1])
-    qs.append([float(record.get("pos_q", 0.0)), float(record.get("neg_q", 0.0))])
-    ids.append(str(record["problem_id"]))
+    qs.append([0.0, 0.0] if pair.pos_q is None else [float(pair.pos_q), float(pair.neg_q)])
+    ids.append(pair.problem_id)
   stats.log(f"PPM pairs {data_dir}")
   if not pos:
     raise ValueError(f"PPM pairs {data_dir}: no usable pair among {stats.records} records "
@@ -60,7 +65,7 @@ def load_pairs(data_dir: str | pathlib.Path, tokenizer: encode.Tokenizer, cfg: P
 def split_by_problem(data: PairData, fraction: float, seed: int) -> tuple[PairData, PairData | None]:
   """Holds out whole problems, so held-out accuracy never sees a training prefix."""
   problems = sorted(set(data.problem_ids))
-  n_eval = int(round(fraction * len(problems)))
+  n_eval = round(fraction * len(problems))
   if n_eval == 0 or n_eval == len(problems):
     return data, None
   held = set(np.random.default_rng(seed).permutation(problems)[:n_eval].tolist())

@@ -4,9 +4,10 @@ import pathlib
 
 import numpy as np
 
+from rstar_jax.data import records
+from rstar_jax.data import schemas
 from rstar_jax.training import encode
 from rstar_jax.training import inputs
-from rstar_jax.training import records
 from rstar_jax.training.config import SFTConfig
 
 
@@ -22,19 +23,19 @@ class SFTData:
 
 def load_sft(data_dir: str | pathlib.Path, tokenizer: encode.Tokenizer, cfg: SFTConfig) -> SFTData:
   stats = encode.EncodeStats()
-  examples = []
-  for ref, record in records.read_records(data_dir, records.SFT_FIELDS):
-    ex = encode.encode_sft(record, ref, tokenizer, max_len=cfg.max_len, overlong=cfg.overlong,
-                           append_eos=cfg.append_eos, stats=stats)
-    if ex is not None:
-      examples.append(ex)
+  encoded = []
+  for where, example in records.read_examples(data_dir, schemas.SFTExample):
+    tokens = encode.encode_sft(example, where, tokenizer, max_len=cfg.max_len,
+                               overlong=cfg.overlong, append_eos=cfg.append_eos, stats=stats)
+    if tokens is not None:
+      encoded.append(tokens)
   stats.log(f"SFT data {data_dir}")
-  if not examples:
+  if not encoded:
     raise ValueError(f"SFT data {data_dir}: no usable example among {stats.records} records "
                      f"({stats.dropped_overlong} longer than max_len={cfg.max_len}, "
                      f"{stats.dropped_no_target} without response tokens)")
-  return SFTData(inputs.Ragged.from_rows([e.tokens for e in examples], np.int32),
-                 inputs.Ragged.from_rows([e.targets for e in examples], bool), stats)
+  return SFTData(inputs.Ragged.from_rows([e.tokens for e in encoded], np.int32),
+                 inputs.Ragged.from_rows([e.targets for e in encoded], bool), stats)
 
 
 def make_sft_batcher(data: SFTData, *, pad_id: int, cfg: SFTConfig) -> inputs.Batcher:

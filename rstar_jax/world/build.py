@@ -13,12 +13,12 @@ import itertools
 import json
 import os
 import pathlib
-import time
 from typing import Any
 
 from rstar_jax import hf
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
+from rstar_jax.data import schemas
 from rstar_jax.format import prompts
 from rstar_jax.runtime import files
 from rstar_jax.runtime import stages
@@ -28,8 +28,6 @@ from rstar_jax.world import teacher as teacher_lib
 from rstar_jax.world import tokenizer as tokenizer_lib
 from rstar_jax.world.config import WorldConfig
 from rstar_jax.sandbox import SandboxPool
-
-SFT_SCHEMA = "sft"
 
 
 def train_path(out_dir: str | os.PathLike) -> pathlib.Path:
@@ -91,7 +89,7 @@ def build_world(out_dir: str | os.PathLike, cfg: WorldConfig = WorldConfig(), *,
     stages["evaluate"] = _stage(out, "evaluate",
                                 lambda: _evaluate(out, heldout, pool, bootstrap))
   summary = {
-      "seed": seed, "num_train": num_train, "num_heldout": num_heldout,
+      "seed": seed, "num_train": cfg.num_train, "num_heldout": cfg.num_heldout,
       "num_teacher_problems": len(taught),
       "teacher_config": {k: getattr(teacher, k) for k in teacher.__dataclass_fields__},
       "stages": stages,
@@ -126,24 +124,27 @@ def _teach(out: pathlib.Path, taught: list[generator.WorldProblem],
   """Teacher solutions (all kept, right or wrong: the teacher is imperfect) as an SFT dataset."""
   solutions = teacher_lib.solve(taught, pool, config, seed=seed)
   by_id = {p.problem.id: p for p in taught}
-  rows = [{"problem_id": s.problem_id, "prompt": prompts.policy_prompt(by_id[s.problem_id].problem.question),
-           "response": s.text, "difficulty": by_id[s.problem_id].difficulty}
-          for s in solutions]
+  examples = [schemas.SFTExample(s.problem_id,
+                                  prompts.policy_prompt(by_id[s.problem_id].problem.question),
+                                  s.text, difficulty=by_id[s.problem_id].difficulty)
+              for s in solutions]
   (out / "teacher").mkdir(exist_ok=True)
   records.write_jsonl(out / "teacher" / "solutions.jsonl", [dataclasses.asdict(s) for s in solutions])
-  records.write_dataset(out / "teacher" / "sft", rows, schema=SFT_SCHEMA,
+  records.write_dataset(out / "teacher" / "sft", [e.to_record() for e in examples],
+                        schema=schemas.SFTExample.SCHEMA,
                         manifest_extra={"difficulty_counts": _difficulties(taught)})
-  return {"solutions": len(solutions), "sft_examples": len(rows), "error_rates": _error_rates(solutions)}
+  return {"solutions": len(solutions), "sft_examples": len(examples),
+          "error_rates": _error_rates(solutions)}
 
 
 def _train_tokenizer(out: pathlib.Path, world: list[generator.WorldProblem],
                      cfg: bootstrap_lib.BootstrapConfig) -> dict[str, Any]:
-  rows = records.read_dataset(out / "teacher" / "sft")
-  texts = [r["prompt"] + r["response"] for r in rows]
+  examples = records.read_examples(out / "teacher" / "sft", schemas.SFTExample)
+  texts = [e.prompt + e.response for _, e in examples]
   texts += [prompts.policy_prompt(p.problem.question) for p in world]
   tok = tokenizer_lib.train_tokenizer(texts, cfg.vocab_size)
   tokenizer_lib.save_tokenizer(tok, tokenizer_path(out))
-  lengths = sorted(len(tok(t)["input_ids"]) for t in texts[:len(rows)])
+  lengths = sorted(len(tok(t)["input_ids"]) for t in texts[:len(examples)])
   return {"vocab_size": len(tok), "max_tokens": lengths[-1] if lengths else 0,
           "median_tokens": lengths[len(lengths) // 2] if lengths else 0}
 
