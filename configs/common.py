@@ -8,6 +8,7 @@ frozen configs: `problems` → `ProblemsConfig`, `bootstrap` → `BootstrapSourc
 / seed), `engine` → `EngineConfig`, `scorer` → `ScorerConfig`, `sft` → `SFTConfig`, `ppm` →
 `PPMConfig`, `eval` → `EvalConfig`. A field a section leaves out keeps the library default.
 """
+
 from collections.abc import Iterable
 import dataclasses
 import types

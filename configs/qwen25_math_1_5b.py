@@ -3,6 +3,7 @@
   python -m launch.self_evolve --config=configs/qwen25_math_1_5b.py \
       --config.bootstrap.policy=/ckpt/Qwen2.5-Math-1.5B --config.problems.train=/data/train.jsonl
 """
+
 from configs import qwen25_math_7b
 
 

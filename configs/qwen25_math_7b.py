@@ -8,6 +8,7 @@ Budgets are the official ones: 8 rollouts in the bootstrap round, 16 afterwards,
 tokens per step, 64 then 128 extra rollouts for problems still unsolved in round 4; SFT and PPM
 with lr 7e-6, 2 epochs, global batch 128 examples / 512 pairs, max length 2048, bf16, FSDP.
 """
+
 from configs import common
 
 

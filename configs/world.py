@@ -7,6 +7,7 @@ paper so the whole loop fits in about half an hour).
   --config=configs/world.py          the default run
   --config=configs/world.py:smoke    every stage on a handful of problems (CI end-to-end test)
 """
+
 import ml_collections
 
 from configs import common

@@ -6,6 +6,7 @@ Importing the package, before anything starts JAX or transformers:
 - silences transformers' advisory "PyTorch was not found" notice: rstar-jax uses transformers
   for configs and tokenizers only, so the notice asks nothing of the user.
 """
+
 import os
 
 from rstar_jax.runtime import host_memory

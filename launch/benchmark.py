@@ -4,6 +4,7 @@ Each suite lives in `launch/benchmarks/<suite>.py`, measures rstar_jax side by s
 baseline in one process, and prints its one-line summary last. The suite module is imported before
 flags are parsed, so its own flags can be given on the same command line.
 """
+
 import importlib
 import pkgutil
 import sys

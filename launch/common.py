@@ -1,4 +1,5 @@
 """What every absl launcher shares: the config flag and multi-host start-up."""
+
 import logging
 import pathlib
 
@@ -25,19 +26,23 @@ logging.getLogger("absl").addFilter(_DropLibraryInfo())
 logging.getLogger("jax").setLevel(logging.WARNING)  # Backend probing ("no libtpu") is noise.
 
 _COORDINATOR = flags.DEFINE_string(
-    "coordinator_address", None,
-    "host:port of process 0 for a multi-host run (jax.distributed); unset: single process, "
-    "unless --distributed auto-detects a cluster (SLURM, TPU pods).")
+  "coordinator_address",
+  None,
+  "host:port of process 0 for a multi-host run (jax.distributed); unset: single process, "
+  "unless --distributed auto-detects a cluster (SLURM, TPU pods).",
+)
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in a multi-host run.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index in [0, N).")
 _DISTRIBUTED = flags.DEFINE_bool(
-    "distributed", False, "Call jax.distributed.initialize() with cluster auto-detection.")
+  "distributed", False, "Call jax.distributed.initialize() with cluster auto-detection."
+)
 
 
 def define_config(default: str = DEFAULT_CONFIG):
   """`--config=configs/x.py[:variant]` with `--config.a.b=value` overrides."""
-  return config_flags.DEFINE_config_file("config", default, "ml_collections config file.",
-                                         lock_config=True)
+  return config_flags.DEFINE_config_file(
+    "config", default, "ml_collections config file.", lock_config=True
+  )
 
 
 def typed_config(config) -> RunConfig:
@@ -54,7 +59,9 @@ def init_processes() -> ProcessSync:
   if _COORDINATOR.value or _DISTRIBUTED.value:
     # CPU processes need gloo for cross-process collectives; GPU/TPU backends ignore it.
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
-                               num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)
+    jax.distributed.initialize(
+      coordinator_address=_COORDINATOR.value,
+      num_processes=_NUM_PROCESSES.value,
+      process_id=_PROCESS_ID.value,
+    )
   return ProcessSync.from_jax()
-

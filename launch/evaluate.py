@@ -11,6 +11,7 @@ Methods (config `eval` section): greedy pass@1, maj@k and pass@k over k samples,
 each reward model given (PPM, ORM, PQM), MCTS+PPM with N runs and top-K majority. Writes
 report.json per model and a Markdown table (+ PNG plot for runs).
 """
+
 import json
 import pathlib
 
@@ -18,20 +19,23 @@ from absl import app
 from absl import flags
 
 from launch import common
-from rstar_jax.evaluation import report
 from rstar_jax.data import sources
 from rstar_jax.evaluation import harness
+from rstar_jax.evaluation import report
 from rstar_jax.evolution.config import RunConfig
-from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.evolution.layout import RunLayout
+from rstar_jax.runtime import mesh as mesh_lib
 
 _CONFIG = common.define_config()
 _POLICY = flags.DEFINE_string("policy", None, "HF folder of the policy.")
-_REWARD = {name: flags.DEFINE_string(name, None, f"HF folder of the {name.upper()} (optional).")
-           for name in ("ppm", "orm", "pqm")}
+_REWARD = {
+  name: flags.DEFINE_string(name, None, f"HF folder of the {name.upper()} (optional).")
+  for name in ("ppm", "orm", "pqm")
+}
 _RUN_DIR = flags.DEFINE_string("run_dir", None, "Evaluate every round of this run instead.")
 _PROBLEMS = flags.DEFINE_string(
-    "problems", None, "JSONL of problems or a benchmark file; default: the run's held-out set.")
+  "problems", None, "JSONL of problems or a benchmark file; default: the run's held-out set."
+)
 _LIMIT = flags.DEFINE_integer("limit", 0, "Evaluate only the first N problems (0: all).")
 _OUT = flags.DEFINE_string("out", None, "Output directory.", required=True)
 
@@ -43,12 +47,26 @@ def _run_problems(layout: RunLayout):
   return sources.load_problem_file(paths["heldout"], _LIMIT.value)
 
 
-def _evaluate(config: RunConfig, problems: list, policy: pathlib.Path,
-              reward_models: dict[str, pathlib.Path], out: pathlib.Path) -> dict:
+def _evaluate(
+  config: RunConfig,
+  problems: list,
+  policy: pathlib.Path,
+  reward_models: dict[str, pathlib.Path],
+  out: pathlib.Path,
+) -> dict:
   return harness.evaluate_model_dirs(
-      problems, policy, reward_models, config.eval, engine=config.engine, scorer=config.scorer,
-      dtype=config.model_dtype, mesh=mesh_lib.local_mesh(config.engine_mesh, config.engine_devices),
-      sandbox_workers=config.sandbox_workers or None, out_dir=out, progress=config.progress)
+    problems,
+    policy,
+    reward_models,
+    config.eval,
+    engine=config.engine,
+    scorer=config.scorer,
+    dtype=config.model_dtype,
+    mesh=mesh_lib.local_mesh(config.engine_mesh, config.engine_devices),
+    sandbox_workers=config.sandbox_workers or None,
+    out_dir=out,
+    progress=config.progress,
+  )
 
 
 def main(argv: list[str]) -> None:
@@ -58,18 +76,25 @@ def main(argv: list[str]) -> None:
   if _RUN_DIR.value:
     layout = RunLayout(pathlib.Path(_RUN_DIR.value))
     problems = _run_problems(layout)
-    rounds = sorted(int(p.name.split("_")[1]) for p in layout.root.glob("round_*")
-                    if (layout.hf_dir(int(p.name.split("_")[1]), "sft") / "config.json").is_file())
+    rounds = sorted(
+      int(p.name.split("_")[1])
+      for p in layout.root.glob("round_*")
+      if (layout.hf_dir(int(p.name.split("_")[1]), "sft") / "config.json").is_file()
+    )
     if not rounds:
       raise app.UsageError(f"{layout.root}: no round with a trained policy (round_k/sft/hf)")
     results = {}
     for k in rounds:
-      rms = {n: layout.hf_dir(k, n) for n in ("ppm", "orm", "pqm")
-             if (layout.hf_dir(k, n) / "config.json").is_file()}
+      rms = {
+        n: layout.hf_dir(k, n)
+        for n in ("ppm", "orm", "pqm")
+        if (layout.hf_dir(k, n) / "config.json").is_file()
+      }
       rep = _evaluate(config, problems, layout.hf_dir(k, "sft"), rms, out / f"round_{k}")
       results[k] = {"evaluate": {"accuracy": rep["accuracy"]}}
-    table = report.write_run_report(results, out / "report.json", out / "report.md",
-                                    out / "accuracy.png")
+    table = report.write_run_report(
+      results, out / "report.json", out / "report.md", out / "accuracy.png"
+    )
   else:
     if not _POLICY.value:
       raise app.UsageError("pass --policy (with --problems) or --run_dir")

@@ -7,6 +7,7 @@
 The folder loads with transformers (`AutoModelForCausalLM` for the policy,
 `AutoModelForTokenClassification` with one label for the PPM / ORM / PQM).
 """
+
 import pathlib
 
 from absl import app
@@ -17,13 +18,17 @@ from rstar_jax.training import export
 
 _RUN_DIR = flags.DEFINE_string("run_dir", None, "A self-evolution run directory.")
 _ROUND = flags.DEFINE_integer("round", None, "Round whose model to export (with --run_dir).")
-_MODEL = flags.DEFINE_enum("model", "sft", ["sft", "ppm", "orm", "pqm"],
-                           "Which trainer of the round (with --run_dir).")
+_MODEL = flags.DEFINE_enum(
+  "model", "sft", ["sft", "ppm", "orm", "pqm"], "Which trainer of the round (with --run_dir)."
+)
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "orbax checkpoint directory.")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step; default: the latest.")
 _LIKE = flags.DEFINE_string(
-    "like", None, "HF folder of the same architecture (default with --run_dir: the trainer's "
-    "hf/ export, else the round's starting model).")
+  "like",
+  None,
+  "HF folder of the same architecture (default with --run_dir: the trainer's "
+  "hf/ export, else the round's starting model).",
+)
 _TOKENIZER = flags.DEFINE_string("tokenizer", None, "Tokenizer folder; default: --like.")
 _OUT = flags.DEFINE_string("out", None, "Output HF folder.", required=True)
 
@@ -40,8 +45,10 @@ def _from_run() -> tuple[pathlib.Path, pathlib.Path]:
   if _LIKE.value:
     like = pathlib.Path(_LIKE.value)
   if like is None:
-    raise app.UsageError(f"no template model found among {[str(c) for c in candidates]}; "
-                         "pass --like=<HF folder of the same architecture>")
+    raise app.UsageError(
+      f"no template model found among {[str(c) for c in candidates]}; "
+      "pass --like=<HF folder of the same architecture>"
+    )
   return checkpoint, like
 
 
@@ -55,8 +62,9 @@ def main(argv: list[str]) -> None:
     checkpoint, like, kind = pathlib.Path(_CHECKPOINT.value), pathlib.Path(_LIKE.value), "auto"
   else:
     raise app.UsageError("pass --run_dir/--round/--model, or --checkpoint and --like")
-  out = export.export_checkpoint(checkpoint, like, _OUT.value, step=_STEP.value, kind=kind,
-                                 tokenizer_dir=_TOKENIZER.value)
+  out = export.export_checkpoint(
+    checkpoint, like, _OUT.value, step=_STEP.value, kind=kind, tokenizer_dir=_TOKENIZER.value
+  )
   print(f"exported {checkpoint} -> {out}")
 
 

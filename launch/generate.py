@@ -8,6 +8,7 @@ Resumable (rerun the same command); on a multi-host run (--coordinator_address/.
 process searches its share of the problems and writes its own shards. With --extract the SFT
 and PPM datasets are written to <out>/data/{sft,ppm}.
 """
+
 import dataclasses
 import pathlib
 
@@ -17,16 +18,17 @@ from absl import flags
 from launch import common
 from rstar_jax import inference
 from rstar_jax.data import sources
-from rstar_jax.sandbox import SandboxPool
 from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import extract
 from rstar_jax.search import run as search_run
 
 _CONFIG = common.define_config()
 _POLICY = flags.DEFINE_string("policy", None, "HF folder of the policy.", required=True)
 _PPM = flags.DEFINE_string("ppm", None, "HF folder of the PPM (mode 'ppm').")
-_PROBLEMS = flags.DEFINE_string("problems", None, "JSONL of problems or a benchmark file.",
-                                required=True)
+_PROBLEMS = flags.DEFINE_string(
+  "problems", None, "JSONL of problems or a benchmark file.", required=True
+)
 _LIMIT = flags.DEFINE_integer("limit", 0, "Only the first N problems (0: all).")
 _MODE = flags.DEFINE_enum("mode", "terminal", ["terminal", "ppm"], "Value signal of the search.")
 _ROLLOUTS = flags.DEFINE_integer("rollouts", 16, "Rollouts per problem.")
@@ -42,22 +44,39 @@ def main(argv: list[str]) -> None:
     raise app.UsageError("--mode=ppm needs --ppm")
   config, out = common.typed_config(_CONFIG.value), pathlib.Path(_OUT.value)
   sync = common.init_processes()
-  cfg = dataclasses.replace(config.search, mode=_MODE.value, rollouts=_ROLLOUTS.value,
-                            extra_rollouts=tuple(int(x) for x in _EXTRA.value),
-                            seed=config.seed)
+  cfg = dataclasses.replace(
+    config.search,
+    mode=_MODE.value,
+    rollouts=_ROLLOUTS.value,
+    extra_rollouts=tuple(int(x) for x in _EXTRA.value),
+    seed=config.seed,
+  )
   mesh = mesh_lib.local_mesh(config.engine_mesh, config.engine_devices)
-  engine = inference.load_engine(_POLICY.value, config.engine, dtype=config.model_dtype,
-                                 mesh=mesh)
-  scorer = (inference.load_scorer(_PPM.value, config.scorer, tokenizer_dir=_POLICY.value,
-                                  dtype=config.model_dtype, mesh=mesh)
-            if _MODE.value == "ppm" else None)
+  engine = inference.load_engine(_POLICY.value, config.engine, dtype=config.model_dtype, mesh=mesh)
+  scorer = (
+    inference.load_scorer(
+      _PPM.value, config.scorer, tokenizer_dir=_POLICY.value, dtype=config.model_dtype, mesh=mesh
+    )
+    if _MODE.value == "ppm"
+    else None
+  )
   with SandboxPool(num_workers=config.sandbox_workers or None) as pool:
     summary = search_run.run_search(
-        sources.load_problem_file(_PROBLEMS.value, _LIMIT.value), engine, scorer, pool, cfg, out,
-        progress=config.progress, process_index=sync.index, process_count=sync.count)
+      sources.load_problem_file(_PROBLEMS.value, _LIMIT.value),
+      engine,
+      scorer,
+      pool,
+      cfg,
+      out,
+      progress=config.progress,
+      process_index=sync.index,
+      process_count=sync.count,
+    )
   sync.barrier(f"{out}:generated")
-  print(f"process {sync.index}: searched {summary.searched}, skipped {summary.skipped}, "
-        f"solved {summary.solved}, difficulty {summary.difficulty}")
+  print(
+    f"process {sync.index}: searched {summary.searched}, skipped {summary.skipped}, "
+    f"solved {summary.solved}, difficulty {summary.difficulty}"
+  )
   if _EXTRACT.value and sync.is_leader:
     trees = extract.load_trees(out / search_run.TREE_DIR)
     counts = extract.extract(trees, out / "data" / "sft", out / "data" / "ppm")

@@ -5,6 +5,7 @@ the dataclass lacks, a value of the wrong type, or a value its `__post_init__` r
 `ConfigError` naming `config.<section>.<field>`. Fields a section leaves out keep the library's
 defaults.
 """
+
 from collections.abc import Mapping
 import dataclasses
 import types
@@ -22,8 +23,9 @@ class ConfigError(ValueError):
 
 def run_config(config: Any) -> RunConfig:
   """The typed config of an ml_collections ConfigDict (or a plain nested dict)."""
-  return to_dataclass(RunConfig, config.to_dict() if hasattr(config, "to_dict") else config,
-                      "config")
+  return to_dataclass(
+    RunConfig, config.to_dict() if hasattr(config, "to_dict") else config, "config"
+  )
 
 
 def to_dataclass(cls: type[T], section: Mapping[str, Any] | None, where: str, **fixed: Any) -> T:
@@ -34,8 +36,9 @@ def to_dataclass(cls: type[T], section: Mapping[str, Any] | None, where: str, **
   unknown = sorted(set(values) - set(names))
   if unknown:
     raise ConfigError(f"{where}: unknown keys {unknown} for {cls.__name__} (known: {names})")
-  kwargs = {name: _convert(hints[name], values[name], f"{where}.{name}")
-            for name in names if name in values}
+  kwargs = {
+    name: _convert(hints[name], values[name], f"{where}.{name}") for name in names if name in values
+  }
   kwargs.update(fixed)
   try:
     return cls(**kwargs)
@@ -73,6 +76,5 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
   if hint is Any:
     return value
   if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-    raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r} "
-                      f"({type(value).__name__})")
+    raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r} ({type(value).__name__})")
   return value

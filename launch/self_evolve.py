@@ -9,6 +9,7 @@ Re-running the same command with the same `run_dir` resumes where a killed run s
 with the per-round table of held-out accuracy; writes report.json / report.md / accuracy.png
 and tree viewer pages into the run directory.
 """
+
 import pathlib
 
 from absl import app

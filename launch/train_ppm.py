@@ -1,8 +1,9 @@
 """PPM training on preference pairs, or the ORM / PQM baselines (config section `ppm`).
 
-  python -m launch.train_ppm --data=run/data/ppm --init=run/sft/hf --out=run/ppm
-  python -m launch.train_ppm --data=run/data/ppm --init=run/sft/hf --out=run/pqm --objective=pqm
+python -m launch.train_ppm --data=run/data/ppm --init=run/sft/hf --out=run/ppm
+python -m launch.train_ppm --data=run/data/ppm --init=run/sft/hf --out=run/pqm --objective=pqm
 """
+
 from absl import app
 from absl import flags
 
@@ -10,8 +11,12 @@ from launch import common
 from launch import train
 
 _CONFIG = common.define_config()
-_OBJECTIVE = flags.DEFINE_enum("objective", "bt", ["bt", "orm", "pqm"],
-                               "bt: the PPM (Bradley-Terry pairs); orm / pqm: baselines.")
+_OBJECTIVE = flags.DEFINE_enum(
+  "objective",
+  "bt",
+  ["bt", "orm", "pqm"],
+  "bt: the PPM (Bradley-Terry pairs); orm / pqm: baselines.",
+)
 
 
 def main(argv: list[str]) -> None:

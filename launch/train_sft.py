@@ -3,6 +3,7 @@
   python -m launch.train_sft --config=configs/qwen25_math_7b.py --data=run/data/sft \
       --init=/ckpt/Qwen2.5-Math-7B --out=run/sft --config.sft.lr=7e-6
 """
+
 from absl import app
 
 from launch import common

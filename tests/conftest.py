@@ -4,18 +4,19 @@ Eight fake CPU devices let sharding tests build real meshes; the other tests use
 malloc is set up as the launchers set it (rstar_jax/runtime/host_memory.py).
 absl flags are marked parsed because grain and our launch modules read them.
 """
+
 import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import pathlib  # noqa: E402
+import pathlib
 
-from absl import flags  # noqa: E402
-import pytest  # noqa: E402
+from absl import flags
+import pytest
 
-from rstar_jax.runtime import host_memory  # noqa: E402
+from rstar_jax.runtime import host_memory
 
 host_memory.keep_freed_memory()  # As the launchers do, before JAX's first computation.
 flags.FLAGS.mark_as_parsed()

@@ -1,4 +1,5 @@
 """Every gold answer of every benchmark in ../shared/data/benchmarks parses and is self-consistent."""
+
 import json
 import random
 
@@ -13,8 +14,17 @@ from rstar_jax.grading import is_equivalent
 from rstar_jax.grading import normalize
 from rstar_jax.grading import parse_number
 
-FILES = ["aime24", "amc23", "college_math", "gaokao2023en", "gsm8k", "gsm8k_train", "math500", "minerva_math",
-         "olympiadbench"]
+FILES = [
+  "aime24",
+  "amc23",
+  "college_math",
+  "gaokao2023en",
+  "gsm8k",
+  "gsm8k_train",
+  "math500",
+  "minerva_math",
+  "olympiadbench",
+]
 NUMERIC = {"aime24", "amc23", "gsm8k", "gsm8k_train"}
 # Records of the source data that carry no answer at all (empty `answer`, no solution): skipped with
 # their line numbers reported, never silently.
@@ -61,5 +71,9 @@ def test_different_golds_are_not_equivalent(benchmarks_dir, name):
   rng = random.Random(0)
   for _ in range(PAIRS_PER_FILE):
     a, b = rng.sample(problems, 2)
-    same = normalize(a.answer)[0] == normalize(b.answer)[0] or (a.answer, b.answer) in KNOWN_EQUAL_GOLDS
-    assert is_equivalent(a.answer, b.answer) == same, f"{name}: {a.id} {a.answer!r} vs {b.id} {b.answer!r}"
+    same = (
+      normalize(a.answer)[0] == normalize(b.answer)[0] or (a.answer, b.answer) in KNOWN_EQUAL_GOLDS
+    )
+    assert is_equivalent(a.answer, b.answer) == same, (
+      f"{name}: {a.id} {a.answer!r} vs {b.id} {b.answer!r}"
+    )

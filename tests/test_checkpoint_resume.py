@@ -2,6 +2,7 @@
 
 Run as a script, this module is the child process that trains and kills itself mid-run.
 """
+
 import dataclasses
 import os
 import pathlib
@@ -26,17 +27,34 @@ from rstar_jax.training import sft
 from rstar_jax.training.config import SFTConfig
 from rstar_jax.training.sft import train_sft
 
-CFG = SFTConfig(lr=3e-3, epochs=3, batch_size=4, max_len=128, warmup_steps=2, export_hf=False,
-                progress_bar=False, checkpoint_every=3, keep_checkpoints=2,
-                async_checkpointing=False)  # 6 steps over 8 examples.
+CFG = SFTConfig(
+  lr=3e-3,
+  epochs=3,
+  batch_size=4,
+  max_len=128,
+  warmup_steps=2,
+  export_hf=False,
+  progress_bar=False,
+  checkpoint_every=3,
+  keep_checkpoints=2,
+  async_checkpointing=False,
+)  # 6 steps over 8 examples.
 
 
-def _train(data: pathlib.Path, out: pathlib.Path, cfg: SFTConfig = CFG, hidden: int = 32,
-           callbacks=()) -> loop.TrainResult:
+def _train(
+  data: pathlib.Path, out: pathlib.Path, cfg: SFTConfig = CFG, hidden: int = 32, callbacks=()
+) -> loop.TrainResult:
   tok = tiny_tokenizer()
   mesh = mesh_lib.single_device_mesh()
-  return train_sft(cfg, data_dir=data, init=tiny_policy(len(tok), mesh, hidden=hidden),
-                   tokenizer=tok, out_dir=out, mesh=mesh, callbacks=callbacks)
+  return train_sft(
+    cfg,
+    data_dir=data,
+    init=tiny_policy(len(tok), mesh, hidden=hidden),
+    tokenizer=tok,
+    out_dir=out,
+    mesh=mesh,
+    callbacks=callbacks,
+  )
 
 
 def _params(result: loop.TrainResult) -> list[np.ndarray]:
@@ -52,14 +70,20 @@ def test_resume_after_sigkill_is_exact(tmp_path, data):
   straight = _train(data, tmp_path / "straight")
   assert straight.step == 6
   out = tmp_path / "killed"
-  child = subprocess.run([sys.executable, __file__, str(data), str(out), "4"],
-                         cwd=pathlib.Path(__file__).parent, capture_output=True, text=True,
-                         timeout=300, check=False)
+  child = subprocess.run(
+    [sys.executable, __file__, str(data), str(out), "4"],
+    cwd=pathlib.Path(__file__).parent,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
   assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
   assert sorted(p.name for p in (out / "checkpoints").iterdir() if p.name.isdigit()) == ["3"]
   resumed = _train(data, out)
-  np.testing.assert_allclose([h["loss"] for h in resumed.history],
-                             [h["loss"] for h in straight.history], rtol=1e-6)
+  np.testing.assert_allclose(
+    [h["loss"] for h in resumed.history], [h["loss"] for h in straight.history], rtol=1e-6
+  )
   for a, b in zip(_params(resumed), _params(straight)):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
   again = _train(data, out)  # A finished run restores its final state without training.
@@ -70,7 +94,7 @@ def test_resume_after_sigkill_is_exact(tmp_path, data):
 
 def test_checkpoint_of_another_model_is_a_clear_error(tmp_path, data):
   _train(data, tmp_path, dataclasses.replace(CFG, max_steps=1, checkpoint_every=1))
-  with pytest.raises(ValueError, match="different model config.*shape/dtype differ"):
+  with pytest.raises(ValueError, match=r"different model config.*shape/dtype differ"):
     _train(data, tmp_path, hidden=48)
 
 
@@ -78,10 +102,11 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path, data, monkeypa
   good_loss = sft.losses.sft_loss
   tok = tiny_tokenizer()
   rows = sft_rows(8)
-  first_batch = list(grain.MapDataset.range(8).shuffle(seed=CFG.seed))[:CFG.batch_size]
+  first_batch = list(grain.MapDataset.range(8).shuffle(seed=CFG.seed))[: CFG.batch_size]
   late = next(i for i in range(8) if i not in first_batch)
-  others = {t for i, r in enumerate(rows) if i != late
-            for t in tok.encode(r["prompt"] + r["response"])}
+  others = {
+    t for i, r in enumerate(rows) if i != late for t in tok.encode(r["prompt"] + r["response"])
+  }
   poison = next(t for t in tok.encode(rows[late]["prompt"]) if t not in others)  # NaN in its batch.
 
   def poisoned(model, batch, denom, *, chunk):
@@ -102,7 +127,11 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path, data, monkeypa
 
 
 if __name__ == "__main__":
-  data_dir, out_dir, kill_at = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3])
+  data_dir, out_dir, kill_at = (
+    pathlib.Path(sys.argv[1]),
+    pathlib.Path(sys.argv[2]),
+    int(sys.argv[3]),
+  )
 
   def kill(step, metrics):
     del metrics

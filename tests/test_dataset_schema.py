@@ -1,4 +1,5 @@
 """SFT/PPM record schemas and the checked dataset reader: round trips, named errors, manifests."""
+
 import json
 import re
 
@@ -16,8 +17,9 @@ SHARD = "sft-00000-of-00003.array_record"
 
 def _sft_dataset(directory, n=7, per_shard=3):
   rows = [schemas.SFTExample(f"p{i}", "Q", f"A{i}").to_record() for i in range(n)]
-  records.write_dataset(directory, rows, schema=schemas.SFTExample.SCHEMA,
-                        records_per_shard=per_shard)
+  records.write_dataset(
+    directory, rows, schema=schemas.SFTExample.SCHEMA, records_per_shard=per_shard
+  )
   return rows
 
 
@@ -37,15 +39,18 @@ def test_round_trip(example):
 
 def test_records_keep_key_order_and_leave_unset_fields_out():
   assert records.encode(SFT.to_record()) == (
-      b'{"problem_id":"p1","prompt":"Question?","response":"Answer."}')
+    b'{"problem_id":"p1","prompt":"Question?","response":"Answer."}'
+  )
   assert list(TEACHER.to_record()) == ["problem_id", "prompt", "response", "difficulty"]
   assert records.encode(PAIR.to_record()) == (
-      b'{"problem_id":"p1","prompt":"Q","pos":"good step","neg":"bad step","pos_q":0.5,'
-      b'"neg_q":-1}')
+    b'{"problem_id":"p1","prompt":"Q","pos":"good step","neg":"bad step","pos_q":0.5,"neg_q":-1}'
+  )
   assert list(UNSCORED.to_record()) == ["problem_id", "prompt", "pos", "neg"]
 
 
-@pytest.mark.parametrize("kind, change, message", [
+@pytest.mark.parametrize(
+  "kind, change, message",
+  [
     (schemas.SFTExample, {"response": None}, "missing field 'response'"),
     (schemas.SFTExample, {"prompt": 7}, "field 'prompt' must be a string, got int"),
     (schemas.SFTExample, {"problem_id": ["p"]}, "field 'problem_id' must be a string, got list"),
@@ -54,7 +59,8 @@ def test_records_keep_key_order_and_leave_unset_fields_out():
     (schemas.PPMPair, {"pos_q": "0.5"}, "field 'pos_q' must be a number, got str"),
     (schemas.PPMPair, {"neg_q": True}, "field 'neg_q' must be a number, got bool"),
     (schemas.PPMPair, {"neg_q": None}, "fields 'pos_q' and 'neg_q' come together, got only pos_q"),
-])
+  ],
+)
 def test_bad_fields_are_named(kind, change, message):
   record = (SFT if kind is schemas.SFTExample else PAIR).to_record()
   for name, value in change.items():
@@ -71,17 +77,21 @@ def test_bad_fields_are_named(kind, change, message):
 def test_bad_record_in_a_dataset_names_shard_and_index(tmp_path):
   rows = _sft_dataset(tmp_path)
   assert [e for _, e in records.read_examples(tmp_path, schemas.SFTExample)] == [
-      schemas.SFTExample.from_record(r) for r in rows]
+    schemas.SFTExample.from_record(r) for r in rows
+  ]
   rows[4]["prompt"] = 4
   records.write_dataset(tmp_path, rows, schema="sft", records_per_shard=3)
-  with pytest.raises(ValueError, match=r"sft-00001-of-00003\.array_record record 1: field 'prompt'"):
+  with pytest.raises(
+    ValueError, match=r"sft-00001-of-00003\.array_record record 1: field 'prompt'"
+  ):
     records.read_examples(tmp_path, schemas.SFTExample)
 
 
 def test_wrong_schema_is_refused(tmp_path):
   records.write_dataset(tmp_path, [PAIR.to_record()], schema=schemas.PPMPair.SCHEMA)
   assert records.read_examples(tmp_path, schemas.PPMPair) == [
-      (f"{tmp_path}/ppm_pairs-00000-of-00001.array_record record 0", PAIR)]
+    (f"{tmp_path}/ppm_pairs-00000-of-00001.array_record record 0", PAIR)
+  ]
   with pytest.raises(ValueError, match="holds a 'ppm_pairs' dataset, expected 'sft'"):
     records.read_examples(tmp_path, schemas.SFTExample)
 
@@ -99,9 +109,12 @@ def test_deleted_shard_is_named(tmp_path):
 def test_truncated_shard_is_named(tmp_path, keep):
   _sft_dataset(tmp_path)
   data = (tmp_path / SHARD).read_bytes()
-  (tmp_path / SHARD).write_bytes(data[:int(len(data) * keep)])
-  with pytest.raises(ValueError, match=rf"{re.escape(SHARD)}: holds 0 records where the manifest "
-                                       rf"lists 3 \(truncated or replaced\)"):
+  (tmp_path / SHARD).write_bytes(data[: int(len(data) * keep)])
+  with pytest.raises(
+    ValueError,
+    match=rf"{re.escape(SHARD)}: holds 0 records where the manifest "
+    rf"lists 3 \(truncated or replaced\)",
+  ):
     records.read_dataset(tmp_path)
 
 
@@ -115,8 +128,11 @@ def test_shard_with_another_count_is_named(tmp_path):
 def test_manifest_counts_must_match(tmp_path):
   _sft_dataset(tmp_path)
   _edit_manifest(tmp_path, lambda m: m.update(num_records=8))
-  with pytest.raises(ValueError, match=r"manifest\.json: its shards list 7 records in all, "
-                                       r"num_records says 8"):
+  with pytest.raises(
+    ValueError,
+    match=r"manifest\.json: its shards list 7 records in all, "
+    r"num_records says 8",
+  ):
     records.read_dataset(tmp_path)
 
   def one_more(manifest):
@@ -124,8 +140,11 @@ def test_manifest_counts_must_match(tmp_path):
     manifest["shards"][0]["num_records"] = 4
 
   _edit_manifest(tmp_path, one_more)
-  with pytest.raises(ValueError, match=rf"{re.escape(SHARD)}: holds 3 records where the manifest "
-                                       r"lists 4"):
+  with pytest.raises(
+    ValueError,
+    match=rf"{re.escape(SHARD)}: holds 3 records where the manifest "
+    r"lists 4",
+  ):
     records.read_dataset(tmp_path)
 
 
@@ -135,20 +154,28 @@ def test_unlisted_files_are_ignored(tmp_path):
   records.write_shard(tmp_path / "stale-00000.array_record", [SFT.to_record()])
   assert records.read_dataset(tmp_path) == rows
   assert [p.split("/")[-1] for p in records.dataset_shards(tmp_path)] == [
-      f"sft-0000{i}-of-00003.array_record" for i in range(3)]
+    f"sft-0000{i}-of-00003.array_record" for i in range(3)
+  ]
 
 
-@pytest.mark.parametrize("text, message", [
+@pytest.mark.parametrize(
+  "text, message",
+  [
     ("{", "not a UTF-8 JSON object"),
     ("[]", "expected a JSON object, got list"),
     ('{"schema": "sft", "num_records": 0}', "missing field 'shards'"),
     ('{"schema": "sft", "num_records": "0", "shards": []}', "'num_records' must be an integer"),
     ('{"schema": "sft", "num_records": 0, "shards": [7]}', "shard 0: expected a JSON object"),
-    ('{"schema": "sft", "num_records": 0, "shards": [{"file": "a.array_record"}]}',
-     "shard 0: missing field 'num_records'"),
-    ('{"schema": "sft", "num_records": 0, "shards": [{"file": "../a", "num_records": 0}]}',
-     "shard 0: '../a' is not a file name"),
-])
+    (
+      '{"schema": "sft", "num_records": 0, "shards": [{"file": "a.array_record"}]}',
+      "shard 0: missing field 'num_records'",
+    ),
+    (
+      '{"schema": "sft", "num_records": 0, "shards": [{"file": "../a", "num_records": 0}]}',
+      "shard 0: '../a' is not a file name",
+    ),
+  ],
+)
 def test_corrupt_manifest_is_named(tmp_path, text, message):
   _sft_dataset(tmp_path)
   (tmp_path / records.MANIFEST).write_text(text)
@@ -166,5 +193,8 @@ def test_write_dataset_removes_leftovers(tmp_path):
   (tmp_path / "notes.txt").write_text("not ours")
   records.write_dataset(tmp_path, [SFT.to_record()], schema="sft")
   assert sorted(p.name for p in tmp_path.iterdir()) == [
-      "manifest.json", "notes.txt", "sft-00000-of-00001.array_record"]
+    "manifest.json",
+    "notes.txt",
+    "sft-00000-of-00001.array_record",
+  ]
   assert records.read_dataset(tmp_path) == [SFT.to_record()]

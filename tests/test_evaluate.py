@@ -1,5 +1,6 @@
 """Evaluation harness: method semantics with a generated policy, and a real benchmark file end to
 end (loading, prompting, search, grading, reporting) with a tiny random model."""
+
 import json
 import os
 import pathlib
@@ -22,8 +23,9 @@ _BOXED = re.compile(r"\\boxed\{([^}]*)\}")
 
 
 def _problems(n: int = 12) -> list:
-  return [Problem(f"ev-{i}", f"Problem {i}: compute the running total.", str(i % 9 + 1))
-          for i in range(n)]
+  return [
+    Problem(f"ev-{i}", f"Problem {i}: compute the running total.", str(i % 9 + 1)) for i in range(n)
+  ]
 
 
 def _gold(question: str) -> int:
@@ -33,12 +35,17 @@ def _gold(question: str) -> int:
 def _step(question: str, solution: str, sample: int, seed: int) -> str:
   """Sets x to the gold answer or one off (by a hash of seed and sample), prints, answers."""
   if prompts.OUTPUT in solution:
-    value = solution.split(prompts.OUTPUT)[-1].split(prompts.END_OF_OUTPUT)[0].strip()
+    value = (
+      solution.rsplit(prompts.OUTPUT, maxsplit=1)[-1]
+      .split(prompts.END_OF_OUTPUT, maxsplit=1)[0]
+      .strip()
+    )
     return f"\n<answer>The answer is \\boxed{{{value}}}.{prompts.END_OF_ANSWER}"
   if prompts.CODE not in solution:
     off = search_bench._draw(question, seed, sample) % 3 == 0  # pylint: disable=protected-access
-    return f"{prompts.CODE}\n# Step 1: the total\nx = {_gold(question) + off}\n" \
-           f"{prompts.END_OF_STEP}"
+    return (
+      f"{prompts.CODE}\n# Step 1: the total\nx = {_gold(question) + off}\n{prompts.END_OF_STEP}"
+    )
   return f"\n# Now print the final answer\nprint(x)\n{prompts.END_OF_CODE}"
 
 
@@ -48,9 +55,11 @@ def _policy() -> scripted.GeneratedPolicy:
 
 def _oracle(sign: float):
   """Scores a finished solution +sign when its boxed answer is the gold, -sign otherwise."""
+
   def value(question: str, solution: str) -> float:
     found = _BOXED.findall(solution)
     return sign if found and found[-1] == str(_gold(question)) else -sign
+
   return scripted.ScriptedScorer(value)
 
 
@@ -71,8 +80,9 @@ def test_methods_are_consistent_with_each_other(tmp_path, pool):
   scorers = {"oracle": _oracle(1.0), "adversary": _oracle(-1.0)}
   cfg = evaluation.EvalConfig(samples=6, mcts_runs=0, max_depth=8, batch_size=5)
   problems = _problems()
-  report = evaluation.evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=tmp_path,
-                                      progress=False)
+  report = evaluation.evaluate_policy(
+    problems, policy, pool, scorers, cfg, out_dir=tmp_path, progress=False
+  )
   acc = report["accuracy"]
   assert set(acc) == {"greedy", "pass@6", "maj@6", "best_of_6[oracle]", "best_of_6[adversary]"}
   rows = report["problems"]
@@ -88,12 +98,15 @@ def test_samples_differ_between_runs_and_greedy_is_deterministic(pool):
   policy = _policy()
   cfg = evaluation.EvalConfig(max_depth=8, batch_size=4)
   problems = _problems(4)
-  runs = evaluation.sample_solutions(problems, policy, pool, cfg, num=4, temperature=0.7,
-                                     progress=False)
+  runs = evaluation.sample_solutions(
+    problems, policy, pool, cfg, num=4, temperature=0.7, progress=False
+  )
   assert all(len(r) == 4 for r in runs)
   assert any(len({s.text for s in r}) > 1 for r in runs)
-  greedy = [evaluation.sample_solutions(problems, policy, pool, cfg, num=1, temperature=0.0,
-                                        progress=False) for _ in range(2)]
+  greedy = [
+    evaluation.sample_solutions(problems, policy, pool, cfg, num=1, temperature=0.0, progress=False)
+    for _ in range(2)
+  ]
   assert greedy[0] == greedy[1]
 
 
@@ -103,17 +116,30 @@ def test_gsm8k_end_to_end_with_a_tiny_model(tmp_path, benchmarks_dir):
 
   from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   from rstar_jax import models  # pylint: disable=g-import-not-at-top
+
   tok = tiny_tokenizer()
   policy = tiny_policy(len(tok), mesh_lib.single_device_mesh())
   hf.save_model(policy, tmp_path / "policy", tokenizer=tok)
   hf.save_model(models.ValueModel.from_policy(policy), tmp_path / "ppm", tokenizer=tok)
   out = tmp_path / "eval"
-  cmd = [sys.executable, "-m", "launch.evaluate", f"--policy={tmp_path / 'policy'}",
-         f"--ppm={tmp_path / 'ppm'}", f"--problems={benchmarks_dir / 'gsm8k.jsonl'}",
-         "--limit=3", f"--out={out}", "--config.progress=False", "--config.eval.samples=2",
-         "--config.eval.mcts_runs=1", "--config.eval.mcts_rollouts=2",
-         "--config.eval.num_candidates=2", "--config.eval.max_depth=3",
-         "--config.eval.step_max_tokens=12", "--config.sandbox_workers=2"]
+  cmd = [
+    sys.executable,
+    "-m",
+    "launch.evaluate",
+    f"--policy={tmp_path / 'policy'}",
+    f"--ppm={tmp_path / 'ppm'}",
+    f"--problems={benchmarks_dir / 'gsm8k.jsonl'}",
+    "--limit=3",
+    f"--out={out}",
+    "--config.progress=False",
+    "--config.eval.samples=2",
+    "--config.eval.mcts_runs=1",
+    "--config.eval.mcts_rollouts=2",
+    "--config.eval.num_candidates=2",
+    "--config.eval.max_depth=3",
+    "--config.eval.step_max_tokens=12",
+    "--config.sandbox_workers=2",
+  ]
   env = {**os.environ, "PYTHONPATH": str(REPO)}
   env.pop("XLA_FLAGS", None)
   done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)

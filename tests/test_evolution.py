@@ -1,4 +1,5 @@
 """Round driver: schedule, stage markers, resume after failure and after a real process kill."""
+
 import json
 import os
 import pathlib
@@ -12,32 +13,52 @@ import pytest
 
 from rstar_jax.evaluation import report
 from rstar_jax.evolution import driver
-from rstar_jax.runtime import stages as markers
 from rstar_jax.evolution import plan as plan_lib
 from rstar_jax.evolution.layout import RunLayout
+from rstar_jax.runtime import stages as markers
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def paper_plan(**overrides):
-  kwargs = dict(num_rounds=4, bootstrap_rollouts=8, rollouts=16, ppm_from_round=3,
-                extra_rollouts=(64, 128), baseline_rounds=(4,))
+  kwargs = dict(
+    num_rounds=4,
+    bootstrap_rollouts=8,
+    rollouts=16,
+    ppm_from_round=3,
+    extra_rollouts=(64, 128),
+    baseline_rounds=(4,),
+  )
   kwargs.update(overrides)
   return plan_lib.make_plan(plan_lib.RoundsConfig(**kwargs))
 
 
 def test_plan_follows_the_paper_schedule():
   plans = paper_plan()
-  assert [(p.index, p.search_mode, p.rollouts, p.extra_rollouts, p.policy_round, p.ppm_round)
-          for p in plans] == [(1, "terminal", 8, (), 0, None), (2, "terminal", 16, (), 1, None),
-                              (3, "ppm", 16, (), 2, 2), (4, "ppm", 16, (64, 128), 3, 3)]
+  assert [
+    (p.index, p.search_mode, p.rollouts, p.extra_rollouts, p.policy_round, p.ppm_round)
+    for p in plans
+  ] == [
+    (1, "terminal", 8, (), 0, None),
+    (2, "terminal", 16, (), 1, None),
+    (3, "ppm", 16, (), 2, 2),
+    (4, "ppm", 16, (64, 128), 3, 3),
+  ]
   assert "train_baselines" in plans[3].stages and "train_baselines" not in plans[2].stages
   assert plans[0].stages[0] == "search" and plans[0].stages[-1] == "evaluate"
 
 
-@pytest.mark.parametrize("bad", [dict(num_rounds=0), dict(ppm_from_round=1),
-                                 dict(rollouts=0), dict(baseline_rounds=(5,)),
-                                 dict(extra_rollouts=(4, 0)), dict(sft_init="last")])
+@pytest.mark.parametrize(
+  "bad",
+  [
+    dict(num_rounds=0),
+    dict(ppm_from_round=1),
+    dict(rollouts=0),
+    dict(baseline_rounds=(5,)),
+    dict(extra_rollouts=(4, 0)),
+    dict(sft_init="last"),
+  ],
+)
 def test_plan_rejects_bad_schedules(bad):
   with pytest.raises(ValueError):
     paper_plan(**bad)
@@ -50,7 +71,7 @@ def test_marker_roundtrip_and_bad_marker(tmp_path):
   assert markers.read_marker(path) == {"trees": 3}
   assert not list(path.parent.glob(".tmp-*"))
   path.write_text("{not json")
-  with pytest.raises(ValueError, match="search.done.json"):
+  with pytest.raises(ValueError, match=r"search\.done\.json"):
     markers.read_marker(path)
 
 
@@ -165,18 +186,19 @@ def test_driver_killed_mid_stage_resumes_without_redoing_work(tmp_path):
 
 
 def test_report_table_and_plot(tmp_path):
-  results = {0: {"prepare": {}},
-             1: {"train_ppm": {"eval_acc": 0.6}, "evaluate": {"accuracy": {"greedy": 0.25,
-                                                                           "maj@8": 0.5}}},
-             2: {"train_ppm": {"eval_acc": 0.7}, "evaluate": {"accuracy": {"greedy": 0.375,
-                                                                           "maj@8": 0.5}}}}
+  results = {
+    0: {"prepare": {}},
+    1: {"train_ppm": {"eval_acc": 0.6}, "evaluate": {"accuracy": {"greedy": 0.25, "maj@8": 0.5}}},
+    2: {"train_ppm": {"eval_acc": 0.7}, "evaluate": {"accuracy": {"greedy": 0.375, "maj@8": 0.5}}},
+  }
   rows = report.round_rows(results)
   assert rows[1] == {"round": 2, "greedy": 0.375, "maj@8": 0.5, report.PPM_PAIR_ACC: 0.7}
   table = report.format_table(rows)
   assert table.splitlines()[0] == f"| round | greedy | maj@8 | {report.PPM_PAIR_ACC} |"
   assert "| 2 | 37.5% | 50.0% | 70.0% |" in table
-  text = report.write_run_report(results, tmp_path / "r.json", tmp_path / "r.md",
-                                 tmp_path / "a.png")
+  text = report.write_run_report(
+    results, tmp_path / "r.json", tmp_path / "r.md", tmp_path / "a.png"
+  )
   assert text == table
   assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
   assert json.loads((tmp_path / "r.json").read_text())["2"]["train_ppm"]["eval_acc"] == 0.7

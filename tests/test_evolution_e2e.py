@@ -2,6 +2,7 @@
 through every stage of 4 rounds, and the same launcher on configured problem files with a
 tiny random policy (fast). The kill/resume test is tests/test_evolution_resume.py.
 """
+
 import collections
 import json
 import os
@@ -10,9 +11,9 @@ import subprocess
 import sys
 
 from rstar_jax.data import records
-from rstar_jax.runtime import stages as markers
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.runtime import stages as markers
 from rstar_jax.search import extract
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -20,8 +21,15 @@ SMOKE = "configs/world.py:smoke"
 
 
 def _command(run_dir: pathlib.Path, *overrides: str) -> list[str]:
-  return [sys.executable, "-m", "launch.self_evolve", f"--config={SMOKE}",
-          f"--config.run_dir={run_dir}", "--config.progress=False", *overrides]
+  return [
+    sys.executable,
+    "-m",
+    "launch.self_evolve",
+    f"--config={SMOKE}",
+    f"--config.run_dir={run_dir}",
+    "--config.progress=False",
+    *overrides,
+  ]
 
 
 def _env() -> dict[str, str]:
@@ -49,8 +57,9 @@ def _check_complete_run(layout: RunLayout, num_rounds: int) -> None:
 
 def test_smoke_config_runs_every_stage(tmp_path):
   run = tmp_path / "smoke"
-  done = subprocess.run(_command(run), cwd=REPO, env=_env(), capture_output=True, text=True,
-                        timeout=1800)
+  done = subprocess.run(
+    _command(run), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800
+  )
   assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
   layout = RunLayout(run)
   _check_complete_run(layout, 4)
@@ -63,8 +72,9 @@ def test_smoke_config_runs_every_stage(tmp_path):
     accuracy = markers.read_marker(layout.marker(k, "evaluate"))["accuracy"]
     assert {"greedy", "pass@2", "maj@2"} <= set(accuracy)
     # A round with a PPM (this one's or an earlier one's) also ranks samples and runs MCTS+PPM.
-    if any(not markers.read_marker(layout.marker(j, "train_ppm")).get("skipped")
-           for j in range(1, k + 1)):
+    if any(
+      not markers.read_marker(layout.marker(j, "train_ppm")).get("skipped") for j in range(1, k + 1)
+    ):
       assert {"best_of_2[ppm]", "mcts+ppm"} <= set(accuracy), k
 
 
@@ -75,18 +85,27 @@ def test_launcher_runs_every_round_on_configured_files(tmp_path):
   from test_train_helpers import tiny_tokenizer  # pylint: disable=g-import-not-at-top
 
   from rstar_jax import hf  # pylint: disable=g-import-not-at-top
+
   tok = tiny_tokenizer()
-  hf.save_model(tiny_policy(len(tok), mesh_lib.single_device_mesh()), tmp_path / "policy",
-                tokenizer=tok)
+  hf.save_model(
+    tiny_policy(len(tok), mesh_lib.single_device_mesh()), tmp_path / "policy", tokenizer=tok
+  )
   for name, n in (("train", 4), ("heldout", 3)):
     with open(tmp_path / f"{name}.jsonl", "w", encoding="utf-8") as f:
       for i in range(n):
-        f.write(json.dumps({"id": f"{name}-{i}", "question": f"What is {i} plus 7?",
-                            "answer": str(i + 7)}) + "\n")
+        f.write(
+          json.dumps(
+            {"id": f"{name}-{i}", "question": f"What is {i} plus 7?", "answer": str(i + 7)}
+          )
+          + "\n"
+        )
   run = tmp_path / "run"
-  cmd = _command(run, f"--config.bootstrap.policy={tmp_path / 'policy'}",
-                 f"--config.problems.train={tmp_path / 'train.jsonl'}",
-                 f"--config.problems.heldout={tmp_path / 'heldout.jsonl'}")
+  cmd = _command(
+    run,
+    f"--config.bootstrap.policy={tmp_path / 'policy'}",
+    f"--config.problems.train={tmp_path / 'train.jsonl'}",
+    f"--config.problems.heldout={tmp_path / 'heldout.jsonl'}",
+  )
   done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
   assert done.returncode == 0, done.stderr[-5000:]
   layout = RunLayout(run)

@@ -6,6 +6,7 @@ grader and the stage markers are the real ones.
 
 Run as a script, this module is the driver process: test_evolution_resume.py OUT DATA
 """
+
 import json
 import os
 import pathlib
@@ -23,6 +24,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 def _config(out: pathlib.Path, data: pathlib.Path):
   from configs import world  # pylint: disable=g-import-not-at-top
+
   c = world.get_config("smoke")
   c.run_dir = str(out)
   c.problems.train = c.problems.heldout = str(data / "problems.jsonl")
@@ -45,6 +47,7 @@ def _config(out: pathlib.Path, data: pathlib.Path):
 
 def _child(out: pathlib.Path, data: pathlib.Path) -> None:
   from absl import flags  # pylint: disable=g-import-not-at-top
+
   flags.FLAGS.mark_as_parsed()
   from launch import run_config  # pylint: disable=g-import-not-at-top
   from launch.benchmarks import search as search_bench  # pylint: disable=g-import-not-at-top
@@ -65,6 +68,7 @@ def _child(out: pathlib.Path, data: pathlib.Path) -> None:
         def expand(self, prompts, n, sampling):
           time.sleep(0.05)
           return policy.expand(prompts, n, sampling)
+
       return Slow()
 
   config = run_config.run_config(_config(out, data))
@@ -79,8 +83,13 @@ def _env() -> dict[str, str]:
 
 
 def _run(out: pathlib.Path, data: pathlib.Path, kill_when=None) -> None:
-  proc = subprocess.Popen([sys.executable, __file__, str(out), str(data)], env=_env(),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(
+    [sys.executable, __file__, str(out), str(data)],
+    env=_env(),
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
   if kill_when is None:
     _, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err[-4000:]
@@ -97,14 +106,20 @@ def _run(out: pathlib.Path, data: pathlib.Path, kill_when=None) -> None:
 
 def _records(run: pathlib.Path) -> dict[str, list]:
   from rstar_jax.data import records  # pylint: disable=g-import-not-at-top
-  trees = [r for p in records.shard_paths(run / "round_1/search/trees")
-           for r in records.read_shard(p)]
-  return {"trees": sorted(json.dumps(t, sort_keys=True) for t in trees),
-          "tree_ids": [t["problem_id"] for t in trees],
-          "sft": sorted(json.dumps(r, sort_keys=True)
-                        for r in records.read_dataset(run / "round_1/data/sft")),
-          "ppm": sorted(json.dumps(r, sort_keys=True)
-                        for r in records.read_dataset(run / "round_1/data/ppm"))}
+
+  trees = [
+    r for p in records.shard_paths(run / "round_1/search/trees") for r in records.read_shard(p)
+  ]
+  return {
+    "trees": sorted(json.dumps(t, sort_keys=True) for t in trees),
+    "tree_ids": [t["problem_id"] for t in trees],
+    "sft": sorted(
+      json.dumps(r, sort_keys=True) for r in records.read_dataset(run / "round_1/data/sft")
+    ),
+    "ppm": sorted(
+      json.dumps(r, sort_keys=True) for r in records.read_dataset(run / "round_1/data/ppm")
+    ),
+  }
 
 
 def test_killed_mid_search_and_mid_training_resumes_to_the_same_records(tmp_path):
@@ -113,13 +128,16 @@ def test_killed_mid_search_and_mid_training_resumes_to_the_same_records(tmp_path
   from test_train_helpers import tiny_tokenizer  # pylint: disable=g-import-not-at-top
 
   from rstar_jax import hf  # pylint: disable=g-import-not-at-top
-  from rstar_jax.runtime import stages as markers  # pylint: disable=g-import-not-at-top
   from rstar_jax.evolution.layout import RunLayout  # pylint: disable=g-import-not-at-top
+  from rstar_jax.runtime import stages as markers  # pylint: disable=g-import-not-at-top
+
   data = tmp_path / "data"
   data.mkdir()
   _problems_file(data / "problems.jsonl")
   tok = tiny_tokenizer()
-  hf.save_model(tiny_policy(len(tok), mesh_lib.single_device_mesh()), data / "policy", tokenizer=tok)
+  hf.save_model(
+    tiny_policy(len(tok), mesh_lib.single_device_mesh()), data / "policy", tokenizer=tok
+  )
 
   straight = tmp_path / "straight"
   _run(straight, data)
@@ -130,8 +148,9 @@ def test_killed_mid_search_and_mid_training_resumes_to_the_same_records(tmp_path
   _run(killed, data, kill_when=lambda: len(shards()) >= 3)
   assert markers.read_marker(layout.marker(1, "search")) is None, "search was not interrupted"
   ckpt = killed / "round_1/sft/checkpoints"
-  _run(killed, data, kill_when=lambda: ckpt.is_dir() and any(
-      p.name.isdigit() for p in ckpt.iterdir()))
+  _run(
+    killed, data, kill_when=lambda: ckpt.is_dir() and any(p.name.isdigit() for p in ckpt.iterdir())
+  )
   assert markers.read_marker(layout.marker(1, "train_sft")) is None, "SFT was not interrupted"
   _run(killed, data)
 

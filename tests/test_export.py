@@ -1,4 +1,5 @@
 """Export: an orbax checkpoint of a trained policy or PPM becomes an HF folder transformers loads."""
+
 from flax import nnx
 import jax
 import numpy as np
@@ -19,8 +20,17 @@ from rstar_jax.training.config import SFTConfig
 from rstar_jax.training.ppm import train_ppm
 from rstar_jax.training.sft import train_sft
 
-COMMON = dict(lr=3e-3, epochs=1, batch_size=4, max_len=128, warmup_steps=0, export_hf=False,
-              progress_bar=False, checkpoint_every=1, async_checkpointing=False)
+COMMON = dict(
+  lr=3e-3,
+  epochs=1,
+  batch_size=4,
+  max_len=128,
+  warmup_steps=0,
+  export_hf=False,
+  progress_bar=False,
+  checkpoint_every=1,
+  async_checkpointing=False,
+)
 
 
 def _params(model) -> list[np.ndarray]:
@@ -39,28 +49,36 @@ def template(tmp_path_factory):
 def test_policy_checkpoint_exports_to_a_folder_transformers_loads(tmp_path, template):
   tok = tiny_tokenizer()
   data = write(tmp_path / "sft", sft_rows(8), "sft")
-  result = train_sft(SFTConfig(**COMMON), data_dir=data, init=str(template), tokenizer=tok,
-                     out_dir=tmp_path / "run")
+  result = train_sft(
+    SFTConfig(**COMMON), data_dir=data, init=str(template), tokenizer=tok, out_dir=tmp_path / "run"
+  )
   out = export.export_checkpoint(result.checkpoint_dir, template, tmp_path / "exported")
   for ours, trained in zip(_params(hf.load_model(out)), _params(result.model)):
     np.testing.assert_array_equal(ours, trained)
   model = transformers.AutoModelForCausalLM.from_pretrained(out).eval()
-  ids = transformers.AutoTokenizer.from_pretrained(out)("x = 1\nprint(x)",
-                                                        return_tensors="pt").input_ids
+  ids = transformers.AutoTokenizer.from_pretrained(out)(
+    "x = 1\nprint(x)", return_tensors="pt"
+  ).input_ids
   with torch.no_grad():
     assert torch.isfinite(model(ids).logits).all()
   # An earlier step is a different model.
   first = export.export_checkpoint(result.checkpoint_dir, template, tmp_path / "step1", step=1)
-  assert any(not np.array_equal(a, b) for a, b in
-             zip(_params(hf.load_model(first)), _params(result.model)))
+  assert any(
+    not np.array_equal(a, b) for a, b in zip(_params(hf.load_model(first)), _params(result.model))
+  )
 
 
 @pytest.mark.slow
 def test_ppm_checkpoint_exports_with_its_value_head(tmp_path, template):
   tok = tiny_tokenizer()
   data = write(tmp_path / "pairs", pair_rows(12), "ppm_pairs")
-  result = train_ppm(PPMConfig(**COMMON, eval_fraction=0.0), data_dir=data, init=str(template),
-                     tokenizer=tok, out_dir=tmp_path / "run")
+  result = train_ppm(
+    PPMConfig(**COMMON, eval_fraction=0.0),
+    data_dir=data,
+    init=str(template),
+    tokenizer=tok,
+    out_dir=tmp_path / "run",
+  )
   out = export.export_checkpoint(result.checkpoint_dir, template, tmp_path / "ppm", kind="ppm")
   model = transformers.AutoModelForTokenClassification.from_pretrained(out).eval()
   assert model.config.num_labels == 1
@@ -69,5 +87,4 @@ def test_ppm_checkpoint_exports_with_its_value_head(tmp_path, template):
   with pytest.raises(ValueError, match="does not match"):
     export.export_checkpoint(result.checkpoint_dir, template, tmp_path / "bad", kind="policy")
   with pytest.raises(FileNotFoundError, match="step 99"):
-    export.export_checkpoint(result.checkpoint_dir, template, tmp_path / "bad", step=99,
-                             kind="ppm")
+    export.export_checkpoint(result.checkpoint_dir, template, tmp_path / "bad", step=99, kind="ppm")

@@ -1,4 +1,5 @@
 """host_memory: XLA:CPU's per-execution temporary buffer is reused instead of faulted in again."""
+
 import os
 import subprocess
 import sys
@@ -34,8 +35,14 @@ def _run_python(code: str, *, opt_out: bool, timeout_s: float) -> subprocess.Com
   env.pop(host_memory.OPT_OUT_ENV, None)
   if opt_out:
     env[host_memory.OPT_OUT_ENV] = "1"
-  return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                        timeout=timeout_s, check=True)
+  return subprocess.run(
+    [sys.executable, "-c", code],
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=timeout_s,
+    check=True,
+  )
 
 
 def _faulting_runs(opt_out: bool) -> tuple[bool, int]:
@@ -56,8 +63,10 @@ def test_temporary_buffer_is_reused_instead_of_faulted_in_again():
 
 @pytest.mark.skipif(not host_memory.supported(), reason="the settings are glibc mallopt parameters")
 def test_warns_when_called_after_jax_started():
-  late = ("import jax; jax.devices()\n"
-          "from rstar_jax.runtime import host_memory; print(host_memory.keep_freed_memory())")
+  late = (
+    "import jax; jax.devices()\n"
+    "from rstar_jax.runtime import host_memory; print(host_memory.keep_freed_memory())"
+  )
   run = _run_python(late, opt_out=False, timeout_s=120)
   assert run.stdout.split() == ["True"]
   assert "after JAX started its backend" in run.stderr

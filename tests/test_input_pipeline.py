@@ -1,4 +1,5 @@
 """Input pipelines: prompt masking, overlong policy, bad records, host sharding, epochs, pairs."""
+
 from array_record.python import array_record_module
 import numpy as np
 import pytest
@@ -16,14 +17,28 @@ RESPONSE = "<code>\nx = 1 + 2\nprint(x)\n<end_of_code><output>3<end_of_output><a
 
 
 def sft_rows(n: int) -> list[dict]:
-  return [{"problem_id": f"p{i}", "prompt": prompts.policy_prompt(f"What is {i} plus 2?"),
-           "response": RESPONSE.replace("1", str(i))} for i in range(n)]
+  return [
+    {
+      "problem_id": f"p{i}",
+      "prompt": prompts.policy_prompt(f"What is {i} plus 2?"),
+      "response": RESPONSE.replace("1", str(i)),
+    }
+    for i in range(n)
+  ]
 
 
 def pair_rows(n: int) -> list[dict]:
-  return [{"problem_id": f"p{i // 2}", "prompt": prompts.policy_prompt(f"What is {i}?"),
-           "pos": "<code>\nx = 1<end_of_step>", "neg": "<code>\nx = 12 * 7 + 3<end_of_step>",
-           "pos_q": 0.5, "neg_q": -0.5} for i in range(n)]
+  return [
+    {
+      "problem_id": f"p{i // 2}",
+      "prompt": prompts.policy_prompt(f"What is {i}?"),
+      "pos": "<code>\nx = 1<end_of_step>",
+      "neg": "<code>\nx = 12 * 7 + 3<end_of_step>",
+      "pos_q": 0.5,
+      "neg_q": -0.5,
+    }
+    for i in range(n)
+  ]
 
 
 def test_prompt_tokens_carry_no_loss(tmp_path):
@@ -31,16 +46,17 @@ def test_prompt_tokens_carry_no_loss(tmp_path):
   cfg = SFTConfig(batch_size=4, max_len=256)
   data = sft_data.load_sft(write(tmp_path, sft_rows(4), "sft"), tok, cfg)
   batch = sft_data.make_sft_batcher(data, pad_id=tok.pad_token_id, cfg=cfg)(
-      np.arange(4), inputs.Layout(4, 1, 0, 1))
+    np.arange(4), inputs.Layout(4, 1, 0, 1)
+  )
   for j, row in enumerate(sft_rows(4)):
     n_prompt = len(tok.encode(row["prompt"]))
     response = [*tok.encode(row["response"], add_special_tokens=False), tok.eos_token_id]
     weights, labels, mask = batch["weights"][0, j], batch["labels"][0, j], batch["mask"][0, j]
     # Position t predicts token t+1: weight 1 exactly where the label is a response token.
-    assert not weights[:n_prompt - 1].any()
-    np.testing.assert_array_equal(weights[n_prompt - 1:n_prompt - 1 + len(response)], 1.0)
-    assert not weights[n_prompt - 1 + len(response):].any()
-    np.testing.assert_array_equal(labels[n_prompt - 1:n_prompt - 1 + len(response)], response)
+    assert not weights[: n_prompt - 1].any()
+    np.testing.assert_array_equal(weights[n_prompt - 1 : n_prompt - 1 + len(response)], 1.0)
+    assert not weights[n_prompt - 1 + len(response) :].any()
+    np.testing.assert_array_equal(labels[n_prompt - 1 : n_prompt - 1 + len(response)], response)
     assert mask.sum() == n_prompt + len(response)
   assert batch["tokens"].shape[-1] % cfg.bucket_multiple == 0
 
@@ -86,12 +102,20 @@ def test_bad_records_name_shard_and_index(tmp_path):
   writer = array_record_module.ArrayRecordWriter(str(shard), "group_size:1")
   writer.write(b"\xff not json")
   writer.close()
-  with pytest.raises(ValueError, match=r"sft-00000-of-00001\.array_record record 0: not a UTF-8 JSON"):
+  with pytest.raises(
+    ValueError, match=r"sft-00000-of-00001\.array_record record 0: not a UTF-8 JSON"
+  ):
     sft_data.load_sft(tmp_path / "junk", tok, SFTConfig())
   with pytest.raises(ValueError, match="record 0: missing fields 'pos_q'"):
-    ppm_data.load_pairs(write(tmp_path / "pairs", [{"problem_id": "a", "prompt": "p", "pos": "x",
-                                                   "neg": "y"}], "ppm_pairs"),
-                        tok, PPMConfig(objective="pqm"))
+    ppm_data.load_pairs(
+      write(
+        tmp_path / "pairs",
+        [{"problem_id": "a", "prompt": "p", "pos": "x", "neg": "y"}],
+        "ppm_pairs",
+      ),
+      tok,
+      PPMConfig(objective="pqm"),
+    )
 
 
 def test_too_small_dataset_for_one_batch(tmp_path):
@@ -99,8 +123,14 @@ def test_too_small_dataset_for_one_batch(tmp_path):
   cfg = SFTConfig(batch_size=8, epochs=1)
   data = sft_data.load_sft(write(tmp_path, sft_rows(5), "sft"), tok, cfg)
   with pytest.raises(ValueError, match="do not fill one batch of 8"):
-    inputs.train_stream(len(data), lambda idx, layout: {}, layout=inputs.Layout(8, 1, 0, 1),
-                        epochs=1, seed=0, max_steps=None)
+    inputs.train_stream(
+      len(data),
+      lambda idx, layout: {},
+      layout=inputs.Layout(8, 1, 0, 1),
+      epochs=1,
+      seed=0,
+      max_steps=None,
+    )
 
 
 def test_hosts_split_each_micro_batch_and_agree_on_length(tmp_path):
@@ -110,24 +140,37 @@ def test_hosts_split_each_micro_batch_and_agree_on_length(tmp_path):
   cfg = SFTConfig(batch_size=8, grad_accum=2, epochs=1, max_len=512, bucket_multiple=32)
   data = sft_data.load_sft(write(tmp_path, rows, "sft"), tok, cfg)
   batcher = sft_data.make_sft_batcher(data, pad_id=tok.pad_token_id, cfg=cfg)
-  streams = [inputs.train_stream(len(data), lambda idx, layout: {"idx": layout.host_rows(idx)},
-                                 layout=inputs.Layout(8, 2, p, 2), epochs=1, seed=3,
-                                 max_steps=None)[0] for p in range(2)]
+  streams = [
+    inputs.train_stream(
+      len(data),
+      lambda idx, layout: {"idx": layout.host_rows(idx)},
+      layout=inputs.Layout(8, 2, p, 2),
+      epochs=1,
+      seed=3,
+      max_steps=None,
+    )[0]
+    for p in range(2)
+  ]
   assert len(streams[0]) == 2
   seen = []
   for b0, b1 in zip(*streams):
     assert b0["idx"].shape == (2, 2)
     both = np.concatenate([b0["idx"], b1["idx"]], axis=1)  # (micro-batches, rows)
     seen.extend(both.reshape(-1).tolist())
-    lengths = [batcher(np.concatenate([b0["idx"], b1["idx"]], 1).reshape(-1),
-                       inputs.Layout(8, 2, p, 2))["tokens"].shape for p in range(2)]
+    lengths = [
+      batcher(np.concatenate([b0["idx"], b1["idx"]], 1).reshape(-1), inputs.Layout(8, 2, p, 2))[
+        "tokens"
+      ].shape
+      for p in range(2)
+    ]
     assert lengths[0] == lengths[1]
   assert sorted(seen) == list(range(16))
 
 
 def test_epochs_reshuffle_and_cover_every_example():
-  ds, total = inputs.train_stream(6, lambda idx, layout: idx, layout=inputs.Layout(3, 1, 0, 1),
-                                  epochs=2, seed=0, max_steps=None)
+  ds, total = inputs.train_stream(
+    6, lambda idx, layout: idx, layout=inputs.Layout(3, 1, 0, 1), epochs=2, seed=0, max_steps=None
+  )
   batches = [b.tolist() for b in ds]
   assert total == 4 and len(batches) == 4
   first = [i for b in batches[:2] for i in b]
@@ -154,7 +197,8 @@ def test_pairs_last_index_split_and_orm_filter(tmp_path):
   assert len(held) == 4 and not set(train.problem_ids) & set(held.problem_ids)
   cfg = PPMConfig(max_len=512, bucket_multiple=16)
   batch = ppm_data.make_pair_batcher(data, pad_id=tok.pad_token_id, cfg=cfg)(
-      np.arange(4), inputs.Layout(4, 1, 0, 1))
+    np.arange(4), inputs.Layout(4, 1, 0, 1)
+  )
   for j in range(4):
     for side, key in enumerate(("pos", "neg")):
       ids = tok.encode(rows[j]["prompt"] + rows[j][key])

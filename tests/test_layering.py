@@ -5,6 +5,7 @@ own package and from any package on a lower floor, never from a package on its o
 above. `configs/` and `launch/` sit on top of everything; the library never imports them.
 Function-local imports count too, and each must say why it is not at the top of its module.
 """
+
 import ast
 import pathlib
 
@@ -62,8 +63,12 @@ def upward_imports(root: pathlib.Path = REPO) -> list[str]:
       imported = _package_of(module)
       if imported in (None, importer, LIBRARY) or importer == LIBRARY:
         continue
-      if (imported in TOP or importer not in FLOOR
-          or imported not in FLOOR or FLOOR[imported] >= FLOOR[importer]):
+      if (
+        imported in TOP
+        or importer not in FLOOR
+        or imported not in FLOOR
+        or FLOOR[imported] >= FLOOR[importer]
+      ):
         bad.append(f"{rel}:{line}: {importer} -> {imported} ({module})")
   return sorted(set(bad))
 
@@ -81,11 +86,14 @@ def test_planted_upward_import_is_caught(tmp_path):
   for package in FLOOR:
     (tmp_path / LIBRARY / package).mkdir(parents=True)
   (tmp_path / LIBRARY / "models" / "bad.py").write_text(
-      "import os\n\ndef f():\n  from rstar_jax.search import mcts\n  return mcts\n")
+    "import os\n\ndef f():\n  from rstar_jax.search import mcts\n  return mcts\n"
+  )
   (tmp_path / LIBRARY / "search" / "sideways.py").write_text("from rstar_jax import training\n")
   (tmp_path / LIBRARY / "world" / "down.py").write_text("from rstar_jax.evaluation import voting\n")
   assert [b.split(": ", 1)[1] for b in upward_imports(tmp_path)] == [
-      "models -> search (rstar_jax.search.mcts)", "search -> training (rstar_jax.training)"]
+    "models -> search (rstar_jax.search.mcts)",
+    "search -> training (rstar_jax.training)",
+  ]
 
 
 @pytest.mark.parametrize("folder", [LIBRARY, *TOP])

@@ -1,4 +1,5 @@
 """MCTS on hand-built trees: UCT, backup, terminal pruning, PPM init, dedup and answer rule."""
+
 import dataclasses
 import math
 
@@ -46,7 +47,8 @@ def test_q_and_uct_match_hand_computation():
   assert visited.q == 0.5
   assert unvisited.q == 0.0
   assert tree_lib.uct(visited, tree.root, 2.0) == pytest.approx(
-      0.5 + 2 * math.sqrt(math.log(5) / 3))
+    0.5 + 2 * math.sqrt(math.log(5) / 3)
+  )
   # Official semantics: unvisited scores 0 (no +inf), so a good visited child wins.
   assert tree_lib.uct(unvisited, tree.root, 2.0) == 0.0
   rng = np.random.default_rng(0)
@@ -66,14 +68,15 @@ def test_unvisited_child_beats_bad_visited_child():
 
 def test_ties_are_broken_at_random():
   tree = _tree_with([(0, 0.0, False)] * 3, root_visits=0)
-  picks = {tree_lib.select_child(tree, tree.root, 2.0, np.random.default_rng(s)).index
-           for s in range(30)}
+  picks = {
+    tree_lib.select_child(tree, tree.root, 2.0, np.random.default_rng(s)).index for s in range(30)
+  }
   assert picks == {1, 2, 3}
 
 
 def test_terminal_children_are_skipped_and_all_terminal_prunes_parent():
   tree = tree_lib.Tree("p", "q", "1")
-  a = tree.add_child(tree.root, visits=2, value_sum=2.0)   # best Q, but all its children terminal
+  a = tree.add_child(tree.root, visits=2, value_sum=2.0)  # best Q, but all its children terminal
   b = tree.add_child(tree.root, visits=1, value_sum=-1.0)
   tree.add_child(a, visits=1, value_sum=1.0, terminal=True)
   tree.add_child(a, visits=1, value_sum=1.0, terminal=True)
@@ -103,9 +106,14 @@ def test_backup_adds_value_and_visit_along_the_path():
 
 
 def test_dedup_and_answer_rule():
-  texts = ["<code>\nx = 1\n<end_of_step>", "<code>\nx = 1\n<end_of_step>",
-           "<answer>\\boxed{2}<end_of_answer>", "<code>\nx = 2\n<end_of_step>",
-           "<answer>\\boxed{3}<end_of_answer>", "<answer>\\boxed{2}<end_of_answer>"]
+  texts = [
+    "<code>\nx = 1\n<end_of_step>",
+    "<code>\nx = 1\n<end_of_step>",
+    "<answer>\\boxed{2}<end_of_answer>",
+    "<code>\nx = 2\n<end_of_step>",
+    "<answer>\\boxed{3}<end_of_answer>",
+    "<answer>\\boxed{2}<end_of_answer>",
+  ]
   kept = steps.dedup([scripted.make_candidate(t) for t in texts])
   assert [c.text for c in kept] == [texts[0], texts[2], texts[3]]
 
@@ -164,8 +172,9 @@ def test_eval_mode_backs_up_ppm_score_of_terminal():
   policy = scripted.ScriptedPolicy({"": [_GOOD], _GOOD: [_ANSWER]})
   scorer = scripted.ScriptedScorer(lambda q, s: 0.25 if s.endswith(_ANSWER) else 0.5)
   tree = tree_lib.Tree("p", "question", None)
-  mcts.search_trees([tree], policy, scorer, _OkPool(),
-                    SearchConfig(mode="eval", rollouts=1, num_candidates=1))
+  mcts.search_trees(
+    [tree], policy, scorer, _OkPool(), SearchConfig(mode="eval", rollouts=1, num_candidates=1)
+  )
   (good,) = tree.children(tree.root)
   (answer,) = tree.children(good)
   assert answer.correct is None and answer.ppm == pytest.approx(0.25)
@@ -174,8 +183,7 @@ def test_eval_mode_backs_up_ppm_score_of_terminal():
 
 def test_modes_check_their_inputs():
   with pytest.raises(ValueError, match="needs a PPM scorer"):
-    mcts.search_trees([tree_lib.Tree("p", "q", "1")], None, None, None,
-                      SearchConfig(mode="ppm"))
+    mcts.search_trees([tree_lib.Tree("p", "q", "1")], None, None, None, SearchConfig(mode="ppm"))
   with pytest.raises(ValueError, match="needs gold answers"):
     mcts.search_trees([tree_lib.Tree("p", "q", None)], None, None, None, SearchConfig())
   with pytest.raises(ValueError, match="mode"):

@@ -4,6 +4,7 @@ SFT stages together and produce the same artefacts as one process with as many d
 Run as a script, this module is one of those processes:
   test_multihost.py OUT NUM_PROCESSES PROCESS_ID PORT
 """
+
 import json
 import os
 import pathlib
@@ -23,13 +24,22 @@ NUM_PROBLEMS = 10
 def _problems_file(path: pathlib.Path) -> pathlib.Path:
   with open(path, "w", encoding="utf-8") as f:
     for i in range(NUM_PROBLEMS):
-      f.write(json.dumps({"id": f"mh-{i}", "question": f"Problem {i}: compute the running "
-                          "total.", "answer": str(i % 9 + 1)}) + "\n")
+      f.write(
+        json.dumps(
+          {
+            "id": f"mh-{i}",
+            "question": f"Problem {i}: compute the running total.",
+            "answer": str(i % 9 + 1),
+          }
+        )
+        + "\n"
+      )
   return path
 
 
 def _config(out: pathlib.Path, data: pathlib.Path):
   from configs import world  # pylint: disable=g-import-not-at-top
+
   c = world.get_config("smoke")
   c.run_dir = str(out / "run")
   c.problems.train = c.problems.heldout = str(data / "problems.jsonl")
@@ -47,10 +57,12 @@ def _config(out: pathlib.Path, data: pathlib.Path):
 
 def _child(out: pathlib.Path, num_processes: int, process_id: int, port: int) -> None:
   import jax  # pylint: disable=g-import-not-at-top
+
   if num_processes > 1:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(f"127.0.0.1:{port}", num_processes, process_id)
   from absl import flags  # pylint: disable=g-import-not-at-top
+
   flags.FLAGS.mark_as_parsed()
   from launch import run_config  # pylint: disable=g-import-not-at-top
   from launch.benchmarks import search as search_bench  # pylint: disable=g-import-not-at-top
@@ -86,14 +98,25 @@ def _free_port() -> int:
 
 def _launch(out: pathlib.Path, num_processes: int) -> None:
   port = _free_port()
-  path = os.pathsep.join(filter(None, [str(REPO), str(REPO / "tests"),
-                                       os.environ.get("PYTHONPATH")]))
-  env = {**os.environ, "PYTHONPATH": path, "JAX_PLATFORMS": "cpu",
-         "XLA_FLAGS": f"--xla_force_host_platform_device_count={DEVICES // num_processes}"}
-  procs = [subprocess.Popen([sys.executable, __file__, str(out), str(num_processes), str(i),
-                             str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-           for i in range(num_processes)]
+  path = os.pathsep.join(
+    filter(None, [str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH")])
+  )
+  env = {
+    **os.environ,
+    "PYTHONPATH": path,
+    "JAX_PLATFORMS": "cpu",
+    "XLA_FLAGS": f"--xla_force_host_platform_device_count={DEVICES // num_processes}",
+  }
+  procs = [
+    subprocess.Popen(
+      [sys.executable, __file__, str(out), str(num_processes), str(i), str(port)],
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+    )
+    for i in range(num_processes)
+  ]
   logs = [p.communicate(timeout=600)[0] for p in procs]
   for p, log in zip(procs, logs):
     assert p.returncode == 0, log[-4000:]
@@ -101,6 +124,7 @@ def _launch(out: pathlib.Path, num_processes: int) -> None:
 
 def _trees(run: pathlib.Path) -> dict[str, dict]:
   from rstar_jax.data import records  # pylint: disable=g-import-not-at-top
+
   out = {}
   for path in records.shard_paths(run / "round_1" / "search" / "trees"):
     for record in records.read_shard(path):
@@ -115,16 +139,21 @@ def test_two_processes_match_one(tmp_path):
 
   from rstar_jax import hf  # pylint: disable=g-import-not-at-top
   from rstar_jax.data import records  # pylint: disable=g-import-not-at-top
+
   data = tmp_path / "data"
   data.mkdir()
   _problems_file(data / "problems.jsonl")
   tok = tiny_tokenizer()
-  hf.save_model(tiny_policy(len(tok), mesh_lib.single_device_mesh()), data / "policy", tokenizer=tok)
+  hf.save_model(
+    tiny_policy(len(tok), mesh_lib.single_device_mesh()), data / "policy", tokenizer=tok
+  )
   _launch(tmp_path / "single", 1)
   _launch(tmp_path / "multi", 2)
   single, multi = tmp_path / "single" / "run", tmp_path / "multi" / "run"
-  assert {p.name.split("-")[1] for p in records.shard_paths(multi / "round_1/search/trees")} \
-      == {"p0000", "p0001"}  # Each host wrote its own shards.
+  assert {p.name.split("-")[1] for p in records.shard_paths(multi / "round_1/search/trees")} == {
+    "p0000",
+    "p0001",
+  }  # Each host wrote its own shards.
   assert _trees(single) == _trees(multi)
   assert len(_trees(multi)) == NUM_PROBLEMS
   for name in ("sft", "ppm"):
@@ -135,13 +164,18 @@ def test_two_processes_match_one(tmp_path):
   mb = hf.load_model(multi / "round_1/sft/hf")
   from flax import nnx  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
-  for x, y in zip(jax.tree.leaves(nnx.state(ma, nnx.Param)),
-                  jax.tree.leaves(nnx.state(mb, nnx.Param))):
+
+  for x, y in zip(
+    jax.tree.leaves(nnx.state(ma, nnx.Param)), jax.tree.leaves(nnx.state(mb, nnx.Param))
+  ):
     np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=2e-4, atol=2e-5)
   before = hf.load_model(data / "policy")
-  assert any(not np.allclose(np.asarray(x), np.asarray(y)) for x, y in
-             zip(jax.tree.leaves(nnx.state(before, nnx.Param)),
-                 jax.tree.leaves(nnx.state(mb, nnx.Param))))  # Training did something.
+  assert any(
+    not np.allclose(np.asarray(x), np.asarray(y))
+    for x, y in zip(
+      jax.tree.leaves(nnx.state(before, nnx.Param)), jax.tree.leaves(nnx.state(mb, nnx.Param))
+    )
+  )  # Training did something.
   for run in (single, multi):
     summary = json.loads((run / "round_1/stages/train_sft.done.json").read_text())
     assert summary["step"] > 0

@@ -1,4 +1,5 @@
 """Problem files: bad lines are reported by file and line number, skipped or refused."""
+
 import json
 
 import pytest
@@ -19,13 +20,15 @@ def test_round_trip(tmp_path):
 
 def test_bad_lines_skipped_with_line_numbers(tmp_path):
   path = tmp_path / "p.jsonl"
-  path.write_text('{"question": "q1", "answer": "1"}\n'
-                  '{"question": "q2", "answer": \n'
-                  '{"question": "q3"}\n'
-                  '\n'
-                  '["not", "an", "object"]\n'
-                  '{"question": "q6", "answer": 6, "id": "six"}\n'
-                  '{"question": "q7", "answer": "7", "id": "six"}\n')
+  path.write_text(
+    '{"question": "q1", "answer": "1"}\n'
+    '{"question": "q2", "answer": \n'
+    '{"question": "q3"}\n'
+    "\n"
+    '["not", "an", "object"]\n'
+    '{"question": "q6", "answer": 6, "id": "six"}\n'
+    '{"question": "q7", "answer": "7", "id": "six"}\n'
+  )
   report = LoadReport(str(path))
   problems = load_problems(path, report=report)
   assert problems == [Problem("p-1", "q1", "1"), Problem("six", "q6", "6")]
@@ -42,20 +45,24 @@ def test_benchmark_formats_normalised(tmp_path):
   answers only inside the solution, and ids from whichever id field the source has."""
   path = tmp_path / "mixed.jsonl"
   records = [
-      {"question": "gsm", "answer": "2 + 2 = <<2+2=4>>4\n#### 1,234"},
-      {"id": 7, "problem": "amc", "question": "amc", "answer": 36.0},
-      {"id": 9, "question": "olympiad", "final_answer": ["$(1,1)$", "$(3,2)$"], "solution": ["..."]},
-      {"idx": "m1", "problem": "minerva", "solution": r"so \boxed{\frac{1}{2}}."},
-      {"unique_id": "test/x.json", "problem": "math", "answer": r"$\pi$", "solution": r"\boxed{\pi}"},
-      {"question": "nothing to grade against", "answer": ""},
-      {"answer": "5"},
+    {"question": "gsm", "answer": "2 + 2 = <<2+2=4>>4\n#### 1,234"},
+    {"id": 7, "problem": "amc", "question": "amc", "answer": 36.0},
+    {"id": 9, "question": "olympiad", "final_answer": ["$(1,1)$", "$(3,2)$"], "solution": ["..."]},
+    {"idx": "m1", "problem": "minerva", "solution": r"so \boxed{\frac{1}{2}}."},
+    {"unique_id": "test/x.json", "problem": "math", "answer": r"$\pi$", "solution": r"\boxed{\pi}"},
+    {"question": "nothing to grade against", "answer": ""},
+    {"answer": "5"},
   ]
   path.write_text("".join(json.dumps(r) + "\n" for r in records))
   report = LoadReport(str(path))
   problems = load_benchmark(path, report=report)
-  assert problems == [Problem("mixed-1", "gsm", "1234"), Problem("mixed-7", "amc", "36"),
-                      Problem("mixed-9", "olympiad", "(1,1), (3,2)"), Problem("mixed-m1", "minerva", r"\frac{1}{2}"),
-                      Problem("mixed-test/x.json", "math", r"\pi")]
+  assert problems == [
+    Problem("mixed-1", "gsm", "1234"),
+    Problem("mixed-7", "amc", "36"),
+    Problem("mixed-9", "olympiad", "(1,1), (3,2)"),
+    Problem("mixed-m1", "minerva", r"\frac{1}{2}"),
+    Problem("mixed-test/x.json", "math", r"\pi"),
+  ]
   assert [s.split(": ", 1)[0] for s in report.skipped] == [f"{path}:6", f"{path}:7"]
   assert "no answer" in report.skipped[0] and "no question" in report.skipped[1]
   with pytest.raises(ProblemFileError, match=r"mixed\.jsonl:6"):

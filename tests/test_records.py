@@ -1,4 +1,5 @@
 """ArrayRecord shards: round trip, atomic writes, numbering, dataset directories, grain."""
+
 import json
 
 import grain
@@ -41,8 +42,9 @@ def test_shard_sequence_continues_numbering(tmp_path):
 
 def test_dataset_directory(tmp_path):
   rows = [{"problem_id": str(i), "prompt": "p", "response": "r"} for i in range(7)]
-  manifest = records.write_dataset(tmp_path, rows, schema="sft", records_per_shard=3,
-                                   manifest_extra={"difficulty": {"easy": 1}})
+  manifest = records.write_dataset(
+    tmp_path, rows, schema="sft", records_per_shard=3, manifest_extra={"difficulty": {"easy": 1}}
+  )
   assert [s["num_records"] for s in manifest["shards"]] == [3, 3, 1]
   assert records.read_manifest(tmp_path)["difficulty"] == {"easy": 1}
   assert records.read_dataset(tmp_path) == rows

@@ -1,4 +1,5 @@
 """configs/*.py → the typed `RunConfig`: every shipped config converts; bad values name their field."""
+
 import pathlib
 import subprocess
 import sys
@@ -15,8 +16,15 @@ from rstar_jax.search.config import SearchConfig
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("make", [lambda: world.get_config(), lambda: world.get_config("smoke"),
-                                  qwen25_math_1_5b.get_config, qwen25_math_7b.get_config])
+@pytest.mark.parametrize(
+  "make",
+  [
+    world.get_config,
+    lambda: world.get_config("smoke"),
+    qwen25_math_1_5b.get_config,
+    qwen25_math_7b.get_config,
+  ],
+)
 def test_every_shipped_config_converts(make):
   config = make()
   typed = run_config.run_config(config)
@@ -46,7 +54,9 @@ def _with(**overrides):
   return config
 
 
-@pytest.mark.parametrize("overrides, message", [
+@pytest.mark.parametrize(
+  "overrides, message",
+  [
     ({"rounds__extra_rollouts": "abc"}, r"config\.rounds\.extra_rollouts: expected a tuple"),
     ({"rounds__extra_rollouts": (4, "x")}, r"config\.rounds\.extra_rollouts\[1\]: expected int"),
     ({"search__max_depth": 0}, r"config\.search: SearchConfig\.max_depth must be >= 1"),
@@ -56,10 +66,14 @@ def _with(**overrides):
     ({"sft__lr": "fast"}, r"config\.sft\.lr: expected float, got 'fast'"),
     ({"eval__greedy": 1}, r"config\.eval\.greedy: expected bool, got 1"),
     ({"rounds__num_rounds": True}, r"config\.rounds\.num_rounds: expected int, got True"),
-    ({"rounds__sft_init": "last"}, r"config\.rounds\.sft_init: expected one of \['base', 'previous'\]"),
+    (
+      {"rounds__sft_init": "last"},
+      r"config\.rounds\.sft_init: expected one of \['base', 'previous'\]",
+    ),
     ({"world__bootstrap": 3}, r"config\.world\.bootstrap: expected a section of BootstrapConfig"),
     ({"world__teacher__wrong_operand": 0.9}, r"config\.world\.teacher: teacher error rates"),
-])
+  ],
+)
 def test_bad_values_name_their_field(overrides, message):
   with pytest.raises(run_config.ConfigError, match=message):
     run_config.run_config(_with(**overrides))
@@ -74,9 +88,19 @@ def test_ints_widen_to_floats_and_none_fills_optionals():
 def test_launcher_refuses_a_bad_field_before_any_work(tmp_path):
   run_dir = tmp_path / "run"
   proc = subprocess.run(
-      [sys.executable, "-m", "launch.self_evolve", "--config=configs/world.py:smoke",
-       f"--config.run_dir={run_dir}", "--config.search.max_depth=0"],
-      cwd=REPO, capture_output=True, text=True, timeout=120)
+    [
+      sys.executable,
+      "-m",
+      "launch.self_evolve",
+      "--config=configs/world.py:smoke",
+      f"--config.run_dir={run_dir}",
+      "--config.search.max_depth=0",
+    ],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert proc.returncode != 0
   assert "config.search: SearchConfig.max_depth must be >= 1" in proc.stderr
   assert "Traceback" not in proc.stderr

@@ -1,4 +1,5 @@
 """Sampling correctness: empirical next-token frequencies match the expected filtered softmax."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,7 +17,7 @@ def _expected(temperature, top_k, top_p):
   logits = LOGITS / temperature
   order = np.argsort(-LOGITS)
   keep = np.zeros_like(LOGITS, bool)
-  keep[order[:top_k or len(LOGITS)]] = True
+  keep[order[: top_k or len(LOGITS)]] = True
   probs = np.where(keep, np.exp(LOGITS - LOGITS.max()), 0)
   probs /= probs.sum()
   mass = 0.0
@@ -29,12 +30,16 @@ def _expected(temperature, top_k, top_p):
   return scaled / scaled.sum()
 
 
-@pytest.mark.parametrize("temperature, top_k, top_p", [(1.0, 0, 1.0), (0.5, 0, 1.0), (1.0, 3, 1.0),
-                                                        (1.0, 0, 0.7), (0.8, 5, 0.8)])
+@pytest.mark.parametrize(
+  "temperature, top_k, top_p",
+  [(1.0, 0, 1.0), (0.5, 0, 1.0), (1.0, 3, 1.0), (1.0, 0, 0.7), (0.8, 5, 0.8)],
+)
 def test_empirical_distribution_matches(temperature, top_k, top_p):
   logits = jnp.asarray(np.tile(LOGITS, (DRAWS, 1)), jnp.float32)
   keys = row_keys(jnp.uint32(123), jnp.arange(DRAWS), 0)
-  tokens = np.asarray(jax.jit(sample)(keys, logits, jnp.float32(temperature), jnp.int32(top_k), jnp.float32(top_p)))
+  tokens = np.asarray(
+    jax.jit(sample)(keys, logits, jnp.float32(temperature), jnp.int32(top_k), jnp.float32(top_p))
+  )
   freq = np.bincount(tokens, minlength=len(LOGITS)) / DRAWS
   expected = _expected(temperature, top_k, top_p)
   # Tolerance: 5 standard errors of a binomial proportion at 40k draws (max ~0.012), fixed seed.
@@ -46,7 +51,9 @@ def test_empirical_distribution_matches(temperature, top_k, top_p):
 def test_greedy_is_argmax_and_filters_are_exact():
   logits = jnp.asarray([LOGITS, LOGITS[::-1]], jnp.float32)
   keys = row_keys(jnp.uint32(0), jnp.arange(2), 0)
-  assert np.asarray(sample(keys, logits, jnp.float32(0.0), jnp.int32(0), jnp.float32(1.0))).tolist() == [0, 7]
+  assert np.asarray(
+    sample(keys, logits, jnp.float32(0.0), jnp.int32(0), jnp.float32(1.0))
+  ).tolist() == [0, 7]
   kept = np.asarray(filter_logits(logits, jnp.int32(2), jnp.float32(1.0))) > -1e29
   assert kept.sum(axis=1).tolist() == [2, 2]
   kept = np.asarray(filter_logits(logits, jnp.int32(0), jnp.float32(0.5))) > -1e29

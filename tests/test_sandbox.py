@@ -1,4 +1,6 @@
 """Sandbox correctness: captured output, typed errors, isolation between programs, assembly."""
+
+import itertools
 import signal
 import textwrap
 import threading
@@ -25,33 +27,57 @@ def _run(pool: SandboxPool, program: str) -> ExecResult:
 
 
 def test_stdout_captured_exactly(pool):
-  result = _run(pool, """
+  result = _run(
+    pool,
+    """
       print('a')
       print(1, 2, sep='-', end='!')
       print()
       print('  spaced  ', end='')
-      """)
-  assert result == ExecResult(ok=True, stdout="a\n1-2!\n  spaced  ", error_type=None,
-                              error_message=None, elapsed_s=result.elapsed_s, limit_hit=None)
+      """,
+  )
+  assert result == ExecResult(
+    ok=True,
+    stdout="a\n1-2!\n  spaced  ",
+    error_type=None,
+    error_message=None,
+    elapsed_s=result.elapsed_s,
+    limit_hit=None,
+  )
   assert result.elapsed_s > 0
 
 
-@pytest.mark.parametrize("program,error_type,message", [
+@pytest.mark.parametrize(
+  "program,error_type,message",
+  [
     ("1 / 0", "ZeroDivisionError", "division by zero"),
     ("undefined_name + 1", "NameError", "name 'undefined_name' is not defined"),
-    ("class StepError(Exception):\n  pass\nraise StepError('custom boom')", "StepError",
-     "custom boom"),
+    (
+      "class StepError(Exception):\n  pass\nraise StepError('custom boom')",
+      "StepError",
+      "custom boom",
+    ),
     ("int('x')", "ValueError", "invalid literal for int() with base 10: 'x'"),
-    ("import sympy\nx = sympy.Symbol('x')\nif x > 1:\n  pass", "TypeError",
-     "cannot determine truth value of Relational: x > 1"),
-    ("import numpy as np\nnp.zeros(3) + np.zeros(4)", "ValueError",
-     "operands could not be broadcast together with shapes (3,) (4,) "),
+    (
+      "import sympy\nx = sympy.Symbol('x')\nif x > 1:\n  pass",
+      "TypeError",
+      "cannot determine truth value of Relational: x > 1",
+    ),
+    (
+      "import numpy as np\nnp.zeros(3) + np.zeros(4)",
+      "ValueError",
+      "operands could not be broadcast together with shapes (3,) (4,) ",
+    ),
     ("def f(:\n  pass", "SyntaxError", None),
     ("if True:\nprint(1)", "IndentationError", None),
-    ("import not_a_module_anywhere", "ModuleNotFoundError",
-     "No module named 'not_a_module_anywhere'"),
+    (
+      "import not_a_module_anywhere",
+      "ModuleNotFoundError",
+      "No module named 'not_a_module_anywhere'",
+    ),
     ("raise KeyboardInterrupt", "KeyboardInterrupt", ""),
-])
+  ],
+)
 def test_exceptions_typed(pool, program, error_type, message):
   result = _run(pool, program)
   assert not result.ok
@@ -67,11 +93,23 @@ def test_output_kept_on_error(pool):
 
 
 def test_state_does_not_leak(pool):
-  first = pool.run_many(["x = 5\nimport math\nmath.pi = 3\nopen('f.txt', 'w').write('hi')\n"
-                         "import sys\nsys.modules['injected'] = 1\n"] * 2)
+  first = pool.run_many(
+    [
+      "x = 5\nimport math\nmath.pi = 3\nopen('f.txt', 'w').write('hi')\n"
+      "import sys\nsys.modules['injected'] = 1\n"
+    ]
+    * 2
+  )
   assert all(r.ok for r in first)
-  after = pool.run_many(["print(x)", "import math\nprint(math.pi)",
-                         "import os\nprint(os.listdir('.'))", "import injected"] * 2)
+  after = pool.run_many(
+    [
+      "print(x)",
+      "import math\nprint(math.pi)",
+      "import os\nprint(os.listdir('.'))",
+      "import injected",
+    ]
+    * 2
+  )
   assert [r.error_type for r in after[::4]] == ["NameError"] * 2
   assert [r.stdout for r in after[1::4]] == ["3.141592653589793\n"] * 2
   assert [r.stdout for r in after[2::4]] == ["[]\n"] * 2
@@ -85,7 +123,9 @@ def test_unicode_output(pool):
 
 
 def test_print_sympy_objects(pool):
-  result = _run(pool, """
+  result = _run(
+    pool,
+    """
       from sympy import *
       x = symbols('x')
       print(solve(x**2 - 2, x))
@@ -93,11 +133,16 @@ def test_print_sympy_objects(pool):
       print(expand((x + 1)**3))
       print(Matrix([[1, 2], [3, 4]]).inv())
       print(sqrt(8), pi.evalf(10), factorint(360))
-      """)
+      """,
+  )
   assert result.ok, result
   assert result.stdout.splitlines() == [
-      "[-sqrt(2), sqrt(2)]", "1/2", "x**3 + 3*x**2 + 3*x + 1",
-      "Matrix([[-2, 1], [3/2, -1/2]])", "2*sqrt(2) 3.141592654 {2: 3, 3: 2, 5: 1}"]
+    "[-sqrt(2), sqrt(2)]",
+    "1/2",
+    "x**3 + 3*x**2 + 3*x + 1",
+    "Matrix([[-2, 1], [3/2, -1/2]])",
+    "2*sqrt(2) 3.141592654 {2: 3, 3: 2, 5: 1}",
+  ]
 
 
 def test_long_output_keeps_head_and_tail(pool):
@@ -111,7 +156,8 @@ def test_run_many_preserves_order(pool):
   programs[5] = "1 / 0"
   results = pool.run_many(programs)
   assert [r.stdout for i, r in enumerate(results) if i != 5] == [
-      f"{i}\n" for i in range(24) if i != 5]
+    f"{i}\n" for i in range(24) if i != 5
+  ]
   assert results[5].error_type == "ZeroDivisionError"
   assert pool.run_many([]) == []
 
@@ -120,7 +166,7 @@ def test_longest_idle_worker_takes_the_next_program(pool):
   """One program at a time alternates workers, so a worker's clean-up is off the critical path."""
   parents = [int(_run(pool, "import os\nprint(os.getppid())").stdout) for _ in range(6)]
   assert set(parents) == set(pool.worker_pids())
-  assert all(a != b for a, b in zip(parents, parents[1:])), parents
+  assert all(a != b for a, b in itertools.pairwise(parents)), parents
 
 
 def test_interrupted_batch_leaves_no_stale_reply():
@@ -138,7 +184,9 @@ def test_interrupted_batch_leaves_no_stale_reply():
     finally:
       signal.signal(signal.SIGALRM, previous)
     assert [r.stdout for r in pool.run_many(["print('next')", "print('after')"])] == [
-        "next\n", "after\n"]
+      "next\n",
+      "after\n",
+    ]
 
 
 def test_non_string_program_rejected(pool):
@@ -169,13 +217,15 @@ def test_fallback_without_own_uid(tmp_path):
   limits = Limits(timeout_s=2.0, drop_privileges=False)
   with SandboxPool(num_workers=1, limits=limits) as pool:
     assert pool.isolation["uid"] is None
-    results = pool.run_many([
+    results = pool.run_many(
+      [
         f"open({str(tmp_path / 'x')!r}, 'w')",
         "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
         "import os, signal\nos.kill(-1, signal.SIGKILL)",
         "import os, signal\nos.killpg(os.getpgid(os.getppid()), signal.SIGKILL)",
         "print('alive')",
-    ])
+      ]
+    )
   assert [r.error_type for r in results[:4]] == ["PermissionError"] * 4
   assert results[4].stdout == "alive\n"
   assert not (tmp_path / "x").exists()
@@ -201,8 +251,9 @@ def test_created_after_jax_started():
     assert pool.run("print('ok')").stdout == "ok\n"
 
 
-@pytest.mark.parametrize("kwargs", [{"timeout_s": 0}, {"memory_bytes": -1},
-                                    {"cpu_time_s": 0.0}, {"max_processes": 0}])
+@pytest.mark.parametrize(
+  "kwargs", [{"timeout_s": 0}, {"memory_bytes": -1}, {"cpu_time_s": 0.0}, {"max_processes": 0}]
+)
 def test_limits_validated(kwargs):
   with pytest.raises(ValueError, match=next(iter(kwargs))):
     Limits(**kwargs)
@@ -214,35 +265,43 @@ def test_pool_size_validated():
 
 
 _SOLUTION = (
-    f"{prompts.CODE}\n# Step 1: total apples bought: 3 bags of 5\nbought = 3 * 5\n"
-    f"{prompts.END_OF_STEP}\n# Step 2: ...\nleft = (12 + bought) * 2 // 3\n{prompts.END_OF_STEP}\n"
-    f"# Now print the final answer\nprint(left)\n{prompts.END_OF_CODE}"
-    f"{prompts.output_block('18')}\n"
-    f"{prompts.ANSWER}The answer is \\boxed{{18}}.{prompts.END_OF_ANSWER}")
+  f"{prompts.CODE}\n# Step 1: total apples bought: 3 bags of 5\nbought = 3 * 5\n"
+  f"{prompts.END_OF_STEP}\n# Step 2: ...\nleft = (12 + bought) * 2 // 3\n{prompts.END_OF_STEP}\n"
+  f"# Now print the final answer\nprint(left)\n{prompts.END_OF_CODE}"
+  f"{prompts.output_block('18')}\n"
+  f"{prompts.ANSWER}The answer is \\boxed{{18}}.{prompts.END_OF_ANSWER}"
+)
 
 
 def test_assemble_design_example(pool):
   program = assemble_program(_SOLUTION)
-  assert program == ("# Step 1: total apples bought: 3 bags of 5\nbought = 3 * 5\n\n"
-                     "# Step 2: ...\nleft = (12 + bought) * 2 // 3\n\n"
-                     "# Now print the final answer\nprint(left)\n")
+  assert program == (
+    "# Step 1: total apples bought: 3 bags of 5\nbought = 3 * 5\n\n"
+    "# Step 2: ...\nleft = (12 + bought) * 2 // 3\n\n"
+    "# Now print the final answer\nprint(left)\n"
+  )
   assert pool.run(program).stdout == "18\n"
 
 
 def test_assemble_drops_earlier_output_blocks(pool):
-  text = (f"{prompts.CODE}\nx = 2\nprint(x){prompts.END_OF_CODE}{prompts.output_block('2')}"
-          f"\ny = x * 21{prompts.END_OF_STEP}print(y){prompts.END_OF_CODE}")
+  text = (
+    f"{prompts.CODE}\nx = 2\nprint(x){prompts.END_OF_CODE}{prompts.output_block('2')}"
+    f"\ny = x * 21{prompts.END_OF_STEP}print(y){prompts.END_OF_CODE}"
+  )
   program = assemble_program(text)
   assert prompts.OUTPUT not in program and "<end_of" not in program
   assert pool.run(program).stdout == "2\n42\n"
 
 
-@pytest.mark.parametrize("text,expected", [
+@pytest.mark.parametrize(
+  "text,expected",
+  [
     ("no code here", None),
     (f"{prompts.ASSISTANT}: intro {prompts.CODE}a = 1{prompts.END_OF_STEP}", "a = 1\n"),
     (f"{prompts.CODE}a = 1{prompts.END_OF_STEP}b = 2{prompts.END_OF_STEP}", "a = 1\nb = 2\n"),
     (f"{prompts.CODE}print(1){prompts.END_OF_CODE}{prompts.OUTPUT}1", "print(1)\n"),
     (f"{prompts.CODE}", "\n"),
-])
+  ],
+)
 def test_assemble_edge_cases(text, expected):
   assert assemble_program(text) == expected

@@ -4,6 +4,7 @@ After every case the pool must still answer correctly and no process other than 
 and their one pre-forked child each may remain (checked with psutil, by process tree and by the
 programs' user id).
 """
+
 import os
 import signal
 import textwrap
@@ -15,8 +16,14 @@ import pytest
 from rstar_jax.sandbox import Limits
 from rstar_jax.sandbox import SandboxPool
 
-_LIMITS = Limits(timeout_s=1.5, memory_bytes=256 << 20, max_output_bytes=256 << 10,
-                 file_size_bytes=1 << 20, scratch_bytes=8 << 20, max_processes=16)
+_LIMITS = Limits(
+  timeout_s=1.5,
+  memory_bytes=256 << 20,
+  max_output_bytes=256 << 10,
+  file_size_bytes=1 << 20,
+  scratch_bytes=8 << 20,
+  max_processes=16,
+)
 _SECRET = "RSTAR_SANDBOX_TEST_SECRET"
 
 
@@ -47,8 +54,11 @@ def _stray_processes(pool: SandboxPool) -> list[psutil.Process]:
       stray += waiting
   if uid is not None:  # Escapees out of the tree would still run under a program uid.
     uids = {pool.isolation["uid"] - pool.worker_pids()[0] + pid for pid in pool.worker_pids()}
-    owned = [p for p in psutil.process_iter(["uids"])
-             if p.info["uids"] and p.info["uids"].real in uids and _alive(p)]
+    owned = [
+      p
+      for p in psutil.process_iter(["uids"])
+      if p.info["uids"] and p.info["uids"].real in uids and _alive(p)
+    ]
     if len(owned) > len(uids):
       stray += owned
   return stray
@@ -73,35 +83,58 @@ def _run(pool: SandboxPool, program: str):
 
 
 CASES = {
-    "infinite_loop": ("while True:\n  pass\n", "Timeout", "timeout"),
-    "sleep_past_timeout": ("import time\ntime.sleep(60)\n", "Timeout", "timeout"),
-    "regex_backtracking_in_c": ("import re\nre.match(r'(a+)+$', 'a' * 64 + 'b')\n", "Timeout",
-                                "timeout"),
-    "huge_sympy_factorisation": (
-        "import sympy\nsympy.factorint(sympy.nextprime(10**40) * sympy.nextprime(10**41))\n",
-        "Timeout", "timeout"),
-    "memory_bomb_bytes": ("x = bytearray(8 << 30)\n", "MemoryError", "memory"),
-    "memory_bomb_growing_list": ("xs = []\nwhile True:\n  xs.append(' ' * (1 << 20))\n",
-                                 "MemoryError", "memory"),
-    "recursion_bomb": ("def f(n):\n  return f(n + 1)\nf(0)\n", "RecursionError", None),
-    "sys_exit": ("import sys\nsys.exit(3)\n", "SystemExit", None),
-    "os_exit": ("import os\nos._exit(0)\n", "Exit", None),
-    "segfault_via_ctypes": ("import ctypes\nctypes.string_at(0)\n", "Killed", None),
-    "stack_overflow_in_c": ("import sys\nsys.setrecursionlimit(10**8)\nx = []\n"
-                            "for _ in range(10**6):\n  x = [x]\nimport pickle\npickle.dumps(x)\n",
-                            "Killed", None),
-    "ignores_sigterm": ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-                        "while True:\n  pass\n", "Timeout", "timeout"),
-    "exec_other_binary": ("import os\nos.execv('/bin/sleep', ['sleep', '60'])\n", "Timeout",
-                          "timeout"),
-    "kills_own_group": ("import os, signal\nos.killpg(0, signal.SIGKILL)\n", "Killed", None),
-    "fill_disk": ("with open('big.bin', 'wb') as f:\n  while True:\n"
-                  "    f.write(b'0' * (1 << 20))\n", "OSError", "file_size"),
-    "hundred_mb_output": ("import sys\nfor _ in range(100):\n  sys.stdout.write('x' * (1 << 20))\n",
-                          "OutputLimit", "output"),
-    "close_stdout_fd": ("import os\nos.close(1)\nprint('lost')\n", "OSError", None),
-    "close_sys_stdout": ("import sys\nsys.stdout.close()\nprint('lost')\n", "ValueError", None),
-    "read_stdin": ("input()\n", "EOFError", None),
+  "infinite_loop": ("while True:\n  pass\n", "Timeout", "timeout"),
+  "sleep_past_timeout": ("import time\ntime.sleep(60)\n", "Timeout", "timeout"),
+  "regex_backtracking_in_c": (
+    "import re\nre.match(r'(a+)+$', 'a' * 64 + 'b')\n",
+    "Timeout",
+    "timeout",
+  ),
+  "huge_sympy_factorisation": (
+    "import sympy\nsympy.factorint(sympy.nextprime(10**40) * sympy.nextprime(10**41))\n",
+    "Timeout",
+    "timeout",
+  ),
+  "memory_bomb_bytes": ("x = bytearray(8 << 30)\n", "MemoryError", "memory"),
+  "memory_bomb_growing_list": (
+    "xs = []\nwhile True:\n  xs.append(' ' * (1 << 20))\n",
+    "MemoryError",
+    "memory",
+  ),
+  "recursion_bomb": ("def f(n):\n  return f(n + 1)\nf(0)\n", "RecursionError", None),
+  "sys_exit": ("import sys\nsys.exit(3)\n", "SystemExit", None),
+  "os_exit": ("import os\nos._exit(0)\n", "Exit", None),
+  "segfault_via_ctypes": ("import ctypes\nctypes.string_at(0)\n", "Killed", None),
+  "stack_overflow_in_c": (
+    "import sys\nsys.setrecursionlimit(10**8)\nx = []\n"
+    "for _ in range(10**6):\n  x = [x]\nimport pickle\npickle.dumps(x)\n",
+    "Killed",
+    None,
+  ),
+  "ignores_sigterm": (
+    "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n  pass\n",
+    "Timeout",
+    "timeout",
+  ),
+  "exec_other_binary": (
+    "import os\nos.execv('/bin/sleep', ['sleep', '60'])\n",
+    "Timeout",
+    "timeout",
+  ),
+  "kills_own_group": ("import os, signal\nos.killpg(0, signal.SIGKILL)\n", "Killed", None),
+  "fill_disk": (
+    "with open('big.bin', 'wb') as f:\n  while True:\n    f.write(b'0' * (1 << 20))\n",
+    "OSError",
+    "file_size",
+  ),
+  "hundred_mb_output": (
+    "import sys\nfor _ in range(100):\n  sys.stdout.write('x' * (1 << 20))\n",
+    "OutputLimit",
+    "output",
+  ),
+  "close_stdout_fd": ("import os\nos.close(1)\nprint('lost')\n", "OSError", None),
+  "close_sys_stdout": ("import sys\nsys.stdout.close()\nprint('lost')\n", "ValueError", None),
+  "read_stdin": ("input()\n", "EOFError", None),
 }
 
 
@@ -119,13 +152,16 @@ def test_contained_failure(pool, name):
 def test_fill_disk_with_many_files(pool):
   if not pool.isolation["private_scratch"]:
     pytest.skip("no private tmpfs here: only single files are bounded")
-  result = _run(pool, """
+  result = _run(
+    pool,
+    """
       i = 0
       while True:
         with open(f'part{i}.bin', 'wb') as f:
           f.write(b'0' * (1 << 20))
         i += 1
-      """)
+      """,
+  )
   assert result.error_type == "OSError" and "No space left" in result.error_message, result
   _assert_clean_and_healthy(pool)
 
@@ -138,13 +174,17 @@ def test_fork_bomb(pool):
   _assert_clean_and_healthy(pool)
 
 
-@pytest.mark.parametrize("program", [
+@pytest.mark.parametrize(
+  "program",
+  [
     "import os\nos.system('sleep 60 &')\nprint('started')\n",
     "import subprocess\nsubprocess.Popen(['sleep', '60'], start_new_session=True)\n"
     "print('started')\n",
     "import os, time\nif os.fork() == 0:\n  os.setsid()\n  if os.fork() == 0:\n"
     "    time.sleep(60)\n  os._exit(0)\nprint('started')\n",
-], ids=["os_system_background", "subprocess_new_session", "double_fork_setsid"])
+  ],
+  ids=["os_system_background", "subprocess_new_session", "double_fork_setsid"],
+)
 def test_spawned_processes_are_killed(pool, program):
   result = _run(pool, program)
   assert result.ok and result.stdout == "started\n", result
@@ -152,23 +192,28 @@ def test_spawned_processes_are_killed(pool, program):
 
 
 def test_threads_left_running(pool):
-  result = _run(pool, """
+  result = _run(
+    pool,
+    """
       import threading, time
       def spin():
         while True:
           time.sleep(0.01)
       threading.Thread(target=spin).start()
       print('main done')
-      """)
+      """,
+  )
   assert result.ok and result.stdout == "main done\n", result
   _assert_clean_and_healthy(pool)
 
 
 def test_write_outside_workdir(pool, tmp_path):
   target = tmp_path / "escaped.txt"
-  for program in (f"open({str(target)!r}, 'w').write('x')\n",
-                  "open('/tmp/rstar_sandbox_escape.txt', 'w').write('x')\n",
-                  "import os\nos.mkdir('../escape')\n"):
+  for program in (
+    f"open({str(target)!r}, 'w').write('x')\n",
+    "open('/tmp/rstar_sandbox_escape.txt', 'w').write('x')\n",
+    "import os\nos.mkdir('../escape')\n",
+  ):
     result = _run(pool, program)
     assert result.error_type == "PermissionError", result
   assert not target.exists()
@@ -188,7 +233,9 @@ def test_delete_files_outside_workdir(pool, tmp_path):
 
 
 def test_environment_is_scrubbed(pool):
-  result = _run(pool, f"""
+  result = _run(
+    pool,
+    f"""
       import os
       print({_SECRET!r} in os.environ)
       try:
@@ -196,7 +243,8 @@ def test_environment_is_scrubbed(pool):
       except OSError as e:
         leaked = type(e).__name__
       print(leaked)
-      """)
+      """,
+  )
   assert result.ok, result
   visible, leaked = result.stdout.split()
   assert visible == "False"
@@ -207,8 +255,10 @@ def test_environment_is_scrubbed(pool):
 
 
 def test_network_is_unreachable(pool):
-  for program in ("import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=1)\n",
-                  "import socket\nsocket.getaddrinfo('pypi.org', 443)\n"):
+  for program in (
+    "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=1)\n",
+    "import socket\nsocket.getaddrinfo('pypi.org', 443)\n",
+  ):
     result = _run(pool, program)
     assert not result.ok
     assert result.error_type in ("OSError", "gaierror", "PermissionError", "TimeoutError"), result

@@ -1,4 +1,5 @@
 """Copy-on-write pre-faulting: the probe finds the pages code writes; children copy them ahead."""
+
 import os
 import subprocess
 import sys
@@ -51,8 +52,9 @@ _PROBE_SCRIPT = textwrap.dedent("""
 
 
 def test_probe_finds_written_pages_and_populate_copies_them():
-  proc = subprocess.run([sys.executable, "-c", _PROBE_SCRIPT], capture_output=True, text=True,
-                        timeout=120, check=True)
+  proc = subprocess.run(
+    [sys.executable, "-c", _PROBE_SCRIPT], capture_output=True, text=True, timeout=120, check=True
+  )
   coverage, failed_probe, populated = proc.stdout.splitlines()
   if coverage == "0 0":
     pytest.skip("/proc/self/pagemap gives no exclusive-page bit here")
@@ -103,9 +105,15 @@ def test_waiting_child_takes_the_copy_on_write_faults_ahead():
 def test_wake_lifts_a_waiting_child_out_of_idle_scheduling():
   """A child still copying pages when its program comes must not wait for an idle core."""
   proc = subprocess.Popen(
-      [sys.executable, "-c", "import os, time\n"
-       "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
-       "print(flush=True)\ntime.sleep(60)"], stdout=subprocess.PIPE)
+    [
+      sys.executable,
+      "-c",
+      "import os, time\n"
+      "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+      "print(flush=True)\ntime.sleep(60)",
+    ],
+    stdout=subprocess.PIPE,
+  )
   try:
     proc.stdout.readline()
     assert os.sched_getscheduler(proc.pid) == os.SCHED_IDLE

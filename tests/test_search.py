@@ -16,6 +16,7 @@ every Q-value equals the mean reward of the terminals below it and can be writte
 Invalid terminals (here: the second consecutive code error under c) get W = -1, N = 1 locally
 and are not backed up, so c stays unvisited.
 """
+
 import json
 
 import pytest
@@ -53,21 +54,29 @@ def _out(v):
 
 ERR_E = _out("ZeroDivisionError: division by zero")
 APPLES_SCRIPT = {
-    "": [A, B, C, D, E, G],
-    A: [PRINT, PRINT1], A + PRINT + _out(15): [_answer(15)], A + PRINT1 + _out(16): [_answer(16)],
-    B: [PRINT], B + PRINT + _out(8): [_answer(8)],
-    C: [PRINT],
-    D: [PRINT], D + PRINT + _out(15): [_answer(15)],
-    E + ERR_E: [_answer(15)],
-    G: [PRINT, PRINT1, PRINT2], G + PRINT + _out(15): [_answer(15)],
-    G + PRINT1 + _out(16): [_answer(16)], G + PRINT2 + _out(17): [_answer(17)],
+  "": [A, B, C, D, E, G],
+  A: [PRINT, PRINT1],
+  A + PRINT + _out(15): [_answer(15)],
+  A + PRINT1 + _out(16): [_answer(16)],
+  B: [PRINT],
+  B + PRINT + _out(8): [_answer(8)],
+  C: [PRINT],
+  D: [PRINT],
+  D + PRINT + _out(15): [_answer(15)],
+  E + ERR_E: [_answer(15)],
+  G: [PRINT, PRINT1, PRINT2],
+  G + PRINT + _out(15): [_answer(15)],
+  G + PRINT1 + _out(16): [_answer(16)],
+  G + PRINT2 + _out(17): [_answer(17)],
 }
 APPLES = Problem("apples", "A farmer buys 3 bags of 5 apples. How many apples?", "15")
 
 # Hard: every answer wrong. Easy: every answer right.
 W1, W2, W3 = (f"<code>\nprint({v})\n<end_of_code>" for v in (1, 2, 3))
-HARD_SCRIPT = {"": [W1, W2, W3], **{w + _out(v): [_answer(v)] for w, v in ((W1, 1), (W2, 2),
-                                                                         (W3, 3))}}
+HARD_SCRIPT = {
+  "": [W1, W2, W3],
+  **{w + _out(v): [_answer(v)] for w, v in ((W1, 1), (W2, 2), (W3, 3))},
+}
 HARD = Problem("hard", "What is 2 + 2?", "4")
 R1, R2 = "<code>\nprint(7)\n<end_of_code>", "<code>\nprint(3 + 4)\n<end_of_code>"
 EASY_SCRIPT = {"": [R1, R2], R1 + _out(7): [_answer(7)], R2 + _out(7): [_answer("7.0")]}
@@ -94,8 +103,9 @@ class _MultiPolicy(scripted.ScriptedPolicy):
 
 
 def _policy():
-  return _MultiPolicy({APPLES.question: APPLES_SCRIPT, HARD.question: HARD_SCRIPT,
-                       EASY.question: EASY_SCRIPT})
+  return _MultiPolicy(
+    {APPLES.question: APPLES_SCRIPT, HARD.question: HARD_SCRIPT, EASY.question: EASY_SCRIPT}
+  )
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +129,7 @@ def _first_step(tree, text):
 def test_search_finds_the_correct_paths_with_expected_q(searched):
   trees, _ = searched
   tree = trees["apples"]
-  q = {name: _first_step(tree, step).q for name, step in
-       dict(a=A, b=B, c=C, d=D, e=E, g=G).items()}
+  q = {name: _first_step(tree, step).q for name, step in dict(a=A, b=B, c=C, d=D, e=E, g=G).items()}
   assert q == pytest.approx({"a": 0.0, "b": -1.0, "c": 0.0, "d": 1.0, "e": 1.0, "g": -1 / 3})
   assert tree.root.visits == 8 and tree.root.value_sum == pytest.approx(0.0)
   assert _first_step(tree, C).visits == 0
@@ -138,23 +147,30 @@ def test_all_trees_advance_together(searched):
   _, policy = searched
   # The first level expands the three roots in one call; later calls still mix problems.
   assert len(policy.calls[0]) == 3
-  assert {prompts.split_prompt(p)[0] for p in policy.calls[1]} == {APPLES.question,
-                                                                     HARD.question,
-                                                                     EASY.question}
+  assert {prompts.split_prompt(p)[0] for p in policy.calls[1]} == {
+    APPLES.question,
+    HARD.question,
+    EASY.question,
+  }
   assert all(len(set(c)) == len(c) for c in policy.calls)
 
 
 def test_difficulty_classes(searched):
   trees, _ = searched
   assert {k: extract.difficulty(t) for k, t in trees.items()} == {
-      "apples": "medium", "hard": "hard", "easy": "easy"}
+    "apples": "medium",
+    "hard": "hard",
+    "easy": "easy",
+  }
 
 
 def test_sft_picks_the_best_two_clean_correct_trajectories(searched):
   trees, _ = searched
   picked = extract.sft_trajectories(trees["apples"])
-  assert [t.text for t in picked] == [D + PRINT + _out(15) + _answer(15),
-                                      A + PRINT + _out(15) + _answer(15)]
+  assert [t.text for t in picked] == [
+    D + PRINT + _out(15) + _answer(15),
+    A + PRINT + _out(15) + _answer(15),
+  ]
   assert [t.mean_q for t in picked] == pytest.approx([1.0, 2 / 3])
   (example, _) = extract.sft_examples(trees["apples"])
   assert example.prompt == prompts.policy_prompt(APPLES.question)
@@ -166,11 +182,14 @@ def test_ppm_pairs(searched):
   trees, _ = searched
   tree = trees["apples"]
   base = prompts.policy_prompt(APPLES.question)
-  got = {(p.prompt[len(base):], p.pos, p.neg) for p in extract.step_pairs(tree)}
+  got = {(p.prompt[len(base) :], p.pos, p.neg) for p in extract.step_pairs(tree)}
   a_print, a_print1 = PRINT + _out(15), PRINT1 + _out(16)
   expected = {("", d, n) for d in (D, E + ERR_E) for n in (B, G)}
-  expected |= {(A, a_print, a_print1), (G, a_print, PRINT1 + _out(16)),
-               (G, a_print, PRINT2 + _out(17))}
+  expected |= {
+    (A, a_print, a_print1),
+    (G, a_print, PRINT1 + _out(16)),
+    (G, a_print, PRINT2 + _out(17)),
+  }
   assert got == expected
   answer = extract.answer_pairs(tree)
   goods = {D + PRINT + _out(15) + _answer(15), A + PRINT + _out(15) + _answer(15)}
@@ -187,6 +206,7 @@ def test_ppm_pairs(searched):
 
 def test_extract_writes_grain_readable_datasets(searched, tmp_path):
   import grain
+
   trees, _ = searched
   summary = extract.extract(list(trees.values()), tmp_path / "sft", tmp_path / "ppm")
   assert summary.difficulty == {"easy": 1, "medium": 1, "hard": 1}
@@ -241,13 +261,15 @@ def test_run_search_resumes_without_losing_or_duplicating(pool, tmp_path):
   cfg = SearchConfig(rollouts=4, num_candidates=3, max_code_errors=2, batch_size=1)
   scripts = _policy().scripts
   with pytest.raises(_InterruptedError):  # dies inside the second batch
-    run.run_search(problems, _DiesInside(scripts, HARD.question), None, pool, cfg, tmp_path,
-                   progress=False)
+    run.run_search(
+      problems, _DiesInside(scripts, HARD.question), None, pool, cfg, tmp_path, progress=False
+    )
   assert run.finished_ids(tmp_path) == {"apples"}
   # A shard half-written when the process died is never read.
   (tmp_path / "trees" / ".tmp-trees-00001.array_record").write_bytes(b"garbage")
-  summary = run.run_search(problems, _MultiPolicy(scripts), None, pool, cfg, tmp_path,
-                           progress=False)
+  summary = run.run_search(
+    problems, _MultiPolicy(scripts), None, pool, cfg, tmp_path, progress=False
+  )
   assert (summary.searched, summary.skipped) == (2, 1)
   assert summary.difficulty == {"easy": 1, "medium": 0, "hard": 1}
   ids = [r["problem_id"] for r in run.tree_store(tmp_path).read_all()]
@@ -280,10 +302,10 @@ def test_top_k_majority():
 def test_evaluate_problems(pool, method, tmp_path):
   policy = _MultiPolicy({APPLES.question: APPLES_SCRIPT})
   scorer = scripted.ScriptedScorer(_answer_scorer)
-  cfg = SearchConfig(rollouts=40, num_candidates=6, max_code_errors=2, num_runs=2,
-                     beam_width=2)
-  summary = multirun.evaluate_problems([APPLES], policy, scorer, pool, cfg, method=method,
-                                       out_dir=tmp_path, progress=False)
+  cfg = SearchConfig(rollouts=40, num_candidates=6, max_code_errors=2, num_runs=2, beam_width=2)
+  summary = multirun.evaluate_problems(
+    [APPLES], policy, scorer, pool, cfg, method=method, out_dir=tmp_path, progress=False
+  )
   (result,) = summary.results
   assert result.answer == "15" and result.correct and summary.accuracy == 1.0
   assert [a.answer for a in result.runs] == ["15", "15"]
@@ -297,8 +319,9 @@ def test_evaluate_problems(pool, method, tmp_path):
 
 def test_problems_without_gold_are_reported_and_skipped(pool, tmp_path):
   problems = [Problem("no-gold", "What is 3 + 4?", None), EASY]
-  summary = run.run_search(problems, _policy(), None, pool, SearchConfig(rollouts=2), tmp_path,
-                           progress=False)
+  summary = run.run_search(
+    problems, _policy(), None, pool, SearchConfig(rollouts=2), tmp_path, progress=False
+  )
   assert summary.missing_answer == ("no-gold",)
   assert (summary.searched, summary.skipped, summary.solved) == (1, 0, 1)
   assert run.finished_ids(tmp_path) == {"easy"}
@@ -308,8 +331,17 @@ def test_processes_split_problems_and_share_the_output(pool, tmp_path):
   cfg = SearchConfig(rollouts=2, num_candidates=2)
   problems = [EASY, HARD]
   for index in (0, 1):
-    summary = run.run_search(problems, _policy(), None, pool, cfg, tmp_path, progress=False,
-                             process_index=index, process_count=2)
+    summary = run.run_search(
+      problems,
+      _policy(),
+      None,
+      pool,
+      cfg,
+      tmp_path,
+      progress=False,
+      process_index=index,
+      process_count=2,
+    )
     assert summary.searched == 1
   assert run.finished_ids(tmp_path) == {"easy", "hard"}
   assert run.run_search(problems, None, None, pool, cfg, tmp_path, progress=False).searched == 0
@@ -317,26 +349,40 @@ def test_processes_split_problems_and_share_the_output(pool, tmp_path):
 
 def test_extract_cli_on_run_output(pool, tmp_path):
   run.run_search([APPLES, EASY], _policy(), None, pool, CFG, tmp_path / "run", progress=False)
-  summary = extract.main(["--trees", str(tmp_path / "run" / "trees"),
-                          "--sft_out", str(tmp_path / "sft"), "--ppm_out", str(tmp_path / "ppm")])
+  summary = extract.main(
+    [
+      "--trees",
+      str(tmp_path / "run" / "trees"),
+      "--sft_out",
+      str(tmp_path / "sft"),
+      "--ppm_out",
+      str(tmp_path / "ppm"),
+    ]
+  )
   assert (summary.sft_examples, summary.ppm_pairs) == (4, 11)
   assert len(records.read_dataset(tmp_path / "ppm")) == 11
 
 
 def test_bad_problem_file_lines_are_reported_and_the_rest_searched(pool, tmp_path):
   path = tmp_path / "problems.jsonl"
-  path.write_text("\n".join([
-      json.dumps({"id": "easy", "question": EASY.question, "answer": EASY.answer}),
-      '{"id": "broken", "question": ',
-      json.dumps({"id": "no-answer", "question": HARD.question}),
-      json.dumps({"id": "hard", "question": HARD.question, "answer": HARD.answer}),
-  ]) + "\n")
+  path.write_text(
+    "\n".join(
+      [
+        json.dumps({"id": "easy", "question": EASY.question, "answer": EASY.answer}),
+        '{"id": "broken", "question": ',
+        json.dumps({"id": "no-answer", "question": HARD.question}),
+        json.dumps({"id": "hard", "question": HARD.question, "answer": HARD.answer}),
+      ]
+    )
+    + "\n"
+  )
   report = problems_lib.LoadReport(str(path))
   loaded = problems_lib.load_problems(path, report=report)
   assert [p.id for p in loaded] == ["easy", "hard"]
   assert [s.split(":")[1] for s in report.skipped] == ["2", "3"]  # line numbers
-  summary = run.run_search(loaded, _policy(), None, pool, SearchConfig(rollouts=2), tmp_path,
-                           progress=False)
+  summary = run.run_search(
+    loaded, _policy(), None, pool, SearchConfig(rollouts=2), tmp_path, progress=False
+  )
   assert summary.searched == 2 and run.finished_ids(tmp_path) == {"easy", "hard"}
   with pytest.raises(problems_lib.ProblemFileError, match=r"problems.jsonl:2"):
     problems_lib.load_problems(path, on_error="raise")

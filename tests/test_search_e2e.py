@@ -3,6 +3,7 @@
 The search runs in PPM-augmented mode over three problems, is interrupted inside the second
 batch, resumes, and the extracted datasets are read back through grain.
 """
+
 import grain
 import pytest
 from tiny_hf import make_tiny_hf_model
@@ -21,15 +22,17 @@ from rstar_jax.search import extract
 from rstar_jax.search import run
 from rstar_jax.search.config import SearchConfig
 
-PROBLEMS = [Problem(f"p{i}", f"Tom has {i} apples and buys 5 more. How many apples now?",
-                    str(i + 5)) for i in range(3)]
+PROBLEMS = [
+  Problem(f"p{i}", f"Tom has {i} apples and buys 5 more. How many apples now?", str(i + 5))
+  for i in range(3)
+]
 
 
-class _Killed(Exception):
+class _KilledError(Exception):
   pass
 
 
-class _KilledOn:
+class _KilledErrorOn:
   """Wraps the engine; dies at the first expansion of one problem (a kill mid-run)."""
 
   def __init__(self, engine, question):
@@ -37,7 +40,7 @@ class _KilledOn:
 
   def expand(self, prompt_texts, n, sampling):
     if any(prompts.split_prompt(t)[0] == self.question for t in prompt_texts):
-      raise _Killed()
+      raise _KilledError()
     return self.engine.expand(prompt_texts, n, sampling)
 
 
@@ -53,12 +56,26 @@ def models(tmp_path_factory):
 
 def test_search_resume_extract_with_tiny_model(models, tmp_path):
   engine, scorer = models
-  cfg = SearchConfig(mode="ppm", rollouts=2, num_candidates=3, max_depth=3, step_max_tokens=12,
-                     temperature=1.0, batch_size=1)
+  cfg = SearchConfig(
+    mode="ppm",
+    rollouts=2,
+    num_candidates=3,
+    max_depth=3,
+    step_max_tokens=12,
+    temperature=1.0,
+    batch_size=1,
+  )
   with SandboxPool(num_workers=2) as pool:
-    with pytest.raises(_Killed):
-      run.run_search(PROBLEMS, _KilledOn(engine, PROBLEMS[1].question), scorer, pool, cfg,
-                     tmp_path, progress=False)
+    with pytest.raises(_KilledError):
+      run.run_search(
+        PROBLEMS,
+        _KilledErrorOn(engine, PROBLEMS[1].question),
+        scorer,
+        pool,
+        cfg,
+        tmp_path,
+        progress=False,
+      )
     assert run.finished_ids(tmp_path) == {"p0"}
     summary = run.run_search(PROBLEMS, engine, scorer, pool, cfg, tmp_path, progress=False)
   assert (summary.searched, summary.skipped) == (2, 1)
@@ -66,8 +83,9 @@ def test_search_resume_extract_with_tiny_model(models, tmp_path):
   trees = extract.load_trees(tmp_path / run.TREE_DIR)
   assert sorted(t.problem_id for t in trees) == ["p0", "p1", "p2"]
   for tree in trees:
-    assert tree.root.children and all(c.stop_reason in ("stop", "eos", "length")
-                                      for c in tree.nodes[1:])
+    assert tree.root.children and all(
+      c.stop_reason in ("stop", "eos", "length") for c in tree.nodes[1:]
+    )
     assert all(n.ppm is not None for n in tree.nodes[1:] if n.invalid is None)
   got = extract.extract(trees, tmp_path / "sft", tmp_path / "ppm")
   assert sum(got.difficulty.values()) == 3
@@ -76,4 +94,5 @@ def test_search_resume_extract_with_tiny_model(models, tmp_path):
     assert manifest["num_records"] == count and manifest["difficulty"] == got.difficulty
     source = grain.sources.ArrayRecordDataSource(records.dataset_shards(tmp_path / name))
     assert list(grain.MapDataset.source(source).map(records.decode)) == records.read_dataset(
-        tmp_path / name)
+      tmp_path / name
+    )

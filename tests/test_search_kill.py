@@ -1,4 +1,5 @@
 """A search run killed with SIGKILL at an arbitrary moment resumes with no loss or duplicate."""
+
 import os
 import pathlib
 import signal
@@ -14,8 +15,9 @@ from rstar_jax.search import scripted
 from rstar_jax.search.config import SearchConfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PROBLEMS = [Problem(f"k{i}", f"Problem {i}: compute the running total.", str(i % 5 + 1))
-            for i in range(12)]
+PROBLEMS = [
+  Problem(f"k{i}", f"Problem {i}: compute the running total.", str(i % 5 + 1)) for i in range(12)
+]
 CFG = SearchConfig(rollouts=3, num_candidates=3, max_depth=6, batch_size=2)
 
 _CHILD = """
@@ -36,8 +38,13 @@ with SandboxPool(num_workers=1) as pool:
 def test_sigkill_mid_run_then_resume(tmp_path):
   out = str(tmp_path / "run")
   code = _CHILD.format(root=str(ROOT), tests=str(ROOT / "tests"), out=out)
-  child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, start_new_session=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  child = subprocess.Popen(
+    [sys.executable, "-c", code],
+    cwd=ROOT,
+    start_new_session=True,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+  )
   shard_dir = pathlib.Path(out) / run.TREE_DIR
   deadline = time.monotonic() + 120
   while time.monotonic() < deadline and child.poll() is None:
@@ -50,8 +57,9 @@ def test_sigkill_mid_run_then_resume(tmp_path):
   done = run.finished_ids(out)
   assert 4 <= len(done) < len(PROBLEMS)
   with SandboxPool(num_workers=1) as pool:
-    summary = run.run_search(PROBLEMS, scripted.GeneratedPolicy(arithmetic_step), None, pool,
-                             CFG, out, progress=False)
+    summary = run.run_search(
+      PROBLEMS, scripted.GeneratedPolicy(arithmetic_step), None, pool, CFG, out, progress=False
+    )
   assert summary.skipped == len(done) and summary.searched == len(PROBLEMS) - len(done)
   ids = [r["problem_id"] for r in run.tree_store(out).read_all()]
   assert sorted(ids) == sorted(p.id for p in PROBLEMS)  # each exactly once

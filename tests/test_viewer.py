@@ -1,4 +1,5 @@
 """The HTML tree viewer shows steps, statistics, outputs and verdicts, escaped."""
+
 from rstar_jax.data import records
 from rstar_jax.search import tree as tree_lib
 from rstar_jax.search import viewer
@@ -6,13 +7,28 @@ from rstar_jax.search import viewer
 
 def _tree():
   tree = tree_lib.Tree("p<1>", "Is 1 < 2?", "1")
-  step = tree.add_child(tree.root, text="<code>\nx = 1 < 2\n<end_of_step>", visits=2,
-                        value_sum=0.0, ppm=0.25, output="")
-  tree.add_child(step, text="<answer>\\boxed{1}<end_of_answer>", visits=1, value_sum=1.0,
-                 terminal=True, answer="1", correct=True)
-  tree.add_child(step, text="\nprint(y)\n<end_of_code>", visits=1, value_sum=-1.0,
-                 terminal=True, invalid="code_errors", code_error=True,
-                 output="NameError: name 'y' is not defined")
+  step = tree.add_child(
+    tree.root, text="<code>\nx = 1 < 2\n<end_of_step>", visits=2, value_sum=0.0, ppm=0.25, output=""
+  )
+  tree.add_child(
+    step,
+    text="<answer>\\boxed{1}<end_of_answer>",
+    visits=1,
+    value_sum=1.0,
+    terminal=True,
+    answer="1",
+    correct=True,
+  )
+  tree.add_child(
+    step,
+    text="\nprint(y)\n<end_of_code>",
+    visits=1,
+    value_sum=-1.0,
+    terminal=True,
+    invalid="code_errors",
+    code_error=True,
+    output="NameError: name 'y' is not defined",
+  )
   tree.root.visits = 2
   return tree
 

@@ -1,4 +1,5 @@
 """build_world: the files the round driver reads, a loadable bootstrap policy, resumable stages."""
+
 import json
 
 import pytest
@@ -9,10 +10,19 @@ from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
 from rstar_jax.format import prompts
 
-TINY = world.BootstrapConfig(num_teacher_problems=24, vocab_size=400, hidden_size=32,
-                             intermediate_size=64, num_layers=1, max_steps=3, batch_size=8,
-                             max_len=384, eval_problems=2, eval_max_depth=3,
-                             eval_step_max_tokens=16)
+TINY = world.BootstrapConfig(
+  num_teacher_problems=24,
+  vocab_size=400,
+  hidden_size=32,
+  intermediate_size=64,
+  num_layers=1,
+  max_steps=3,
+  batch_size=8,
+  max_len=384,
+  eval_problems=2,
+  eval_max_depth=3,
+  eval_step_max_tokens=16,
+)
 WORLD = world.WorldConfig(seed=5, num_train=5, num_heldout=4, bootstrap=TINY)
 
 
@@ -22,8 +32,9 @@ def test_paths_are_inside_out_dir(tmp_path):
   assert len({world.train_path(tmp_path), world.heldout_path(tmp_path)}) == 2
 
 
-@pytest.mark.parametrize("kwargs", [{"num_train": 0, "num_heldout": 3},
-                                    {"num_train": 3, "num_heldout": 0}])
+@pytest.mark.parametrize(
+  "kwargs", [{"num_train": 0, "num_heldout": 3}, {"num_train": 3, "num_heldout": 0}]
+)
 def test_empty_splits_are_refused(tmp_path, kwargs):
   with pytest.raises(ValueError, match="num_train and num_heldout"):
     world.WorldConfig(seed=0, **kwargs)
@@ -44,8 +55,10 @@ def test_build_world_end_to_end_and_resume(tmp_path):
   assert not {p.question for p in train} & {p.question for p in heldout}
   sft = records.read_dataset(out / "teacher" / "sft")
   assert len(sft) == summary["stages"]["teacher"]["sft_examples"] > 0
-  assert all(r["prompt"].startswith(prompts.USER) and r["response"].endswith(prompts.END_OF_ANSWER)
-             for r in sft)
+  assert all(
+    r["prompt"].startswith(prompts.USER) and r["response"].endswith(prompts.END_OF_ANSWER)
+    for r in sft
+  )
   assert not {r["problem_id"] for r in sft} & {p.id for p in train + heldout}
   policy = hf.load_model(world.policy_path(out))
   tok = hf.load_tokenizer(world.policy_path(out))
@@ -68,10 +81,12 @@ def test_teacher_problems_do_not_depend_on_the_search_split():
   held-out question."""
   from rstar_jax.world import build  # pylint: disable=g-import-not-at-top
   from rstar_jax.world import generator  # pylint: disable=g-import-not-at-top
+
   small, large = (generator.generate("train", n, seed=0) for n in (4, 40))
   taught = build._teacher_problems(30, 0, large)  # pylint: disable=protected-access
   assert len(taught) == 30
   assert [p.problem.question for p in taught] == [
-      p.problem.question for p in build._teacher_problems(30, 0, small)]  # pylint: disable=protected-access
+    p.problem.question for p in build._teacher_problems(30, 0, small)
+  ]  # pylint: disable=protected-access
   heldout = generator.generate("heldout", 40, seed=0)
   assert not {p.problem.question for p in taught} & {p.problem.question for p in large + heldout}

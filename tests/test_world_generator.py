@@ -1,4 +1,5 @@
 """The built-in world's problem generator: determinism, disjoint splits, difficulty, answers."""
+
 import json
 
 import pytest
@@ -88,8 +89,10 @@ def test_problem_file_round_trip(tmp_path, heldout):
   assert first["difficulty"] == heldout[0].difficulty
 
 
-@pytest.mark.parametrize("kwargs", [dict(min_ops=0), dict(min_ops=4, max_ops=3),
-                                    dict(heldout_buckets=1), dict(max_start=1)])
+@pytest.mark.parametrize(
+  "kwargs",
+  [dict(min_ops=0), dict(min_ops=4, max_ops=3), dict(heldout_buckets=1), dict(max_start=1)],
+)
 def test_bad_config_is_refused(kwargs):
   with pytest.raises(ValueError):
     generator.GeneratorConfig(**kwargs)

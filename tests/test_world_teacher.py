@@ -1,4 +1,5 @@
 """Reference and teacher solutions: step format, execution by the real sandbox, error rates."""
+
 import collections
 import random
 
@@ -32,8 +33,8 @@ def _steps(text: str) -> list[str]:
     ends = [(rest.find(s), s) for s in prompts.STEP_STOPS if rest.find(s) >= 0]
     assert ends, f"no stop string in {rest!r}"
     at, stop = min(ends)
-    out.append(rest[:at + len(stop)])
-    rest = rest[at + len(stop):]
+    out.append(rest[: at + len(stop)])
+    rest = rest[at + len(stop) :]
   return out
 
 
@@ -52,8 +53,9 @@ def test_reference_solutions_are_in_the_step_format(reference):
     # Start value, one step per operation, the print step (+ output), the answer step.
     assert len(steps) == p.difficulty + 3
     assert steps[0].startswith(prompts.CODE + "\n# Step 1: ")
-    assert all(st.startswith("\n# Step ") and st.endswith(prompts.END_OF_STEP)
-               for st in steps[1:-2])
+    assert all(
+      st.startswith("\n# Step ") and st.endswith(prompts.END_OF_STEP) for st in steps[1:-2]
+    )
     assert steps[-2].startswith("\n# Now print the final answer\nprint(")
     assert steps[-2].endswith(prompts.END_OF_CODE)
     # Each step quotes its own sentence of the story, in order.
@@ -71,8 +73,11 @@ def test_teacher_error_rates_match_the_config():
   errors = collections.Counter(e for p in problems for e in teacher.write_code(p, cfg, rng)[1])
   total = sum(errors.values())
   assert total == sum(p.difficulty for p in problems)
-  for kind, rate in ((teacher.WRONG_OPERATION, 0.1), (teacher.WRONG_OPERAND, 0.15),
-                     (teacher.MISSING_STEP, 0.05)):
+  for kind, rate in (
+    (teacher.WRONG_OPERATION, 0.1),
+    (teacher.WRONG_OPERAND, 0.15),
+    (teacher.MISSING_STEP, 0.05),
+  ):
     assert abs(errors[kind] / total - rate) < 0.02, (kind, errors[kind] / total)
 
 

@@ -1,4 +1,5 @@
 """The built-in world's tokenizer: byte-level round trips, single-token markers, HF format."""
+
 import pytest
 import transformers
 
@@ -7,15 +8,19 @@ from rstar_jax.format import prompts
 from rstar_jax.world import generator
 from rstar_jax.world import tokenizer as tokenizer_lib
 
-SOLUTION = ("<code>\n# Step 1: apples at the start\napples = 12\n<end_of_step>\n"
-            "# Now print the final answer\nprint(apples)\n<end_of_code>\n<output>12<end_of_output>\n"
-            "<answer>The answer is \\boxed{12}.<end_of_answer>")
+SOLUTION = (
+  "<code>\n# Step 1: apples at the start\napples = 12\n<end_of_step>\n"
+  "# Now print the final answer\nprint(apples)\n<end_of_code>\n<output>12<end_of_output>\n"
+  "<answer>The answer is \\boxed{12}.<end_of_answer>"
+)
 
 
 @pytest.fixture(scope="module")
 def tok():
-  texts = [prompts.policy_prompt(p.problem.question) + SOLUTION
-           for p in generator.generate("train", 60, seed=3)]
+  texts = [
+    prompts.policy_prompt(p.problem.question) + SOLUTION
+    for p in generator.generate("train", 60, seed=3)
+  ]
   return tokenizer_lib.train_tokenizer(texts, vocab_size=600)
 
 
@@ -29,11 +34,14 @@ def test_markers_pad_and_eos_are_single_tokens(tok):
   assert tok.convert_tokens_to_ids(prompts.END_OF_CODE) in glued
 
 
-@pytest.mark.parametrize("text", [
+@pytest.mark.parametrize(
+  "text",
+  [
     prompts.policy_prompt("Mia has 12 apples.") + SOLUTION,
     "unseen text: naïve café, 你好, emoji 🙂, tabs\tand  spaces\n\n",
     "",
-])
+  ],
+)
 def test_round_trip_any_text(tok, text):
   ids = tok(text, add_special_tokens=False)["input_ids"]
   assert tok.decode(ids) == text
@@ -49,8 +57,10 @@ def test_saved_folder_loads_with_auto_tokenizer(tok, tmp_path):
   path = tmp_path / "tok"
   tokenizer_lib.save_tokenizer(tok, path)
   tokenizer_lib.save_tokenizer(tok, path)  # Overwriting an existing folder is fine.
-  for loaded in (transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True),
-                 hf.load_tokenizer(path)):
+  for loaded in (
+    transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True),
+    hf.load_tokenizer(path),
+  ):
     text = prompts.policy_prompt("Liam has 7 coins.") + SOLUTION
     assert loaded(text)["input_ids"] == tok(text)["input_ids"]
     assert loaded.pad_token == tokenizer_lib.PAD and loaded.eos_token == tokenizer_lib.EOS
@@ -64,7 +74,11 @@ def test_too_small_vocab_is_refused():
 
 def test_digits_are_one_token_each(tok):
   """As in Qwen2's tokenizer: numbers are copied digit by digit, never as a whole-number token."""
-  for text in ("Mia has 12345 apples.", "apples = apples * 75 // 100", "<output>196<end_of_output>"):
+  for text in (
+    "Mia has 12345 apples.",
+    "apples = apples * 75 // 100",
+    "<output>196<end_of_output>",
+  ):
     pieces = tok.convert_ids_to_tokens(tok(text, add_special_tokens=False)["input_ids"])
     digits = [p for p in pieces if any(c.isdigit() for c in p)]
     assert digits and all(len(p) == 1 for p in digits), pieces

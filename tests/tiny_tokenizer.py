@@ -1,4 +1,5 @@
 """A small byte-level BPE tokenizer with the step markers as special tokens (built locally)."""
+
 from __future__ import annotations
 
 import functools
@@ -9,10 +10,10 @@ import transformers
 from rstar_jax.format.prompts import STEP_MARKERS
 
 CORPUS = [
-    "<|user|>:\nTom has 3 apples and buys 5 more. How many apples now?\n<|assistant|>: Let's think step by step "
-    "and solve the problem with code.<code>\n# Step 1: add\ntotal = 3 + 5\n<end_of_step>\nprint(total)\n"
-    "<end_of_code>\n<output>8<end_of_output>\n<answer>The answer is \\boxed{8}.<end_of_answer>",
-    "step end answer output code print total apples more less each bags boxes",
+  "<|user|>:\nTom has 3 apples and buys 5 more. How many apples now?\n<|assistant|>: Let's think step by step "
+  "and solve the problem with code.<code>\n# Step 1: add\ntotal = 3 + 5\n<end_of_step>\nprint(total)\n"
+  "<end_of_code>\n<output>8<end_of_output>\n<answer>The answer is \\boxed{8}.<end_of_answer>",
+  "step end answer output code print total apples more less each bags boxes",
 ] * 20
 
 
@@ -22,8 +23,11 @@ def _tokenizer_json(vocab_size: int) -> str:
   tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
   tok.decoder = tokenizers.decoders.ByteLevel()
   special = ["<pad>", "<eos>", *STEP_MARKERS]
-  trainer = tokenizers.trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
-                                           initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+  trainer = tokenizers.trainers.BpeTrainer(
+    vocab_size=vocab_size,
+    special_tokens=special,
+    initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
+  )
   tok.train_from_iterator(CORPUS, trainer)
   return tok.to_str()
 
@@ -31,5 +35,8 @@ def _tokenizer_json(vocab_size: int) -> str:
 def tiny_tokenizer(vocab_size: int = 320) -> transformers.PreTrainedTokenizerFast:
   """Vocabulary <= vocab_size; markers are single special tokens; pad = 0, eos = 1."""
   return transformers.PreTrainedTokenizerFast(
-      tokenizer_object=tokenizers.Tokenizer.from_str(_tokenizer_json(vocab_size)), pad_token="<pad>",
-      eos_token="<eos>", additional_special_tokens=list(STEP_MARKERS))
+    tokenizer_object=tokenizers.Tokenizer.from_str(_tokenizer_json(vocab_size)),
+    pad_token="<pad>",
+    eos_token="<eos>",
+    additional_special_tokens=list(STEP_MARKERS),
+  )

@@ -3,6 +3,7 @@
 Each source names its fields differently and some keep the final answer only in the solution text;
 `load_benchmark` normalises every file to `Problem(id, question, answer)` by its fields.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,13 +38,16 @@ def gold_answer(record: dict[str, Any]) -> str:
   return boxed
 
 
-def load_benchmark(path: str | os.PathLike, *, on_error: str = "skip",
-                   report: LoadReport | None = None) -> list[Problem]:
+def load_benchmark(
+  path: str | os.PathLike, *, on_error: str = "skip", report: LoadReport | None = None
+) -> list[Problem]:
   stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
 
   def to_problem(lineno: int, record: dict[str, Any]) -> Problem:
-    question = next((record[f] for f in _QUESTION_FIELDS if isinstance(record.get(f), str) and record[f].strip()),
-                    None)
+    question = next(
+      (record[f] for f in _QUESTION_FIELDS if isinstance(record.get(f), str) and record[f].strip()),
+      None,
+    )
     if question is None:
       raise ProblemFileError(f"no question field (one of {_QUESTION_FIELDS})")
     raw_id = next((record[f] for f in _ID_FIELDS if record.get(f) not in (None, "")), None)

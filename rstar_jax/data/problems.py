@@ -4,13 +4,15 @@ A problem file has one JSON object per line with `question` and `answer` (and op
 Bad lines are reported by file and line number; by default they are skipped (with a warning and a
 count) so one broken record never costs the rest of a run; `on_error='raise'` refuses instead.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 import dataclasses
 import json
 import logging
 import os
-from typing import Any, Callable
+from typing import Any
 
 from rstar_jax.runtime import files
 
@@ -29,13 +31,19 @@ class ProblemFileError(ValueError):
 @dataclasses.dataclass
 class LoadReport:
   """What a load skipped, line by line, so callers can show it."""
+
   path: str
   loaded: int = 0
   skipped: list[str] = dataclasses.field(default_factory=list)
 
 
-def read_records(path: str | os.PathLike, to_problem: Callable[[int, dict[str, Any]], Problem], *,
-                 on_error: str = "skip", report: LoadReport | None = None) -> list[Problem]:
+def read_records(
+  path: str | os.PathLike,
+  to_problem: Callable[[int, dict[str, Any]], Problem],
+  *,
+  on_error: str = "skip",
+  report: LoadReport | None = None,
+) -> list[Problem]:
   """Applies `to_problem` to every JSON line; errors per line are skipped or raised (`on_error`)."""
   if on_error not in ("skip", "raise"):
     raise ValueError(f"on_error={on_error!r}; expected 'skip' or 'raise'")
@@ -51,9 +59,13 @@ def read_records(path: str | os.PathLike, to_problem: Callable[[int, dict[str, A
       try:
         record = json.loads(line)
       except json.JSONDecodeError as e:
-        raise ProblemFileError(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+        raise ProblemFileError(
+          f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})"
+        ) from None
       if not isinstance(record, dict):
-        raise ProblemFileError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        raise ProblemFileError(
+          f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}"
+        )
       try:
         problem = to_problem(lineno, record)
       except (KeyError, TypeError, ValueError) as e:
@@ -81,15 +93,19 @@ def _text_field(record: dict[str, Any], name: str) -> str:
   return str(value)
 
 
-def load_problems(path: str | os.PathLike, *, on_error: str = "skip",
-                  report: LoadReport | None = None) -> list[Problem]:
+def load_problems(
+  path: str | os.PathLike, *, on_error: str = "skip", report: LoadReport | None = None
+) -> list[Problem]:
   """Reads a problem file (`question`, `answer`, optional `id`; default id `<stem>-<line>`)."""
   stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
 
   def to_problem(lineno: int, record: dict[str, Any]) -> Problem:
     pid = record.get("id")
-    return Problem(id=str(pid) if pid is not None else f"{stem}-{lineno}",
-                   question=_text_field(record, "question"), answer=_text_field(record, "answer"))
+    return Problem(
+      id=str(pid) if pid is not None else f"{stem}-{lineno}",
+      question=_text_field(record, "question"),
+      answer=_text_field(record, "answer"),
+    )
 
   return read_records(path, to_problem, on_error=on_error, report=report)
 

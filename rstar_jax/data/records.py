@@ -5,6 +5,7 @@ search) only ever sees complete shards. Each record is one JSON object encoded a
 which `grain.sources.ArrayRecordDataSource` serves as-is. A dataset directory is read only
 through its manifest (`open_dataset`), which every reader, the trainers included, shares.
 """
+
 from collections.abc import Callable, Iterable, Iterator, Sequence
 import contextlib
 import dataclasses
@@ -64,13 +65,15 @@ def _unreadable_as_error(path: pathlib.Path, fn: Callable[[], T]) -> T:
   try:
     return fn()
   except RuntimeError as e:
-    raise ValueError(f"{path}: not a readable ArrayRecord shard ({e or 'truncated or corrupt'})"
-                     ) from e
+    raise ValueError(
+      f"{path}: not a readable ArrayRecord shard ({e or 'truncated or corrupt'})"
+    ) from e
 
 
 @contextlib.contextmanager
-def _shard_reader(path: pathlib.Path, num_records: int | None
-                  ) -> Iterator[array_record_module.ArrayRecordReader]:
+def _shard_reader(
+  path: pathlib.Path, num_records: int | None
+) -> Iterator[array_record_module.ArrayRecordReader]:
   """An open shard, checked to hold `num_records` records when given (a truncated shard reads as
   one with fewer records, often none)."""
   if not path.is_file():
@@ -79,8 +82,10 @@ def _shard_reader(path: pathlib.Path, num_records: int | None
   try:
     count = _unreadable_as_error(path, reader.num_records)
     if num_records is not None and count != num_records:
-      raise ValueError(f"{path}: holds {count} records where the manifest lists {num_records} "
-                       f"(truncated or replaced)")
+      raise ValueError(
+        f"{path}: holds {count} records where the manifest lists {num_records} "
+        f"(truncated or replaced)"
+      )
     yield reader
   except BaseException:
     with contextlib.suppress(RuntimeError):  # The error in flight says more than the reader's.
@@ -89,8 +94,7 @@ def _shard_reader(path: pathlib.Path, num_records: int | None
   _unreadable_as_error(path, reader.close)  # Reports what a reader of a corrupt file met.
 
 
-def read_shard(path: str | os.PathLike, *, num_records: int | None = None
-               ) -> list[dict[str, Any]]:
+def read_shard(path: str | os.PathLike, *, num_records: int | None = None) -> list[dict[str, Any]]:
   """The decoded records of a shard; with `num_records`, it must hold exactly that many."""
   path = pathlib.Path(path)
   with _shard_reader(path, num_records) as reader:
@@ -103,8 +107,9 @@ def shard_paths(directory: str | os.PathLike) -> list[pathlib.Path]:
   directory = pathlib.Path(directory)
   if not directory.is_dir():
     return []
-  return sorted(p for p in directory.glob(f"*{SHARD_SUFFIX}")
-                if not p.name.startswith(files.TMP_PREFIX))
+  return sorted(
+    p for p in directory.glob(f"*{SHARD_SUFFIX}") if not p.name.startswith(files.TMP_PREFIX)
+  )
 
 
 class ShardSequence:
@@ -126,7 +131,9 @@ class ShardSequence:
     indices = [int(self._pattern.match(p.name).group(1)) for p in self.paths()]
     return max(indices, default=-1) + 1
 
-  def append(self, records: Sequence[dict[str, Any]], *, jsonl_mirror: bool = False) -> pathlib.Path:
+  def append(
+    self, records: Sequence[dict[str, Any]], *, jsonl_mirror: bool = False
+  ) -> pathlib.Path:
     """Writes `records` as the next shard (the JSONL mirror first, so the shard commits last)."""
     self.directory.mkdir(parents=True, exist_ok=True)
     path = self.directory / f"{self.prefix}-{self._next_index():05d}{SHARD_SUFFIX}"
@@ -139,9 +146,14 @@ class ShardSequence:
     return [r for p in self.paths() for r in read_shard(p)]
 
 
-def write_dataset(directory: str | os.PathLike, records: Sequence[dict[str, Any]], *,
-                  schema: str, manifest_extra: dict[str, Any] | None = None,
-                  records_per_shard: int = 10_000) -> dict[str, Any]:
+def write_dataset(
+  directory: str | os.PathLike,
+  records: Sequence[dict[str, Any]],
+  *,
+  schema: str,
+  manifest_extra: dict[str, Any] | None = None,
+  records_per_shard: int = 10_000,
+) -> dict[str, Any]:
   """Writes a dataset directory (shards + manifest.json, docs/architecture.md); returns the manifest.
 
   Shards of an earlier dataset in the same directory and temporaries a killed writer left behind
@@ -158,10 +170,14 @@ def write_dataset(directory: str | os.PathLike, records: Sequence[dict[str, Any]
   shards = []
   for i in range(num_shards):
     name = f"{schema}-{i:05d}-of-{num_shards:05d}{SHARD_SUFFIX}"
-    chunk = records[i * records_per_shard:(i + 1) * records_per_shard]
+    chunk = records[i * records_per_shard : (i + 1) * records_per_shard]
     shards.append({"file": name, "num_records": write_shard(directory / name, chunk)})
-  manifest = {"schema": schema, "num_records": len(records), "shards": shards,
-              **(manifest_extra or {})}
+  manifest = {
+    "schema": schema,
+    "num_records": len(records),
+    "shards": shards,
+    **(manifest_extra or {}),
+  }
   files.write_text(directory / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
   return manifest
 
@@ -194,6 +210,7 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
 @dataclasses.dataclass(frozen=True)
 class Shard:
   """A shard of a dataset and the record count its manifest lists."""
+
   path: pathlib.Path
   num_records: int
 
@@ -205,6 +222,7 @@ class Dataset:
   Only the manifest's shards belong to it: leftover temporaries or stale shards beside them are
   never read.
   """
+
   directory: pathlib.Path
   manifest: dict[str, Any]
   shards: tuple[Shard, ...]

@@ -5,14 +5,16 @@ trainers parse them back, so the keys of a dataset are spelled in one place and 
 with its file, index and field named. `to_record` keeps the field order (the JSON key order of the
 bytes written) and leaves unset optional fields out.
 """
+
 import dataclasses
 from typing import Any, ClassVar
 
 _KIND_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a JSON array"}
 
 
-def read_field(record: dict[str, Any], name: str, kind: type, where: str, *,
-               optional: bool = False) -> Any:
+def read_field(
+  record: dict[str, Any], name: str, kind: type, where: str, *, optional: bool = False
+) -> Any:
   """`record[name]`, checked to be a `kind` (a float may be written as an integer; a bool is
   never a number); None for an absent `optional` field."""
   if name not in record:
@@ -21,8 +23,10 @@ def read_field(record: dict[str, Any], name: str, kind: type, where: str, *,
     raise ValueError(f"{where}: missing field {name!r} (has {sorted(record)})")
   value = record[name]
   if not isinstance(value, (int, float) if kind is float else kind) or isinstance(value, bool):
-    raise ValueError(f"{where}: field {name!r} must be {_KIND_NAMES[kind]}, "
-                     f"got {type(value).__name__} {value!r:.60}")
+    raise ValueError(
+      f"{where}: field {name!r} must be {_KIND_NAMES[kind]}, "
+      f"got {type(value).__name__} {value!r:.60}"
+    )
   return value
 
 
@@ -33,13 +37,17 @@ def check_object(record: Any, where: str) -> None:
 
 
 def _to_record(example: Any) -> dict[str, Any]:
-  return {f.name: getattr(example, f.name) for f in dataclasses.fields(example)
-          if getattr(example, f.name) is not None}
+  return {
+    f.name: getattr(example, f.name)
+    for f in dataclasses.fields(example)
+    if getattr(example, f.name) is not None
+  }
 
 
 @dataclasses.dataclass(frozen=True)
 class SFTExample:
   """The policy learns `response` after `prompt` (only response tokens carry loss)."""
+
   SCHEMA: ClassVar[str] = "sft"
   problem_id: str
   prompt: str
@@ -52,10 +60,12 @@ class SFTExample:
   @classmethod
   def from_record(cls, record: Any, *, where: str = "record") -> "SFTExample":
     check_object(record, where)
-    return cls(problem_id=read_field(record, "problem_id", str, where),
-               prompt=read_field(record, "prompt", str, where),
-               response=read_field(record, "response", str, where),
-               difficulty=read_field(record, "difficulty", int, where, optional=True))
+    return cls(
+      problem_id=read_field(record, "problem_id", str, where),
+      prompt=read_field(record, "prompt", str, where),
+      response=read_field(record, "response", str, where),
+      difficulty=read_field(record, "difficulty", int, where, optional=True),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +73,7 @@ class PPMPair:
   """After the shared `prompt`, step `pos` is preferred to `neg`; the PPM scores `prompt + pos`
   and `prompt + neg` at their last token. Their Q-values (used by PQM) come together or not at
   all."""
+
   SCHEMA: ClassVar[str] = "ppm_pairs"
   problem_id: str
   prompt: str
@@ -77,13 +88,17 @@ class PPMPair:
   @classmethod
   def from_record(cls, record: Any, *, where: str = "record") -> "PPMPair":
     check_object(record, where)
-    pair = cls(problem_id=read_field(record, "problem_id", str, where),
-               prompt=read_field(record, "prompt", str, where),
-               pos=read_field(record, "pos", str, where),
-               neg=read_field(record, "neg", str, where),
-               pos_q=read_field(record, "pos_q", float, where, optional=True),
-               neg_q=read_field(record, "neg_q", float, where, optional=True))
+    pair = cls(
+      problem_id=read_field(record, "problem_id", str, where),
+      prompt=read_field(record, "prompt", str, where),
+      pos=read_field(record, "pos", str, where),
+      neg=read_field(record, "neg", str, where),
+      pos_q=read_field(record, "pos_q", float, where, optional=True),
+      neg_q=read_field(record, "neg_q", float, where, optional=True),
+    )
     if (pair.pos_q is None) != (pair.neg_q is None):
-      raise ValueError(f"{where}: fields 'pos_q' and 'neg_q' come together, got only "
-                       f"{'pos_q' if pair.neg_q is None else 'neg_q'}")
+      raise ValueError(
+        f"{where}: fields 'pos_q' and 'neg_q' come together, got only "
+        f"{'pos_q' if pair.neg_q is None else 'neg_q'}"
+      )
     return pair

@@ -1,4 +1,5 @@
 """One entry point for any problem file a run is pointed at."""
+
 import json
 import os
 import pathlib
@@ -24,6 +25,6 @@ def load_problem_file(path: str | os.PathLike, limit: int = 0) -> list[problems.
   except (json.JSONDecodeError, TypeError) as e:
     raise ValueError(f"{path} line 1: not a JSON object ({e})") from e
   loaded = (
-    problems.load_problems(path) if PROBLEM_FIELDS <= keys else benchmarks.load_benchmark(path)
+    problems.load_problems(path) if keys >= PROBLEM_FIELDS else benchmarks.load_benchmark(path)
   )
   return list(loaded[:limit] if limit else loaded)

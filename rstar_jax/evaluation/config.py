@@ -1,4 +1,5 @@
 """What an evaluation runs, and the one place its budgets become search configs."""
+
 import dataclasses
 
 from rstar_jax.search.config import SearchConfig
@@ -11,6 +12,7 @@ class EvalConfig:
   samples: k of maj@k and N of best-of-N (0 disables both).
   mcts_runs / mcts_rollouts / top_k_runs: MCTS+PPM budget (mcts_runs 0 disables it).
   """
+
   greedy: bool = True
   samples: int = 8
   temperature: float = 0.7
@@ -26,20 +28,43 @@ class EvalConfig:
   def __post_init__(self):
     if self.samples < 0 or self.mcts_runs < 0:
       raise ValueError("EvalConfig.samples and mcts_runs must be >= 0")
-    if min(self.mcts_rollouts, self.top_k_runs, self.max_depth, self.step_max_tokens,
-           self.batch_size, self.num_candidates) < 1:
+    if (
+      min(
+        self.mcts_rollouts,
+        self.top_k_runs,
+        self.max_depth,
+        self.step_max_tokens,
+        self.batch_size,
+        self.num_candidates,
+      )
+      < 1
+    ):
       raise ValueError(f"EvalConfig budgets must be >= 1: {self}")
 
   def chain_search(self, temperature: float, seed: int) -> SearchConfig:
     """One sampled solution as a search: one candidate per step, one rollout, no reward model."""
-    return SearchConfig(mode="terminal", rollouts=1, num_candidates=1, max_depth=self.max_depth,
-                        step_max_tokens=self.step_max_tokens, temperature=temperature,
-                        batch_size=self.batch_size, seed=seed)
+    return SearchConfig(
+      mode="terminal",
+      rollouts=1,
+      num_candidates=1,
+      max_depth=self.max_depth,
+      step_max_tokens=self.step_max_tokens,
+      temperature=temperature,
+      batch_size=self.batch_size,
+      seed=seed,
+    )
 
   def mcts_search(self) -> SearchConfig:
     """MCTS+PPM: `mcts_runs` PPM-guided searches per problem, top-K voting over them."""
-    return SearchConfig(mode="eval", rollouts=self.mcts_rollouts,
-                        num_candidates=self.num_candidates, max_depth=self.max_depth,
-                        step_max_tokens=self.step_max_tokens, temperature=self.temperature,
-                        batch_size=self.batch_size, seed=self.seed, num_runs=self.mcts_runs,
-                        top_k_runs=self.top_k_runs)
+    return SearchConfig(
+      mode="eval",
+      rollouts=self.mcts_rollouts,
+      num_candidates=self.num_candidates,
+      max_depth=self.max_depth,
+      step_max_tokens=self.step_max_tokens,
+      temperature=self.temperature,
+      batch_size=self.batch_size,
+      seed=self.seed,
+      num_runs=self.mcts_runs,
+      top_k_runs=self.top_k_runs,
+    )

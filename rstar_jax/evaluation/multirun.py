@@ -4,6 +4,7 @@ Each run (MCTS in 'eval' mode, or step-level beam search) returns the answer of 
 with the highest PPM score; the final answer is the majority, up to equivalence, among the K
 runs with the highest scores (ties: higher summed score).
 """
+
 from collections.abc import Sequence
 import dataclasses
 import os
@@ -69,11 +70,17 @@ def top_k_majority(runs: Sequence[RunAnswer], k: int) -> str | None:
   return voting.majority([r.answer for r in top], [r.score for r in top])
 
 
-def evaluate_problems(problems: Sequence, engine: expand_lib.EngineLike,
-                      scorer: expand_lib.ScorerLike, pool: expand_lib.PoolLike,
-                      cfg: SearchConfig, *, method: Method = "mcts",
-                      out_dir: str | os.PathLike | None = None,
-                      progress: bool = True) -> EvalSummary:
+def evaluate_problems(
+  problems: Sequence,
+  engine: expand_lib.EngineLike,
+  scorer: expand_lib.ScorerLike,
+  pool: expand_lib.PoolLike,
+  cfg: SearchConfig,
+  *,
+  method: Method = "mcts",
+  out_dir: str | os.PathLike | None = None,
+  progress: bool = True,
+) -> EvalSummary:
   """Answers every problem with `cfg.num_runs` searches; grades against `answer` when present.
 
   With `out_dir`, every run's tree is written (shards under `out_dir/trees`, field `run`).
@@ -82,20 +89,22 @@ def evaluate_problems(problems: Sequence, engine: expand_lib.EngineLike,
     raise ValueError(f"method must be 'mcts' or 'beam', got {method!r}")
   if method == "mcts" and cfg.mode != "eval":
     cfg = dataclasses.replace(cfg, mode="eval")
-  store = (records.ShardSequence(pathlib.Path(out_dir) / "trees", "trees")
-           if out_dir is not None else None)
+  store = (
+    records.ShardSequence(pathlib.Path(out_dir) / "trees", "trees") if out_dir is not None else None
+  )
   stats = expand_lib.SearchStats()
   results = []
   start = time.perf_counter()
-  for lo in tqdm.trange(0, len(problems), cfg.batch_size, desc=f"evaluate[{method}]",
-                        disable=not progress):
-    batch = problems[lo:lo + cfg.batch_size]
+  for lo in tqdm.trange(
+    0, len(problems), cfg.batch_size, desc=f"evaluate[{method}]", disable=not progress
+  ):
+    batch = problems[lo : lo + cfg.batch_size]
     trees = [tree_lib.Tree(p.id, p.question, p.answer) for p in batch for _ in range(cfg.num_runs)]
     runs = [r for _ in batch for r in range(cfg.num_runs)]
     search = mcts.search_trees if method == "mcts" else beam_lib.beam_search_trees
     search(trees, engine, scorer, pool, cfg, runs=runs, stats=stats)
     for i, problem in enumerate(batch):
-      run_answers = tuple(best_answer(t) for t in trees[i * cfg.num_runs:(i + 1) * cfg.num_runs])
+      run_answers = tuple(best_answer(t) for t in trees[i * cfg.num_runs : (i + 1) * cfg.num_runs])
       answer = top_k_majority(run_answers, cfg.top_k_runs)
       correct = None
       if problem.answer is not None:

@@ -1,4 +1,5 @@
 """Per-round tables and the accuracy plot of a self-evolution run."""
+
 from collections.abc import Mapping, Sequence
 import json
 import os
@@ -55,12 +56,17 @@ def format_table(rows: Sequence[Mapping[str, Any]], first: str = "round") -> str
   return "\n".join(lines)
 
 
-def plot_rounds(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
-                title: str = "held-out accuracy per round") -> pathlib.Path:
+def plot_rounds(
+  rows: Sequence[Mapping[str, Any]],
+  path: str | os.PathLike,
+  title: str = "held-out accuracy per round",
+) -> pathlib.Path:
   """Line plot of every method's accuracy over rounds (PNG, no display needed)."""
   import matplotlib  # local import: heavy, and only a finished round plots
+
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt  # local import: must follow matplotlib.use('Agg')
+
   path = pathlib.Path(path)
   methods = _columns(rows, "round")
   fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -68,8 +74,7 @@ def plot_rounds(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
     points = [(r["round"], 100 * r[method]) for r in rows if r.get(method) is not None]
     if points:
       xs, ys = zip(*points)
-      ax.plot(xs, ys, marker="o", label=method,
-              linestyle="--" if method == PPM_PAIR_ACC else "-")
+      ax.plot(xs, ys, marker="o", label=method, linestyle="--" if method == PPM_PAIR_ACC else "-")
   ax.set_xlabel("round")
   ax.set_ylabel("accuracy (%)")
   ax.set_title(title)
@@ -83,15 +88,20 @@ def plot_rounds(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
   return path
 
 
-def write_run_report(results: Mapping[int, Mapping[str, Mapping[str, Any]]],
-                     json_path: str | os.PathLike, md_path: str | os.PathLike,
-                     png_path: str | os.PathLike) -> str:
+def write_run_report(
+  results: Mapping[int, Mapping[str, Mapping[str, Any]]],
+  json_path: str | os.PathLike,
+  md_path: str | os.PathLike,
+  png_path: str | os.PathLike,
+) -> str:
   """Writes the run's stage summaries (JSON), its table (Markdown) and plot; returns the table."""
   rows = round_rows(results)
   table = format_table(rows)
   json_path, md_path = pathlib.Path(json_path), pathlib.Path(md_path)
-  json_path.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2,
-                                  default=str) + "\n", encoding="utf-8")
+  json_path.write_text(
+    json.dumps({str(k): v for k, v in results.items()}, indent=2, default=str) + "\n",
+    encoding="utf-8",
+  )
   md_path.write_text("# Held-out accuracy per round\n\n" + table + "\n", encoding="utf-8")
   if rows:
     plot_rounds(rows, png_path)

@@ -1,4 +1,5 @@
 """The one majority vote: answers grouped by mathematical equivalence (the grader), not by string."""
+
 from collections.abc import Sequence
 
 from rstar_jax import grading

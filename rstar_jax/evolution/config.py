@@ -5,6 +5,7 @@ the library below never sees a ConfigDict. Sections are the library's own config
 plan sets `search.mode`, `search.rollouts`, `search.extra_rollouts` and `search.seed` per round,
 and the pipeline sets the trainers' `seed`, `progress_bar` and `export_hf`.
 """
+
 import dataclasses
 
 from rstar_jax.evaluation.config import EvalConfig
@@ -22,6 +23,7 @@ from rstar_jax.world.config import WorldConfig
 @dataclasses.dataclass(frozen=True)
 class ProblemsConfig:
   """JSONL problem files ('' = the built-in world's split); `max_*` 0 keeps all."""
+
   train: str = ""
   heldout: str = ""
   max_train: int = 0
@@ -32,6 +34,7 @@ class ProblemsConfig:
 class BootstrapSource:
   """HF folder of the round-1 policy ('' = the world's pretrained one) and its tokenizer ('' =
   the policy folder's)."""
+
   policy: str = ""
   tokenizer: str = ""
 
@@ -45,6 +48,7 @@ class RunConfig:
   model_dtype: parameter dtype of models loaded for search and evaluation.
   train_param_dtype / train_compute_dtype: master weights and matmul precision in training.
   """
+
   name: str = "run"
   run_dir: str = "runs/run"
   seed: int = 0

@@ -1,4 +1,5 @@
 """One self-evolution run: plan, stages, report."""
+
 import dataclasses
 import json
 import logging
@@ -20,8 +21,11 @@ def _record_config(config: RunConfig, layout: RunLayout) -> None:
   path = layout.root / "config.json"
   text = json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True)
   if path.is_file() and json.loads(path.read_text()) != json.loads(text):
-    logging.warning("%s: the config differs from the one this run started with; finished "
-                    "stages keep their results", path)
+    logging.warning(
+      "%s: the config differs from the one this run started with; finished "
+      "stages keep their results",
+      path,
+    )
     path = layout.root / "config.resumed.json"
   files.write_text(path, text + "\n")
 
@@ -36,10 +40,10 @@ def run_evolution(config: RunConfig, sync: ProcessSync = ProcessSync()) -> str:
 
   def on_round(k: int, results) -> None:
     if sync.is_leader:
-      tables.append(report.write_run_report(results, layout.report_json, layout.report_md,
-                                            layout.plot_png))
+      tables.append(
+        report.write_run_report(results, layout.report_json, layout.report_md, layout.plot_png)
+      )
       print(f"\n== after round {k} ==\n{tables[-1]}\n", flush=True)
 
-  driver.run_rounds(pipeline, plan_lib.make_plan(config.rounds), layout, sync,
-                    on_round=on_round)
+  driver.run_rounds(pipeline, plan_lib.make_plan(config.rounds), layout, sync, on_round=on_round)
   return tables[-1] if tables else ""

@@ -1,15 +1,16 @@
 """Where a self-evolution run keeps its artefacts: one directory, one sub-directory per round.
 
-  <run_dir>/
-    prepare/                 problems, tokenizer, bootstrap policy (built-in world)
-    round_<k>/
-      search/trees/          tree shards (one prefix per process on multi-host runs)
-      data/sft/, data/ppm/   extracted datasets
-      sft/, ppm/, orm/, pqm/ trainer outputs (checkpoints/, metrics.jsonl, hf/)
-      eval/                  evaluation report, trees of the MCTS evaluation, viewer pages
-      stages/<stage>.done.json
-    report.json, report.md, accuracy.png
+<run_dir>/
+  prepare/                 problems, tokenizer, bootstrap policy (built-in world)
+  round_<k>/
+    search/trees/          tree shards (one prefix per process on multi-host runs)
+    data/sft/, data/ppm/   extracted datasets
+    sft/, ppm/, orm/, pqm/ trainer outputs (checkpoints/, metrics.jsonl, hf/)
+    eval/                  evaluation report, trees of the MCTS evaluation, viewer pages
+    stages/<stage>.done.json
+  report.json, report.md, accuracy.png
 """
+
 import dataclasses
 import pathlib
 

@@ -4,6 +4,7 @@ Multi-host (one process per host): search and evaluation run on each host's loca
 its share of the problems (each host writes its own shards / partial report); extraction and
 report merging are done by the leader; training runs on the global mesh with every process.
 """
+
 from collections.abc import Sequence
 import dataclasses
 import json
@@ -13,25 +14,24 @@ import pathlib
 import shutil
 from typing import Any
 
-
-from rstar_jax.data import records
 from rstar_jax import hf
 from rstar_jax import inference
 from rstar_jax import world
+from rstar_jax.data import records
 from rstar_jax.data import sources
 from rstar_jax.evaluation import harness as evaluation
 from rstar_jax.evolution.config import RunConfig
-from rstar_jax.sandbox import SandboxPool
-from rstar_jax.training import export
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.plan import RoundPlan
 from rstar_jax.runtime import files
 from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.runtime.sync import ProcessSync
+from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import extract as extract_lib
 from rstar_jax.search import run as search_run
 from rstar_jax.search import viewer
 from rstar_jax.search.config import SearchConfig
+from rstar_jax.training import export
 from rstar_jax.training import ppm as ppm_train
 from rstar_jax.training import sft as sft_train
 
@@ -39,7 +39,7 @@ BASELINES = ("orm", "pqm")
 
 
 def _share(items: Sequence, sync: ProcessSync) -> list:
-  return list(items[sync.index::sync.count])
+  return list(items[sync.index :: sync.count])
 
 
 def batch_shards(mesh) -> int:
@@ -101,28 +101,42 @@ class Pipeline:
     return mesh_lib.local_mesh(self.config.engine_mesh, self.config.engine_devices)
 
   def global_mesh(self):
-    return mesh_lib.global_mesh(self.config.mesh, self.config.train_devices,
-                                num_processes=self.sync.count)
+    return mesh_lib.global_mesh(
+      self.config.mesh, self.config.train_devices, num_processes=self.sync.count
+    )
 
   def _tokenizer_dir(self) -> pathlib.Path:
     return pathlib.Path(self.config.bootstrap.tokenizer or self.policy_dir(0))
 
   def engine(self, k: int, mesh):
-    return inference.load_engine(self.policy_dir(k), self.config.engine,
-                                 tokenizer_dir=self._tokenizer_dir(),
-                                 dtype=self.config.model_dtype, mesh=mesh)
+    return inference.load_engine(
+      self.policy_dir(k),
+      self.config.engine,
+      tokenizer_dir=self._tokenizer_dir(),
+      dtype=self.config.model_dtype,
+      mesh=mesh,
+    )
 
   def scorer(self, path: pathlib.Path, mesh):
-    return inference.load_scorer(path, self.config.scorer, tokenizer_dir=self._tokenizer_dir(),
-                                 dtype=self.config.model_dtype, mesh=mesh)
+    return inference.load_scorer(
+      path,
+      self.config.scorer,
+      tokenizer_dir=self._tokenizer_dir(),
+      dtype=self.config.model_dtype,
+      mesh=mesh,
+    )
 
   def sandbox(self):
     return SandboxPool(num_workers=self.config.sandbox_workers or None)
 
   def search_config(self, plan: RoundPlan) -> SearchConfig:
-    return dataclasses.replace(self.config.search, mode=plan.search_mode,
-                               rollouts=plan.rollouts, extra_rollouts=plan.extra_rollouts,
-                               seed=self.config.seed + 1000 * plan.index)
+    return dataclasses.replace(
+      self.config.search,
+      mode=plan.search_mode,
+      rollouts=plan.rollouts,
+      extra_rollouts=plan.extra_rollouts,
+      seed=self.config.seed + 1000 * plan.index,
+    )
 
   # Stages -----------------------------------------------------------------------------------
 
@@ -131,8 +145,11 @@ class Pipeline:
     configured."""
     c = self.config
     if c.bootstrap.policy and c.problems.train and c.problems.heldout:
-      paths = {"train": c.problems.train, "heldout": c.problems.heldout,
-               "policy": c.bootstrap.policy}
+      paths = {
+        "train": c.problems.train,
+        "heldout": c.problems.heldout,
+        "policy": c.bootstrap.policy,
+      }
       for name, path in paths.items():
         if not pathlib.Path(path).exists():
           raise FileNotFoundError(f"config {name} path {path} does not exist")
@@ -141,10 +158,12 @@ class Pipeline:
       out = self.layout.prepare_dir / "world"
       summary = {}
       if self.sync.is_leader:
-        summary = dict(world.build_world(out, c.world,
-                                         sandbox_workers=c.sandbox_workers or None))
-      paths = {"train": str(world.train_path(out)), "heldout": str(world.heldout_path(out)),
-               "policy": str(world.policy_path(out))}
+        summary = dict(world.build_world(out, c.world, sandbox_workers=c.sandbox_workers or None))
+      paths = {
+        "train": str(world.train_path(out)),
+        "heldout": str(world.heldout_path(out)),
+        "policy": str(world.policy_path(out)),
+      }
     if self.sync.is_leader:
       files.write_json(self.layout.prepare_dir / "paths.json", paths)
     self.sync.barrier(f"{self.layout.root}:paths-written")
@@ -156,26 +175,35 @@ class Pipeline:
     ppm_dir = self.reward_dir(plan.ppm_round, "ppm") if plan.ppm_round is not None else None
     cfg = self.search_config(plan)
     if plan.ppm_round is not None and ppm_dir is None:
-      logging.warning("round %d: no PPM was trained yet (no preference pairs so far); "
-                      "searching terminal-guided", plan.index)
+      logging.warning(
+        "round %d: no PPM was trained yet (no preference pairs so far); searching terminal-guided",
+        plan.index,
+      )
       cfg = dataclasses.replace(cfg, mode="terminal")
     scorer = self.scorer(ppm_dir, mesh) if ppm_dir is not None else None
     out = self.layout.search_dir(plan.index)
     with self.sandbox() as pool:
       summary = search_run.run_search(
-          self.problems("train"), engine, scorer, pool, cfg, out,
-          progress=self.config.progress, process_index=self.sync.index,
-          process_count=self.sync.count)
+        self.problems("train"),
+        engine,
+        scorer,
+        pool,
+        cfg,
+        out,
+        progress=self.config.progress,
+        process_index=self.sync.index,
+        process_count=self.sync.count,
+      )
     self.sync.barrier(f"{out}:searched")
-    return {**summary.to_dict(), "mode": cfg.mode,
-            "trees": len(search_run.finished_ids(out))}
+    return {**summary.to_dict(), "mode": cfg.mode, "trees": len(search_run.finished_ids(out))}
 
   def extract(self, plan: RoundPlan) -> dict[str, Any]:
     if not self.sync.is_leader:
       return {}
     trees = extract_lib.load_trees(self.layout.search_dir(plan.index) / search_run.TREE_DIR)
-    summary = extract_lib.extract(trees, self.layout.sft_data(plan.index),
-                                  self.layout.ppm_data(plan.index))
+    summary = extract_lib.extract(
+      trees, self.layout.sft_data(plan.index), self.layout.ppm_data(plan.index)
+    )
     self._write_viewer_pages(trees, self.layout.search_dir(plan.index) / "viewer")
     return summary.to_dict()
 
@@ -183,71 +211,121 @@ class Pipeline:
     """Pages for the first few problems, preferring ones with both right and wrong answers."""
     ranked = sorted(trees, key=lambda t: extract_lib.difficulty(t) != extract_lib.MEDIUM)
     out.mkdir(parents=True, exist_ok=True)
-    for tree in ranked[:self.config.viewer_problems]:
+    for tree in ranked[: self.config.viewer_problems]:
       viewer.write_html(tree, out / f"{tree.problem_id}.html")
 
-  def _train(self, kind: str, plan: RoundPlan, init: pathlib.Path, data: pathlib.Path,
-             out: pathlib.Path, **fixed: Any) -> dict[str, Any]:
+  def _train(
+    self,
+    kind: str,
+    plan: RoundPlan,
+    init: pathlib.Path,
+    data: pathlib.Path,
+    out: pathlib.Path,
+    **fixed: Any,
+  ) -> dict[str, Any]:
     fn = sft_train.train_sft if kind == "sft" else ppm_train.train_ppm
     section = self.config.sft if kind == "sft" else self.config.ppm
-    cfg = dataclasses.replace(section, seed=self.config.seed + plan.index,
-                              progress_bar=self.config.progress, export_hf=False, **fixed)
+    cfg = dataclasses.replace(
+      section,
+      seed=self.config.seed + plan.index,
+      progress_bar=self.config.progress,
+      export_hf=False,
+      **fixed,
+    )
     mesh = self.global_mesh()
     usable = records.read_manifest(data)["num_records"] * (1 - getattr(cfg, "eval_fraction", 0))
     batch_size = fit_batch_size(cfg, usable, math.lcm(batch_shards(mesh), self.sync.count))
     if batch_size is None:
-      logging.warning("%s: %d records are too few to train on; %s skipped", data,
-                      records.read_manifest(data)["num_records"], out.name)
+      logging.warning(
+        "%s: %d records are too few to train on; %s skipped",
+        data,
+        records.read_manifest(data)["num_records"],
+        out.name,
+      )
       return {"skipped": f"too few records in {data}"}
     cfg = dataclasses.replace(cfg, batch_size=batch_size)
-    model = hf.load_model(hf.require_model_dir(init, "initial model"),
-                          dtype=self.config.train_param_dtype,
-                          compute_dtype=self.config.train_compute_dtype, mesh=mesh)
+    model = hf.load_model(
+      hf.require_model_dir(init, "initial model"),
+      dtype=self.config.train_param_dtype,
+      compute_dtype=self.config.train_compute_dtype,
+      mesh=mesh,
+    )
     tokenizer = self.tokenizer()
     result = fn(cfg, data_dir=data, init=model, tokenizer=tokenizer, out_dir=out, mesh=mesh)
     hf_dir = export.save_from_all(result.model, out / "hf", tokenizer, self.sync)
-    return {"step": result.step, **result.final_metrics, "data": result.data_stats,
-            "hf_dir": str(hf_dir)}
+    return {
+      "step": result.step,
+      **result.final_metrics,
+      "data": result.data_stats,
+      "hf_dir": str(hf_dir),
+    }
 
   def train_sft(self, plan: RoundPlan) -> dict[str, Any]:
     init_round = 0 if self.config.rounds.sft_init == "base" else plan.policy_round
-    return self._train("sft", plan, self.policy_dir(init_round), self.layout.sft_data(plan.index),
-                       self.layout.train_dir(plan.index, "sft"))
+    return self._train(
+      "sft",
+      plan,
+      self.policy_dir(init_round),
+      self.layout.sft_data(plan.index),
+      self.layout.train_dir(plan.index, "sft"),
+    )
 
   def train_ppm(self, plan: RoundPlan) -> dict[str, Any]:
-    return self._train("ppm", plan, self.policy_dir(plan.index),
-                       self.layout.ppm_data(plan.index), self.layout.train_dir(plan.index, "ppm"))
+    return self._train(
+      "ppm",
+      plan,
+      self.policy_dir(plan.index),
+      self.layout.ppm_data(plan.index),
+      self.layout.train_dir(plan.index, "ppm"),
+    )
 
   def train_baselines(self, plan: RoundPlan) -> dict[str, Any]:
-    return {name: self._train("ppm", plan, self.policy_dir(plan.index),
-                              self.layout.ppm_data(plan.index),
-                              self.layout.train_dir(plan.index, name), objective=name)
-            for name in BASELINES}
+    return {
+      name: self._train(
+        "ppm",
+        plan,
+        self.policy_dir(plan.index),
+        self.layout.ppm_data(plan.index),
+        self.layout.train_dir(plan.index, name),
+        objective=name,
+      )
+      for name in BASELINES
+    }
 
   def evaluate(self, plan: RoundPlan) -> dict[str, Any]:
     k = plan.index
-    reward_models = {name: self.reward_dir(k, name) for name in ("ppm",) + BASELINES
-                     if self.reward_dir(k, name) is not None}
+    reward_models = {
+      name: self.reward_dir(k, name)
+      for name in ("ppm",) + BASELINES
+      if self.reward_dir(k, name) is not None
+    }
     out = self.layout.eval_dir(k)
     share_dir = out / f"process_{self.sync.index}"
     shutil.rmtree(share_dir, ignore_errors=True)  # Evaluation restarts whole when interrupted.
     evaluation.evaluate_model_dirs(
-        _share(self.problems("heldout"), self.sync), self.policy_dir(k), reward_models,
-        self.config.eval, engine=self.config.engine, scorer=self.config.scorer,
-        dtype=self.config.model_dtype, mesh=self.local_mesh(),
-        sandbox_workers=self.config.sandbox_workers or None, out_dir=share_dir,
-        progress=self.config.progress)
+      _share(self.problems("heldout"), self.sync),
+      self.policy_dir(k),
+      reward_models,
+      self.config.eval,
+      engine=self.config.engine,
+      scorer=self.config.scorer,
+      dtype=self.config.model_dtype,
+      mesh=self.local_mesh(),
+      sandbox_workers=self.config.sandbox_workers or None,
+      out_dir=share_dir,
+      progress=self.config.progress,
+    )
     self.sync.barrier(f"{out}:evaluated")
     if not self.sync.is_leader:
       return {}
-    shares = [json.loads((out / f"process_{i}" / "report.json").read_text(encoding="utf-8"))
-              for i in range(self.sync.count)]
-    report = evaluation.make_report([p for r in shares for p in r["problems"]],
-                                    shares[0]["config"])
+    shares = [
+      json.loads((out / f"process_{i}" / "report.json").read_text(encoding="utf-8"))
+      for i in range(self.sync.count)
+    ]
+    report = evaluation.make_report([p for r in shares for p in r["problems"]], shares[0]["config"])
     files.write_json(out / "report.json", report)
     mcts_trees = out / "process_0" / "mcts" / search_run.TREE_DIR
     if mcts_trees.is_dir():
       self._write_viewer_pages(extract_lib.load_trees(mcts_trees), out / "viewer")
     logging.info("round %d held-out accuracy: %s", k, report["accuracy"])
     return {"accuracy": report["accuracy"], "num_problems": report["num_problems"]}
-

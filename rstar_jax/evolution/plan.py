@@ -6,6 +6,7 @@
 | 3     | SLM of round 2    | PPM of round 2               | `rollouts`                  |
 | 4     | SLM of round 3    | PPM of round 3               | `rollouts` + extra for unsolved |
 """
+
 import dataclasses
 from typing import Literal
 
@@ -14,6 +15,7 @@ from typing import Literal
 class RoundPlan:
   """One round. `policy_round` / `ppm_round` name the round whose models it uses (0 = bootstrap,
   None = no PPM)."""
+
   index: int
   search_mode: str
   rollouts: int
@@ -34,6 +36,7 @@ class RoundsConfig:
   """The schedule's budgets. `extra_rollouts` go to the last round's still-unsolved problems;
   `baseline_rounds` also train the ORM / PQM baselines; round k's SFT starts from the bootstrap
   policy (`sft_init='base'`, as the paper) or from round k-1's policy ('previous')."""
+
   num_rounds: int = 4
   bootstrap_rollouts: int = 8
   rollouts: int = 16
@@ -46,8 +49,9 @@ class RoundsConfig:
     if self.num_rounds < 1:
       raise ValueError(f"rounds.num_rounds must be >= 1, got {self.num_rounds}")
     if self.ppm_from_round < 2:
-      raise ValueError(f"rounds.ppm_from_round must be >= 2 (round 1 has no PPM yet), got "
-                       f"{self.ppm_from_round}")
+      raise ValueError(
+        f"rounds.ppm_from_round must be >= 2 (round 1 has no PPM yet), got {self.ppm_from_round}"
+      )
     if min(self.bootstrap_rollouts, self.rollouts, *self.extra_rollouts) < 1:
       raise ValueError("rounds: rollout budgets must be >= 1")
     bad = [r for r in self.baseline_rounds if not 1 <= r <= self.num_rounds]
@@ -62,10 +66,15 @@ def make_plan(cfg: RoundsConfig) -> list[RoundPlan]:
   plans = []
   for k in range(1, cfg.num_rounds + 1):
     use_ppm = k >= cfg.ppm_from_round
-    plans.append(RoundPlan(
-        index=k, search_mode="ppm" if use_ppm else "terminal",
+    plans.append(
+      RoundPlan(
+        index=k,
+        search_mode="ppm" if use_ppm else "terminal",
         rollouts=cfg.bootstrap_rollouts if k == 1 else cfg.rollouts,
         extra_rollouts=cfg.extra_rollouts if k == cfg.num_rounds else (),
-        policy_round=k - 1, ppm_round=k - 1 if use_ppm else None,
-        train_baselines=k in cfg.baseline_rounds))
+        policy_round=k - 1,
+        ppm_round=k - 1 if use_ppm else None,
+        train_baselines=k in cfg.baseline_rounds,
+      )
+    )
   return plans

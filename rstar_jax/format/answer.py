@@ -1,4 +1,5 @@
 """The answer rule (DESIGN §1.1): a step that writes `\\boxed{…}` is the solution's answer step."""
+
 from typing import Final
 
 BOXED: Final = "\\boxed"

@@ -3,6 +3,7 @@
 One module owns the markers so that the tokenizer (special tokens), the inference engine (stop
 strings), the search (terminal detection) and the built-in world all agree on them.
 """
+
 from typing import Final
 
 CODE: Final = "<code>"
@@ -16,8 +17,17 @@ USER: Final = "<|user|>"
 ASSISTANT: Final = "<|assistant|>"
 
 # Added to the tokenizer as special tokens (official release order).
-STEP_MARKERS: Final = (CODE, END_OF_STEP, END_OF_CODE, OUTPUT, END_OF_OUTPUT, ANSWER,
-                       END_OF_ANSWER, USER, ASSISTANT)
+STEP_MARKERS: Final = (
+  CODE,
+  END_OF_STEP,
+  END_OF_CODE,
+  OUTPUT,
+  END_OF_OUTPUT,
+  ANSWER,
+  END_OF_ANSWER,
+  USER,
+  ASSISTANT,
+)
 
 # Generation of one step stops at any of these; the stop string stays in the step text.
 STEP_STOPS: Final = (END_OF_STEP, END_OF_CODE, END_OF_ANSWER)
@@ -38,7 +48,7 @@ def split_prompt(text: str) -> tuple[str, str]:
   """Inverse of `policy_prompt(question) + solution`: returns (question, solution)."""
   if not text.startswith(_PROMPT_HEAD) or _PROMPT_TAIL not in text:
     raise ValueError(f"not a policy prompt: {text[:80]!r}")
-  question, solution = text[len(_PROMPT_HEAD):].split(_PROMPT_TAIL, 1)
+  question, solution = text[len(_PROMPT_HEAD) :].split(_PROMPT_TAIL, 1)
   return question, solution
 
 

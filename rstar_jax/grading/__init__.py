@@ -1,4 +1,5 @@
 """Answer extraction (`\\boxed{}`) and equivalence against gold answers."""
+
 from rstar_jax.grading.equivalence import is_equivalent
 from rstar_jax.grading.equivalence import normalize
 from rstar_jax.grading.equivalence import parse_number

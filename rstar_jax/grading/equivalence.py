@@ -3,6 +3,7 @@
 Deliberately stricter than math-verify where it is lenient: no x100 percent leniency unless the
 gold has `%`, `\\pm 2` never equals `2`, and exact values are compared exactly (1/2004! != 1/2006!).
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -16,14 +17,34 @@ _ROW = "\x1e"  # matrix row separator after normalisation
 MAX_ANSWER_CHARS = 1000  # longer answers are compared as strings only (hostile or degenerate)
 REL_TOL = 1e-6
 
-_REMOVE = [r"\left", r"\right", r"\displaystyle", r"\!", r"\,", r"\;", r"\:", r"\ ", r"\$", "$", r"\(", r"\)",
-           r"\[", r"\]", "{,}", r"\limits"]
+_REMOVE = [
+  r"\left",
+  r"\right",
+  r"\displaystyle",
+  r"\!",
+  r"\,",
+  r"\;",
+  r"\:",
+  r"\ ",
+  r"\$",
+  "$",
+  r"\(",
+  r"\)",
+  r"\[",
+  r"\]",
+  "{,}",
+  r"\limits",
+]
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
-_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox|operatorname|textnormal)\s*\{([^{}]*)\}")
+_WRAPPERS = re.compile(
+  r"\\(?:text|textbf|mathrm|mathbf|mbox|operatorname|textnormal)\s*\{([^{}]*)\}"
+)
 # `5\text{ cm}^2`, `12 meters`, `10 km/h`; a bare word must be spaced off (`2xy` is a product) unless it
 # is a common unit abbreviation (`5cm`).
-_TRAILING_UNIT = re.compile(r"^(.*?[\d}])\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?[a-zA-Z][a-zA-Z\s.^0-9/]*\}"
-                            r"(?:\^\{?\d\}?)?|(?:(?<=\s)[a-zA-Z]{2,}|cm|mm|km|kg|mg|ml|mL|ft|mph|sec|min|hrs?)(?:/[a-zA-Z]+)?(?:\s+[a-zA-Z]+)*(?:\^\{?\d\}?)?)$")
+_TRAILING_UNIT = re.compile(
+  r"^(.*?[\d}])\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*~?[a-zA-Z][a-zA-Z\s.^0-9/]*\}"
+  r"(?:\^\{?\d\}?)?|(?:(?<=\s)[a-zA-Z]{2,}|cm|mm|km|kg|mg|ml|mL|ft|mph|sec|min|hrs?)(?:/[a-zA-Z]+)?(?:\s+[a-zA-Z]+)*(?:\^\{?\d\}?)?)$"
+)
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _FRAC = re.compile(r"^([-+]?)\\frac\{([-+]?\d+)\}\{([-+]?\d+)\}$")
@@ -32,7 +53,9 @@ _CHOICE = re.compile(r"^\(?([A-E])\)?$")
 _CHOICE_WITH_VALUE = re.compile(r"^\(([A-E])\)\s*\S")  # `(C) 12`: the letter is the answer
 _VAR_PREFIX = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?)\s*(?:=|\\approx|\\in)\s*(?!.*=)")
 _CONJUNCTION = re.compile(r"\s*,?\s+(?:and|or)\s+|\s*,?\s*\\(?:quad|qquad)\s*")
-_MATRIX = re.compile(r"\\begin\{(?:[pbvB]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{(?:[pbvB]?matrix|array)\}", re.S)
+_MATRIX = re.compile(
+  r"\\begin\{(?:[pbvB]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{(?:[pbvB]?matrix|array)\}", re.S
+)
 
 
 def normalize(answer: str) -> tuple[str, bool]:
@@ -68,7 +91,9 @@ def parse_number(s: str) -> Fraction | None:
   if m:
     groups = m.groups()
     sign = -1 if groups[0] == "-" else 1
-    num, den = (int(groups[1]), int(groups[2])) if len(groups) == 3 else (int(groups[0]), int(groups[1]))
+    num, den = (
+      (int(groups[1]), int(groups[2])) if len(groups) == 3 else (int(groups[0]), int(groups[1]))
+    )
     return None if den == 0 else sign * Fraction(num, den)
   return None
 
@@ -125,8 +150,9 @@ def _union_parts(s: str) -> list[str]:
   return [q for p in s.split(r"\cup") for q in _split_top_level(p)]
 
 
-def _collections_equal(pred: str, pb: tuple[str, str, str] | None, gold: str,
-                       gb: tuple[str, str, str] | None) -> bool:
+def _collections_equal(
+  pred: str, pb: tuple[str, str, str] | None, gold: str, gb: tuple[str, str, str] | None
+) -> bool:
   """Sets are unordered; tuples and intervals are ordered and keep their brackets. A bare list
   `1, 2` (no brackets) stands for either a set or an ordered pair, never for an interval `[1, 2)`."""
   if pb and gb:
@@ -140,8 +166,11 @@ def _collections_equal(pred: str, pb: tuple[str, str, str] | None, gold: str,
   items, bare_items = _split_top_level(bracketed[1]), _split_top_level(bare)
   if bracketed[0] == "{":
     return _same_multiset(bare_items, items)
-  return (bracketed[0], bracketed[2]) == ("(", ")") and len(items) == len(bare_items) and all(
-      map(_equal, bare_items, items) if gb else map(_equal, items, bare_items))
+  return (
+    (bracketed[0], bracketed[2]) == ("(", ")")
+    and len(items) == len(bare_items)
+    and all(map(_equal, bare_items, items) if gb else map(_equal, items, bare_items))
+  )
 
 
 def _equal(pred: str, gold: str) -> bool:
@@ -173,7 +202,8 @@ def _equal(pred: str, gold: str) -> bool:
     rows_g = [_split_top_level(r, "&") for r in gm.group(1).split(_ROW) if r.strip()]
     rows_p = [_split_top_level(r, "&") for r in pm.group(1).split(_ROW) if r.strip()]
     return [len(r) for r in rows_g] == [len(r) for r in rows_p] and all(
-        _equal(a, b) for rp, rg in zip(rows_p, rows_g) for a, b in zip(rp, rg))
+      _equal(a, b) for rp, rg in zip(rows_p, rows_g) for a, b in zip(rp, rg)
+    )
   if r"\cup" in gold or r"\cup" in pred:
     return _same_multiset(_union_parts(pred), _union_parts(gold))
   gb, pb = _brackets(gold), _brackets(pred)
@@ -181,14 +211,16 @@ def _equal(pred: str, gold: str) -> bool:
     return _equal(pred, gb[1])
   if pb and pb[0] + pb[2] == "()" and len(_split_top_level(pb[1])) == 1:
     return _equal(pb[1], gold)
-  if gb and len(_split_top_level(gb[1])) > 1 or pb and len(_split_top_level(pb[1])) > 1:
+  if (gb and len(_split_top_level(gb[1])) > 1) or (pb and len(_split_top_level(pb[1])) > 1):
     return _collections_equal(pred, pb, gold, gb)
   gold_items, pred_items = _split_top_level(gold), _split_top_level(pred)
   if len(gold_items) > 1 or len(pred_items) > 1:
     return _same_multiset(pred_items, gold_items)
   pn, gn = parse_number(pred), parse_number(gold)
   if pn is not None and gn is not None:
-    exact = "." not in pred and "." not in gold and "e" not in pred.lower() and "e" not in gold.lower()
+    exact = (
+      "." not in pred and "." not in gold and "e" not in pred.lower() and "e" not in gold.lower()
+    )
     return _numbers_equal(pn, gn, exact)
   if _is_text(gold) or _is_text(pred):
     return _words(pred) == _words(gold)
@@ -196,7 +228,9 @@ def _equal(pred: str, gold: str) -> bool:
 
 
 def _is_text(s: str) -> bool:
-  return bool(re.fullmatch(r"[A-Za-z][A-Za-z\s'\-]*[A-Za-z]", s)) and len(s.split()) >= 1 and len(s) > 2
+  return (
+    bool(re.fullmatch(r"[A-Za-z][A-Za-z\s'\-]*[A-Za-z]", s)) and len(s.split()) >= 1 and len(s) > 2
+  )
 
 
 def _words(s: str) -> str:

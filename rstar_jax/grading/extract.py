@@ -1,4 +1,5 @@
 """Final-answer extraction: the last brace-matched `\\boxed{...}` (or `\\fbox{...}`)."""
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,7 @@ def _matched_group(text: str, start: int) -> tuple[str, int] | None:
     elif ch == "}" and (i == 0 or text[i - 1] != "\\"):
       depth -= 1
       if depth == 0:
-        return text[start + 1:i], i + 1
+        return text[start + 1 : i], i + 1
   return None
 
 

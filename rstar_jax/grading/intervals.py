@@ -1,16 +1,35 @@
 """One-variable inequalities as intervals, so `x \\geq 2`, `2 \\le x` and `[2, \\infty)` compare equal."""
+
 from __future__ import annotations
 
 import re
 
-_LESS = {"<": False, r"\lt": False, r"\le": True, r"\leq": True, r"\leqslant": True, "≤": True, "<=": True}
-_GREATER = {">": False, r"\gt": False, r"\ge": True, r"\geq": True, r"\geqslant": True, "≥": True, ">=": True}
+_LESS = {
+  "<": False,
+  r"\lt": False,
+  r"\le": True,
+  r"\leq": True,
+  r"\leqslant": True,
+  "≤": True,
+  "<=": True,
+}
+_GREATER = {
+  ">": False,
+  r"\gt": False,
+  r"\ge": True,
+  r"\geq": True,
+  r"\geqslant": True,
+  "≥": True,
+  ">=": True,
+}
 _REL = "|".join(re.escape(r) for r in sorted({**_LESS, **_GREATER}, key=len, reverse=True))
 _VAR = r"[a-zA-Z](?:_\{?\w+\}?)?"
 _VALUE = r"[^<>=≤≥]+?"
 _SINGLE_LEFT = re.compile(rf"^({_VAR})\s*({_REL})(?![a-zA-Z])\s*({_VALUE})$")
 _SINGLE_RIGHT = re.compile(rf"^({_VALUE})\s*({_REL})(?![a-zA-Z])\s*({_VAR})$")
-_DOUBLE = re.compile(rf"^({_VALUE})\s*({_REL})(?![a-zA-Z])\s*({_VAR})\s*({_REL})(?![a-zA-Z])\s*({_VALUE})$")
+_DOUBLE = re.compile(
+  rf"^({_VALUE})\s*({_REL})(?![a-zA-Z])\s*({_VAR})\s*({_REL})(?![a-zA-Z])\s*({_VALUE})$"
+)
 _SET_BUILDER = re.compile(rf"^\\\{{\s*{_VAR}\s*(?:\||\\mid|:)\s*(.*)\\\}}$")
 
 
@@ -23,7 +42,11 @@ def _bound(var_on_left: bool, rel: str, value: str) -> str:
   less = rel in _LESS
   closed = _LESS[rel] if less else _GREATER[rel]
   upper = less == var_on_left  # x < v and v > x bound x from above
-  return _interval(value, closed, r"\infty", False) if not upper else _interval(r"-\infty", False, value, closed)
+  return (
+    _interval(value, closed, r"\infty", False)
+    if not upper
+    else _interval(r"-\infty", False, value, closed)
+  )
 
 
 def inequality_to_interval(s: str) -> str | None:

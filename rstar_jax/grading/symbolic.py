@@ -1,4 +1,5 @@
 """Time-bounded symbolic comparison through a long-lived, killable worker process."""
+
 from __future__ import annotations
 
 import json
@@ -35,10 +36,19 @@ class SymbolicComparer:
 
   def _start(self) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join(
+      [_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     command = [sys.executable, "-m", "rstar_jax.grading.symbolic_worker", str(self.timeout_s)]
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+      command,
+      stdin=subprocess.PIPE,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.DEVNULL,
+      text=True,
+      env=env,
+      start_new_session=True,
+    )
     if self._readline(proc, _STARTUP_TIMEOUT_S) != '"ready"':
       proc.kill()
       raise RuntimeError("symbolic grading worker failed to start")

@@ -5,6 +5,7 @@ process the caller is (math-verify's `signal.alarm` needs the caller's main thre
 own main thread and interrupts itself with a timer, and the caller kills it if even that fails. A
 pathological expression (`9^{9^{9^9}}`) can only exhaust this process's own memory limit.
 """
+
 from __future__ import annotations
 
 import cmath
@@ -30,12 +31,15 @@ _REL_TOL = 1e-6
 _PROBES = 3  # random points tried by the numeric refutation
 _PROBE_TOL = 1e-6
 # latex2sympy's own repairs (`\\sqrt3`, `\\frac12`, `a/b`); units stay (our caller strips them).
-_LATEX_FIXES = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=False,
-                                   boxed="none")
+_LATEX_FIXES = NormalizationConfig(
+  basic_latex=True, units=False, malformed_operators=True, nits=False, boxed="none"
+)
 _SCIENTIFIC = re.compile(r"(?<![\w.])(\d+\.?\d*|\.\d+)[eE]([-+]?\d+)(?![\w.])")  # 4.4e7
 # Plain (non-LaTeX) math such as `sqrt(3)/3` or `2*x**2`: sympy's parse_expr evaluates Python, so
 # only digits, operators, single-letter symbols and a few function names may reach it.
-_PLAIN_MATH = re.compile(r"^(?:[0-9.+\-*/^()\s]|\b(?:sqrt|pi|exp|log|ln|sin|cos|tan)\b|\b[a-zA-Z]\b)+$")
+_PLAIN_MATH = re.compile(
+  r"^(?:[0-9.+\-*/^()\s]|\b(?:sqrt|pi|exp|log|ln|sin|cos|tan)\b|\b[a-zA-Z]\b)+$"
+)
 
 
 def _parse_plain(text: str):
@@ -46,8 +50,12 @@ def _parse_plain(text: str):
   # Single letters are symbols (not sympy's `S`, `N`, `O`, `I`, ...); `e` is Euler's number.
   names = {c: sympy.Symbol(c) for c in set(re.findall(r"\b[a-zA-Z]\b", text))}
   names["e"] = sympy.E
-  return parse_expr(text, local_dict=names, evaluate=True,
-                    transformations=standard_transformations + (implicit_multiplication_application, convert_xor))
+  return parse_expr(
+    text,
+    local_dict=names,
+    evaluate=True,
+    transformations=standard_transformations + (implicit_multiplication_application, convert_xor),
+  )
 
 
 def to_sympy(text: str):
@@ -58,11 +66,11 @@ def to_sympy(text: str):
       expr = _parse_plain(text)
       if expr is not None:
         return expr
-    except Exception:  # noqa: BLE001 - not plain math; try LaTeX
+    except Exception:
       pass
   try:
     return latex2sympy(normalize_latex(text, _LATEX_FIXES))
-  except Exception:  # noqa: BLE001 - any parser failure means "not parseable"
+  except Exception:
     return None
 
 
@@ -90,7 +98,11 @@ def _differ_somewhere(a, b, symbols) -> bool:
       va, vb = complex(a.xreplace(point).evalf(30)), complex(b.xreplace(point).evalf(30))
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
       continue  # undefined there, or not numeric (unknown functions)
-    if cmath.isfinite(va) and cmath.isfinite(vb) and abs(va - vb) > _PROBE_TOL * max(1.0, abs(va), abs(vb)):
+    if (
+      cmath.isfinite(va)
+      and cmath.isfinite(vb)
+      and abs(va - vb) > _PROBE_TOL * max(1.0, abs(va), abs(vb))
+    ):
       return True
   return False
 
@@ -165,7 +177,7 @@ def main() -> None:
     try:
       signal.setitimer(signal.ITIMER_REAL, timeout_s)
       result = bool(equivalent(pred, gold))
-    except (Exception, _Deadline):  # noqa: BLE001 - unparseable, too deep, too big or too slow
+    except (Exception, _Deadline):
       result = False
     finally:
       signal.setitimer(signal.ITIMER_REAL, 0)

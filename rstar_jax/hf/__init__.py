@@ -1,4 +1,5 @@
 """Hugging Face import/export: safetensors checkpoints, config.json and tokenizers."""
+
 from rstar_jax.hf.checkpoint import load_model
 from rstar_jax.hf.checkpoint import require_model_dir
 from rstar_jax.hf.checkpoint import save_model
@@ -7,4 +8,12 @@ from rstar_jax.hf.names import name_map
 from rstar_jax.hf.safetensors_io import CheckpointError
 from rstar_jax.hf.tokenizer import load_tokenizer
 
-__all__ = ["CheckpointError", "TensorMapping", "load_model", "require_model_dir", "load_tokenizer", "name_map", "save_model"]
+__all__ = [
+  "CheckpointError",
+  "TensorMapping",
+  "load_model",
+  "load_tokenizer",
+  "name_map",
+  "require_model_dir",
+  "save_model",
+]

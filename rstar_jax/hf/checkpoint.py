@@ -4,6 +4,7 @@ Import reads tensors one at a time from (sharded) safetensors and places each di
 target sharding; export streams them back into sharded safetensors + index + config.json that
 `transformers` loads (`AutoModelForCausalLM`, or `AutoModelForTokenClassification` for the PPM).
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,11 @@ from rstar_jax.runtime import mesh as mesh_lib
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
-_NP_DTYPES = {"float32": np.dtype(np.float32), "bfloat16": np.dtype(ml_dtypes.bfloat16),
-              "float16": np.dtype(np.float16)}
+_NP_DTYPES = {
+  "float32": np.dtype(np.float32),
+  "bfloat16": np.dtype(ml_dtypes.bfloat16),
+  "float16": np.dtype(np.float16),
+}
 
 
 def require_model_dir(path: str | os.PathLike, what: str = "model") -> pathlib.Path:
@@ -63,8 +67,10 @@ def _is_value_model(hf_config: dict[str, Any], path: str) -> bool:
   archs = hf_config.get("architectures") or []
   unknown = [a for a in archs if not a.endswith(("ForCausalLM", "ForTokenClassification"))]
   if unknown:
-    raise CheckpointError(f"{path}: architecture {unknown[0]!r} is not supported "
-                          "(expected a *ForCausalLM policy or a *ForTokenClassification PPM)")
+    raise CheckpointError(
+      f"{path}: architecture {unknown[0]!r} is not supported "
+      "(expected a *ForCausalLM policy or a *ForTokenClassification PPM)"
+    )
   if any(a.endswith("ForTokenClassification") for a in archs):
     if hf_config.get("num_labels", len(hf_config.get("id2label") or {0: 0})) != 1:
       raise CheckpointError(f"{path}: a PPM checkpoint must have num_labels=1")
@@ -79,22 +85,32 @@ def _open_tensors(path: str) -> dict[str, SafetensorsFile]:
     weight_map = _read_json(index_path).get("weight_map")
     if not isinstance(weight_map, dict):
       raise CheckpointError(f"{index_path}: no 'weight_map'")
-    files = {name: SafetensorsFile(os.path.join(path, name)) for name in sorted(set(weight_map.values()))}
+    files = {
+      name: SafetensorsFile(os.path.join(path, name)) for name in sorted(set(weight_map.values()))
+    }
     located = {}
     for tensor, file in weight_map.items():
       if tensor not in files[file].names:
-        raise CheckpointError(f"{files[file].path}: tensor {tensor!r} is listed in {INDEX_FILE} but missing")
+        raise CheckpointError(
+          f"{files[file].path}: tensor {tensor!r} is listed in {INDEX_FILE} but missing"
+        )
       located[tensor] = files[file]
     return located
   single = os.path.join(path, SINGLE_FILE)
   if not os.path.exists(single):
     raise CheckpointError(f"{path}: neither {SINGLE_FILE} nor {INDEX_FILE} found")
   f = SafetensorsFile(single)
-  return {name: f for name in f.names}
+  return dict.fromkeys(f.names, f)
 
 
-def load_model(path: str | os.PathLike, *, dtype: str | None = None, compute_dtype: str | None = None,
-               mesh: Mesh | None = None, rules: ShardingRules = DEFAULT_RULES) -> Transformer | ValueModel:
+def load_model(
+  path: str | os.PathLike,
+  *,
+  dtype: str | None = None,
+  compute_dtype: str | None = None,
+  mesh: Mesh | None = None,
+  rules: ShardingRules = DEFAULT_RULES,
+) -> Transformer | ValueModel:
   """Loads an HF folder as a `Transformer` (causal LM) or `ValueModel` (token-classification PPM).
 
   `dtype`: parameter dtype (default: the checkpoint's `dtype`/`torch_dtype`, else float32);
@@ -122,25 +138,35 @@ def load_model(path: str | os.PathLike, *, dtype: str | None = None, compute_dty
   expected = {m.hf_name for m in mappings}
   missing = sorted(expected - set(tensors))
   if missing:
-    raise CheckpointError(f"{path}: missing tensors {missing[:8]}{' ...' if len(missing) > 8 else ''} "
-                          f"({len(missing)} in all) for a {config.family} model of {config.num_layers} layers")
+    raise CheckpointError(
+      f"{path}: missing tensors {missing[:8]}{' ...' if len(missing) > 8 else ''} "
+      f"({len(missing)} in all) for a {config.family} model of {config.num_layers} layers"
+    )
   tolerated = {"lm_head.weight"} if config.tie_embeddings else set()
-  unexpected = sorted(n for n in set(tensors) - expected - tolerated if not n.endswith(IGNORED_SUFFIXES))
+  unexpected = sorted(
+    n for n in set(tensors) - expected - tolerated if not n.endswith(IGNORED_SUFFIXES)
+  )
   if unexpected:
-    raise CheckpointError(f"{path}: unexpected tensors {unexpected[:8]} in "
-                          f"{sorted({tensors[n].path for n in unexpected})[:3]} (config/checkpoint mismatch?)")
+    raise CheckpointError(
+      f"{path}: unexpected tensors {unexpected[:8]} in "
+      f"{sorted({tensors[n].path for n in unexpected})[:3]} (config/checkpoint mismatch?)"
+    )
 
   target = _NP_DTYPES[dtype]
   loaded: dict[str, jax.Array] = {}
   for m in mappings:
     file = tensors[m.hf_name]
     if file.shape(m.hf_name) != m.hf_shape:
-      raise CheckpointError(f"{file.path}: tensor {m.hf_name!r} has shape {file.shape(m.hf_name)}, "
-                            f"the config expects {m.hf_shape}")
+      raise CheckpointError(
+        f"{file.path}: tensor {m.hf_name!r} has shape {file.shape(m.hf_name)}, "
+        f"the config expects {m.hf_shape}"
+      )
     parts = m.to_ours(file.get(m.hf_name), [abstract[p].shape for p in m.paths])
     for p, part in zip(m.paths, parts):
       host = np.asarray(part, dtype=target)
-      loaded[p] = jax.make_array_from_callback(host.shape, sharding_of[p], lambda idx, h=host: h[idx])
+      loaded[p] = jax.make_array_from_callback(
+        host.shape, sharding_of[p], lambda idx, h=host: h[idx]
+      )
   state = nnx.state(model, nnx.Param)
   flat = [(path_, loaded[".".join(map(str, path_))]) for path_, _ in nnx.to_flat_state(state)]
   nnx.update(model, nnx.from_flat_state(flat))
@@ -153,8 +179,14 @@ def _host(array: jax.Array) -> np.ndarray:
   return np.asarray(multihost_utils.process_allgather(array, tiled=True))
 
 
-def save_model(model: Transformer | ValueModel, path: str | os.PathLike, *, tokenizer: Any = None,
-               max_shard_bytes: int = 4 * 2**30, dtype: str | None = None) -> None:
+def save_model(
+  model: Transformer | ValueModel,
+  path: str | os.PathLike,
+  *,
+  tokenizer: Any = None,
+  max_shard_bytes: int = 4 * 2**30,
+  dtype: str | None = None,
+) -> None:
   """Writes an HF folder (sharded safetensors + index when over `max_shard_bytes`, config.json,
   tokenizer files when given). Tensors are gathered and written one at a time."""
   path = os.fspath(path)
@@ -162,13 +194,18 @@ def save_model(model: Transformer | ValueModel, path: str | os.PathLike, *, toke
   config: ModelConfig = model.config
   dtype = dtype or config.param_dtype
   value_head = isinstance(model, ValueModel)
-  params = {".".join(map(str, p)): v[...] for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
+  params = {
+    ".".join(map(str, p)): v[...] for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))
+  }
   np_dtype = _NP_DTYPES[dtype]
 
   def producer(m: TensorMapping):
     return lambda: m.to_hf([_host(params[p]).astype(np_dtype) for p in m.paths])
 
-  planned = [TensorToWrite(m.hf_name, m.hf_shape, np_dtype, producer(m)) for m in name_map(config, value_head=value_head)]
+  planned = [
+    TensorToWrite(m.hf_name, m.hf_shape, np_dtype, producer(m))
+    for m in name_map(config, value_head=value_head)
+  ]
   shards: list[list[TensorToWrite]] = [[]]
   for t in planned:
     if shards[-1] and sum(x.nbytes for x in shards[-1]) + t.nbytes > max_shard_bytes:
@@ -185,7 +222,9 @@ def save_model(model: Transformer | ValueModel, path: str | os.PathLike, *, toke
     index = {"metadata": {"total_size": sum(t.nbytes for t in planned)}, "weight_map": weight_map}
     with open(os.path.join(path, INDEX_FILE), "w") as f:
       json.dump(index, f, indent=2)
-  hf_config = config.to_hf_dict(architecture="ForTokenClassification" if value_head else "ForCausalLM")
+  hf_config = config.to_hf_dict(
+    architecture="ForTokenClassification" if value_head else "ForCausalLM"
+  )
   hf_config["dtype"] = dtype
   if value_head:
     hf_config.update(num_labels=1, id2label={"0": "LABEL_0"}, label2id={"LABEL_0": 0})

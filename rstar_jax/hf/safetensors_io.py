@@ -5,12 +5,14 @@ file fails with the file and tensor named, then reads one tensor at a time into 
 (no memory map: mapped pages would stay resident and double the loader's peak RSS).
 Writing streams tensor by tensor, so exporting a sharded model never gathers it whole on the host.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 import json
 import os
 import struct
-from typing import Callable, Iterable, NamedTuple
+from typing import NamedTuple
 
 import ml_dtypes
 import numpy as np
@@ -18,8 +20,10 @@ import numpy as np
 from rstar_jax.runtime import files
 
 DTYPES = {
-    "F32": np.dtype(np.float32), "F16": np.dtype(np.float16), "BF16": np.dtype(ml_dtypes.bfloat16),
-    "F64": np.dtype(np.float64),
+  "F32": np.dtype(np.float32),
+  "F16": np.dtype(np.float16),
+  "BF16": np.dtype(ml_dtypes.bfloat16),
+  "F64": np.dtype(np.float64),
 }
 _NAMES = {v: k for k, v in DTYPES.items()}
 
@@ -41,7 +45,9 @@ class SafetensorsFile:
           raise CheckpointError(f"{path}: file too short for a safetensors header ({size} bytes)")
         (header_len,) = struct.unpack("<Q", raw)
         if header_len > size - 8:
-          raise CheckpointError(f"{path}: header length {header_len} exceeds file size {size} (truncated?)")
+          raise CheckpointError(
+            f"{path}: header length {header_len} exceeds file size {size} (truncated?)"
+          )
         header = json.loads(f.read(header_len))
     except OSError as e:
       raise CheckpointError(f"{path}: cannot read: {e}") from e
@@ -52,13 +58,17 @@ class SafetensorsFile:
     for name, entry in header.items():
       begin, end = entry["data_offsets"]
       if data_start + end > size:
-        raise CheckpointError(f"{path}: tensor {name!r} ends at byte {data_start + end} but the file has "
-                              f"{size} bytes (truncated file?)")
+        raise CheckpointError(
+          f"{path}: tensor {name!r} ends at byte {data_start + end} but the file has "
+          f"{size} bytes (truncated file?)"
+        )
       if entry["dtype"] in DTYPES:
         expected = int(np.prod(entry["shape"])) * DTYPES[entry["dtype"]].itemsize
         if end - begin != expected:
-          raise CheckpointError(f"{path}: tensor {name!r} has {end - begin} bytes, shape {entry['shape']} "
-                                f"{entry['dtype']} needs {expected}")
+          raise CheckpointError(
+            f"{path}: tensor {name!r} has {end - begin} bytes, shape {entry['shape']} "
+            f"{entry['dtype']} needs {expected}"
+          )
     self._header = header
     self._data_start = data_start
 
@@ -73,16 +83,21 @@ class SafetensorsFile:
     """Reads one tensor from disk (a fresh array the caller owns)."""
     entry = self._header[name]
     if entry["dtype"] not in DTYPES:
-      raise CheckpointError(f"{self.path}: tensor {name!r} has dtype {entry['dtype']}; expected one of "
-                            f"{sorted(DTYPES)}")
+      raise CheckpointError(
+        f"{self.path}: tensor {name!r} has dtype {entry['dtype']}; expected one of {sorted(DTYPES)}"
+      )
     dtype, (begin, end) = DTYPES[entry["dtype"]], entry["data_offsets"]
     try:
       with open(self.path, "rb") as f:
-        array = np.fromfile(f, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=self._data_start + begin)
+        array = np.fromfile(
+          f, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=self._data_start + begin
+        )
     except OSError as e:
       raise CheckpointError(f"{self.path}: cannot read tensor {name!r}: {e}") from e
     if array.nbytes != end - begin:
-      raise CheckpointError(f"{self.path}: tensor {name!r} is cut short (file changed while loading?)")
+      raise CheckpointError(
+        f"{self.path}: tensor {name!r} is cut short (file changed while loading?)"
+      )
     return array.reshape(entry["shape"])
 
 
@@ -104,7 +119,11 @@ def write_safetensors(path: str, tensors: Iterable[TensorToWrite]) -> None:
   for t in tensors:
     if t.dtype not in _NAMES:
       raise CheckpointError(f"{path}: cannot store tensor {t.name!r} of dtype {t.dtype}")
-    header[t.name] = {"dtype": _NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + t.nbytes]}
+    header[t.name] = {
+      "dtype": _NAMES[t.dtype],
+      "shape": list(t.shape),
+      "data_offsets": [offset, offset + t.nbytes],
+    }
     offset += t.nbytes
   blob = json.dumps(header, separators=(",", ":")).encode()
   blob += b" " * (-len(blob) % 8)
@@ -114,5 +133,7 @@ def write_safetensors(path: str, tensors: Iterable[TensorToWrite]) -> None:
     for t in tensors:
       array = np.ascontiguousarray(t.produce(), dtype=t.dtype)
       if array.shape != t.shape:
-        raise CheckpointError(f"{path}: tensor {t.name!r} produced shape {array.shape}, planned {t.shape}")
+        raise CheckpointError(
+          f"{path}: tensor {t.name!r} produced shape {array.shape}, planned {t.shape}"
+        )
       f.write(array.tobytes())

@@ -1,4 +1,5 @@
 """Tokenizers: transformers' fast tokenizers, loaded from a local folder only."""
+
 import os
 
 import transformers

@@ -3,6 +3,7 @@
 Everything is written under a hidden temporary sibling name (`.tmp-<name>`), flushed to disk
 and renamed into place; a failed write leaves no temporary behind.
 """
+
 from collections.abc import Iterator
 import contextlib
 import json

@@ -11,6 +11,7 @@ threads allocate from one arena. It must run before JAX's first computation, bec
 the arena it first allocated from. The launchers call it at import; set RSTAR_JAX_SYSTEM_MALLOC=1
 to keep glibc's defaults. Other C libraries (macOS, musl) are left alone.
 """
+
 import ctypes
 import logging
 import os
@@ -40,13 +41,14 @@ def _jax_started() -> bool:
 
 def keep_freed_memory() -> bool:
   """Applies the settings; True where they took effect (glibc, not opted out)."""
-  global applied
+  global applied  # noqa: PLW0603 -- the settings are process-wide, so is the flag.
   if os.environ.get(OPT_OUT_ENV) != "1" and supported():
     if _jax_started():
       logging.getLogger(__name__).warning(
-          "keep_freed_memory() called after JAX started its backend: XLA's threads keep the "
-          "malloc arenas they already have, so their buffers may still be faulted in anew. "
-          "Call it before the first JAX computation.")
+        "keep_freed_memory() called after JAX started its backend: XLA's threads keep the "
+        "malloc arenas they already have, so their buffers may still be faulted in anew. "
+        "Call it before the first JAX computation."
+      )
     mallopt = ctypes.CDLL(None).mallopt
     applied = all(mallopt(param, value) == 1 for param, value in _SETTINGS)
   return applied

@@ -3,6 +3,7 @@
 Training runs on a global mesh (every process of a multi-host run); search and evaluation run
 on each host's local devices; tests and tiny models use one device.
 """
+
 from collections.abc import Sequence
 import math
 
@@ -15,7 +16,7 @@ MESH_AXES = ("data", "fsdp", "tensor")
 
 def parse_mesh_shape(flag: str) -> dict[str, int]:
   """'data:1,fsdp:4,tensor:2' -> {'data': 1, 'fsdp': 4, 'tensor': 2}; omitted axes are 1."""
-  shape = {axis: 1 for axis in MESH_AXES}
+  shape = dict.fromkeys(MESH_AXES, 1)
   for part in filter(None, (p.strip() for p in flag.split(","))):
     name, sep, size = part.partition(":")
     if not sep or name not in MESH_AXES or not size.isdigit() or int(size) < 1:

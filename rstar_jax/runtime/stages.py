@@ -5,6 +5,7 @@ place, so a run killed at any moment either has the whole marker or none; a rest
 skips every stage with a marker and re-enters the first one without (whose own resumability —
 search shards, training checkpoints — then continues where it stopped).
 """
+
 from collections.abc import Callable
 import json
 import logging
@@ -31,8 +32,9 @@ def read_marker(path: str | os.PathLike) -> dict[str, Any] | None:
   try:
     summary = json.loads(path.read_text(encoding="utf-8"))
   except json.JSONDecodeError as e:
-    raise ValueError(f"{path}: stage marker is not valid JSON ({e}); delete it to redo "
-                     "the stage") from e
+    raise ValueError(
+      f"{path}: stage marker is not valid JSON ({e}); delete it to redo the stage"
+    ) from e
   if not isinstance(summary, dict):
     raise ValueError(f"{path}: stage marker must hold a JSON object")
   return summary
@@ -43,8 +45,13 @@ def write_marker(path: str | os.PathLike, summary: dict[str, Any]) -> None:
   files.write_json(path, summary, sort_keys=True)
 
 
-def run_stage(path: str | os.PathLike, fn: Callable[[], dict[str, Any]],
-              sync: ProcessSync = ProcessSync(), *, label: str = "") -> dict[str, Any]:
+def run_stage(
+  path: str | os.PathLike,
+  fn: Callable[[], dict[str, Any]],
+  sync: ProcessSync = ProcessSync(),
+  *,
+  label: str = "",
+) -> dict[str, Any]:
   """Runs `fn` unless the marker at `path` exists; returns the stage summary either way.
 
   The summary gets the stage's wall time. Every process runs `fn`; they meet at a barrier before

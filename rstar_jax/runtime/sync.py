@@ -3,6 +3,7 @@
 Every process runs every stage on its share of the work; the leader (process 0) alone writes
 stage markers and reports, after a barrier that all processes reach once their share is done.
 """
+
 import dataclasses
 
 import jax

@@ -2,6 +2,7 @@
 
 See docs/architecture.md for the contract and `pool` for the design.
 """
+
 from rstar_jax.sandbox.limits import ExecResult
 from rstar_jax.sandbox.limits import Limits
 from rstar_jax.sandbox.pool import SandboxPool

@@ -4,6 +4,7 @@ The child applies the limits to itself, runs the program in fresh globals and re
 exception it ended with (its real type and message) on a private pipe, then leaves with
 `os._exit` so that no cleanup code of the worker's image runs and lingering threads die with it.
 """
+
 import dataclasses
 import errno
 import io
@@ -29,6 +30,7 @@ _ERRNO_LIMITS = {errno.EFBIG: limits_lib.FILE_SIZE, errno.EAGAIN: limits_lib.PRO
 @dataclasses.dataclass(frozen=True)
 class ChildSetup:
   """Everything the worker decided before forking; the program itself arrives on `program_fd`."""
+
   limits: limits_lib.Limits
   workdir: str
   writable_dirs: tuple[str, ...]
@@ -112,8 +114,9 @@ def _prepare(setup: ChildSetup) -> tuple[int, int]:
     isolation.drop_privileges(setup.uid)
   guard.install(setup.writable_dirs, setup.block_network)
   sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-  sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
-                                errors="backslashreplace")
+  sys.stdout = io.TextIOWrapper(
+    io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
+  )
   sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8")
   sys.argv = ["<program>"]
   return fds
@@ -124,8 +127,11 @@ def _report(fd: int, exc: BaseException | None, spawned: bool) -> None:
   record: dict[str, Any] = {"error_type": None, "error_message": None, "limit_hit": None}
   if exc is not None:
     message = str(exc) if not isinstance(exc, SystemExit) else f"exit code {exc.code!r}"
-    record = {"error_type": type(exc).__name__, "error_message": message[:_MAX_MESSAGE_CHARS],
-              "limit_hit": _limit_of(exc)}
+    record = {
+      "error_type": type(exc).__name__,
+      "error_message": message[:_MAX_MESSAGE_CHARS],
+      "limit_hit": _limit_of(exc),
+    }
   record["spawned"] = spawned
   fdio.write_all(fd, json.dumps(record).encode() + b"\n")
 
@@ -139,15 +145,15 @@ def run(setup: ChildSetup) -> None:
     program_fd, report_fd = _prepare(setup)
     program = _read_program(program_fd)
     code = compile(program, "<program>", "exec")
-    exec(code, {"__name__": "__main__", "__builtins__": __builtins__})  # noqa: S102
+    exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
     sys.stdout.flush()
-  except BaseException as e:  # noqa: BLE001 — the exception is the program's result.
+  except BaseException as e:
     exc = e
   try:
     if os.getpid() == main_pid and report_fd >= 0:  # Forked copies of the program stay silent.
       try:
         sys.stdout.flush()
-      except BaseException:  # noqa: BLE001 — the program may have closed stdout.
+      except BaseException:
         pass
       _report(report_fd, exc, guard.spawned())
       for fd in (1, 2, report_fd):  # EOF tells the worker the program is over.

@@ -1,11 +1,12 @@
 """Whole-buffer reads and writes on pipe file descriptors (os.read/os.write may move less)."""
+
 import os
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
   view = memoryview(data)
   while view:
-    view = view[os.write(fd, view):]
+    view = view[os.write(fd, view) :]
 
 
 def read_to_eof(fd: int, chunk: int = 1 << 16) -> bytes:

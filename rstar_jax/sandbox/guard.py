@@ -6,25 +6,46 @@ directories), so such a program fails with PermissionError. It also blocks socke
 network namespace could be had. It is a second line of defence behind the OS measures in
 `isolation` (ctypes calls into libc do not raise audit events).
 """
+
+from collections.abc import Callable
 import os
 import sys
-from typing import Any, Callable
+from typing import Any
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # Events whose listed arguments are paths the operation modifies.
 _PATH_EVENTS = {
-    "os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.rename": (0, 1),
-    "os.link": (1,), "os.symlink": (1,), "os.chmod": (0,), "os.chown": (0,), "os.utime": (0,),
-    "os.truncate": (0,), "shutil.rmtree": (0,), "os.chflags": (0,), "os.mkfifo": (0,),
-    "os.mknod": (0,),
+  "os.remove": (0,),
+  "os.rmdir": (0,),
+  "os.mkdir": (0,),
+  "os.rename": (0, 1),
+  "os.link": (1,),
+  "os.symlink": (1,),
+  "os.chmod": (0,),
+  "os.chown": (0,),
+  "os.utime": (0,),
+  "os.truncate": (0,),
+  "shutil.rmtree": (0,),
+  "os.chflags": (0,),
+  "os.mkfifo": (0,),
+  "os.mknod": (0,),
 }
-_SOCKET_EVENTS = frozenset({"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg",
-                            "socket.getaddrinfo", "socket.gethostbyname",
-                            "socket.gethostbyaddr"})
+_SOCKET_EVENTS = frozenset(
+  {
+    "socket.connect",
+    "socket.bind",
+    "socket.sendto",
+    "socket.sendmsg",
+    "socket.getaddrinfo",
+    "socket.gethostbyname",
+    "socket.gethostbyaddr",
+  }
+)
 _ALWAYS_WRITABLE = ("/dev/null",)
 # Events that start a process, which may outlive the program.
-_SPAWN_EVENTS = frozenset({"os.fork", "os.forkpty", "os.posix_spawn", "subprocess.Popen",
-                           "os.system", "pty.spawn"})
+_SPAWN_EVENTS = frozenset(
+  {"os.fork", "os.forkpty", "os.posix_spawn", "subprocess.Popen", "os.system", "pty.spawn"}
+)
 _spawn_seen: list[str] = []
 
 
@@ -39,8 +60,9 @@ def _opens_for_write(mode: Any, flags: Any) -> bool:
   return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
 
 
-def make_hook(allowed_dirs: tuple[str, ...],
-              block_network: bool) -> Callable[[str, tuple[Any, ...]], None]:
+def make_hook(
+  allowed_dirs: tuple[str, ...], block_network: bool
+) -> Callable[[str, tuple[Any, ...]], None]:
   """Returns the audit hook for a program allowed to write below `allowed_dirs`."""
   roots = tuple(os.path.realpath(d) for d in allowed_dirs)
 

@@ -16,6 +16,7 @@
   give root back. Where any of this is refused, programs keep the worker's user id and only the
   audit hook (`guard`) keeps their files, signals and sockets in bounds.
 """
+
 import ctypes
 import os
 
@@ -69,8 +70,13 @@ def private_scratch(size_bytes: int) -> bool:
   for path in SCRATCH_DIRS:
     if not os.path.isdir(path):
       continue
-    rc = _libc.mount(b"tmpfs", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
-                     f"size={size_bytes},mode=1777".encode())
+    rc = _libc.mount(
+      b"tmpfs",
+      path.encode(),
+      b"tmpfs",
+      _MS_NOSUID | _MS_NODEV,
+      f"size={size_bytes},mode=1777".encode(),
+    )
     if rc != 0:
       return False
   return True
@@ -86,8 +92,11 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-  _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-              ("inheritable", ctypes.c_uint32)]
+  _fields_ = [
+    ("effective", ctypes.c_uint32),
+    ("permitted", ctypes.c_uint32),
+    ("inheritable", ctypes.c_uint32),
+  ]
 
 
 def program_uid(enabled: bool, must_read: tuple[str, ...]) -> int | None:

@@ -1,4 +1,5 @@
 """Per-program limits and the result record of one sandboxed execution."""
+
 import dataclasses
 import math
 
@@ -36,6 +37,7 @@ class Limits:
     drop_privileges: when started as root, run each program under a user id of its own, which
       makes file permissions, `kill` and RLIMIT_NPROC apply to it.
   """
+
   timeout_s: float = 10.0
   cpu_time_s: float | None = None
   memory_bytes: int = 1 << 30
@@ -48,8 +50,15 @@ class Limits:
   drop_privileges: bool = True
 
   def __post_init__(self):
-    for name in ("timeout_s", "memory_bytes", "max_output_bytes", "output_keep_chars",
-                 "file_size_bytes", "scratch_bytes", "max_processes"):
+    for name in (
+      "timeout_s",
+      "memory_bytes",
+      "max_output_bytes",
+      "output_keep_chars",
+      "file_size_bytes",
+      "scratch_bytes",
+      "max_processes",
+    ):
       if not getattr(self, name) > 0:
         raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
     if self.cpu_time_s is not None and not self.cpu_time_s > 0:
@@ -78,6 +87,7 @@ class ExecResult:
     elapsed_s: wall-clock time of the program, fork to exit.
     limit_hit: which limit stopped it (see the constants above), or None.
   """
+
   ok: bool
   stdout: str
   error_type: str | None

@@ -5,7 +5,9 @@ pool can be created from a process that has JAX (and its threads) loaded. The po
 whichever thread calls `run_many` (no signals, no helper threads), so it works off the main
 thread; concurrent calls are serialised.
 """
+
 import collections
+from collections.abc import Sequence
 import dataclasses
 import os
 import pathlib
@@ -14,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any
 import weakref
 
 import psutil
@@ -23,12 +25,19 @@ from rstar_jax.sandbox import limits as limits_lib
 from rstar_jax.sandbox import protocol
 
 _PACKAGE_ROOT = str(pathlib.Path(__file__).resolve().parents[2])
-_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from rstar_jax.sandbox import worker; worker.main()")
+_BOOT = (
+  "import sys; sys.path.insert(0, sys.argv[1]); from rstar_jax.sandbox import worker; worker.main()"
+)
 # The whole environment a worker (and so every program) sees.
-_WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "HOME": "/nonexistent", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1"}
+_WORKER_ENV = {
+  "PATH": "/usr/local/bin:/usr/bin:/bin",
+  "LANG": "C.UTF-8",
+  "LC_ALL": "C.UTF-8",
+  "HOME": "/nonexistent",
+  "OPENBLAS_NUM_THREADS": "1",
+  "OMP_NUM_THREADS": "1",
+  "MKL_NUM_THREADS": "1",
+}
 _STARTUP_TIMEOUT_S = 120.0
 # A worker that has not answered this long after a program's own deadline is replaced.
 _REPLY_GRACE_S = 10.0
@@ -51,9 +60,15 @@ class _WorkerHandle:
 
 
 def _spawn(limits: limits_lib.Limits, prefault: bool) -> subprocess.Popen:
-  proc = subprocess.Popen([sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_WORKER_ENV,
-                          cwd="/", start_new_session=True, close_fds=True)
+  proc = subprocess.Popen(
+    [sys.executable, "-I", "-c", _BOOT, _PACKAGE_ROOT],
+    stdin=subprocess.PIPE,
+    stdout=subprocess.PIPE,
+    env=_WORKER_ENV,
+    cwd="/",
+    start_new_session=True,
+    close_fds=True,
+  )
   protocol.send(proc.stdin.fileno(), (limits, prefault))
   return proc
 
@@ -67,8 +82,10 @@ def _handshake(proc: subprocess.Popen) -> _WorkerHandle:
     info = protocol.recv(proc.stdout.fileno())
   except EOFError:
     _destroy(proc, None)
-    raise RuntimeError(f"sandbox worker {proc.pid} exited during start-up "
-                       f"(status {proc.wait()}); see its stderr above") from None
+    raise RuntimeError(
+      f"sandbox worker {proc.pid} exited during start-up "
+      f"(status {proc.wait()}); see its stderr above"
+    ) from None
   return _WorkerHandle(proc, info)
 
 
@@ -79,8 +96,9 @@ def _destroy(proc: subprocess.Popen, uid: int | None) -> None:
   except psutil.NoSuchProcess:
     victims = []
   if uid is not None:  # Programs that escaped the tree still carry the worker's program uid.
-    victims += [p for p in psutil.process_iter(["uids"]) if p.info["uids"]
-                and p.info["uids"].real == uid]
+    victims += [
+      p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid
+    ]
   proc.kill()
   for p in victims:
     try:
@@ -107,10 +125,17 @@ def _shutdown(workers: list[_WorkerHandle]) -> None:
   workers.clear()
 
 
-def _failure(message: str, limit_hit: str | None = None,
-             elapsed_s: float = 0.0) -> limits_lib.ExecResult:
-  return limits_lib.ExecResult(ok=False, stdout="", error_type="SandboxError",
-                               error_message=message, elapsed_s=elapsed_s, limit_hit=limit_hit)
+def _failure(
+  message: str, limit_hit: str | None = None, elapsed_s: float = 0.0
+) -> limits_lib.ExecResult:
+  return limits_lib.ExecResult(
+    ok=False,
+    stdout="",
+    error_type="SandboxError",
+    error_message=message,
+    elapsed_s=elapsed_s,
+    limit_hit=limit_hit,
+  )
 
 
 class SandboxPool:
@@ -122,8 +147,12 @@ class SandboxPool:
   price is that much private memory per worker (`prefault_bytes`, ~13 MiB with sympy).
   """
 
-  def __init__(self, num_workers: int | None = None,
-               limits: limits_lib.Limits = limits_lib.Limits(), prefault: bool = True):
+  def __init__(
+    self,
+    num_workers: int | None = None,
+    limits: limits_lib.Limits = limits_lib.Limits(),
+    prefault: bool = True,
+  ):
     if num_workers is not None and num_workers < 1:
       raise ValueError(f"num_workers must be >= 1, got {num_workers}")
     self.limits = limits
@@ -142,7 +171,7 @@ class SandboxPool:
         self._workers.append(_handshake(proc))
       self._idle_slots.extend(range(self.num_workers))
     except BaseException:
-      for proc in procs[len(self._workers):]:
+      for proc in procs[len(self._workers) :]:
         _destroy(proc, None)
       self.close()
       raise
@@ -202,8 +231,10 @@ class SandboxPool:
           except (EOFError, OSError):
             self._replace(slot)
             if index in retried:
-              results[index] = _failure("sandbox worker died twice while running the program",
-                                        elapsed_s=time.monotonic() - sent)
+              results[index] = _failure(
+                "sandbox worker died twice while running the program",
+                elapsed_s=time.monotonic() - sent,
+              )
             else:  # Killed from outside, most likely: one more try on a fresh worker.
               retried.add(index)
               pending.appendleft((index, programs[index]))
@@ -212,8 +243,9 @@ class SandboxPool:
           if now >= deadline:
             del busy[slot]
             self._idle_slots.append(slot)
-            results[index] = _failure("sandbox worker stopped answering; replaced",
-                                      limits_lib.TIMEOUT, now - sent)
+            results[index] = _failure(
+              "sandbox worker stopped answering; replaced", limits_lib.TIMEOUT, now - sent
+            )
             self._replace(slot)
     finally:  # Interrupted mid-batch: a late reply would answer the next call's program.
       self._idle_slots.extend(busy)

@@ -11,10 +11,11 @@ arrives: the copying happens in time that would otherwise be idle, never in a pr
 Where the kernel lacks MADV_POPULATE_WRITE (Linux < 5.14) or pagemap cannot be read, nothing is
 pre-faulted and programs run as before.
 """
+
+from collections.abc import Callable
 import ctypes
 import errno
 import os
-from typing import Callable
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def probe(code: str) -> PageRanges:
     status = 1
     try:
       os.close(read_fd)
-      exec(compile(code, "<prefault probe>", "exec"), {"__name__": "__probe__"})  # noqa: S102
+      exec(compile(code, "<prefault probe>", "exec"), {"__name__": "__probe__"})
       copied = np.intersect1d(_pages_with_bit(mappings, _EXCLUSIVE_BIT), resident)
       fdio.write_all(write_fd, copied.astype(np.int64).tobytes())
       status = 0
@@ -96,9 +97,11 @@ def _copy(ranges: PageRanges, program_arrived: Callable[[], bool]) -> int:
   for i in range(0, len(ranges), _RANGES_PER_CHECK):
     if program_arrived():
       return i
-    for address, length in ranges[i:i + _RANGES_PER_CHECK]:
-      if (_libc.madvise(address, length, _MADV_POPULATE_WRITE) != 0
-          and ctypes.get_errno() == errno.EINVAL):
+    for address, length in ranges[i : i + _RANGES_PER_CHECK]:
+      if (
+        _libc.madvise(address, length, _MADV_POPULATE_WRITE) != 0
+        and ctypes.get_errno() == errno.EINVAL
+      ):
         return i  # A kernel without MADV_POPULATE_WRITE. (Unmapped ranges just fail.)
   return len(ranges)
 

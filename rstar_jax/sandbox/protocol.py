@@ -1,4 +1,5 @@
 """Length-prefixed pickle frames over pipe file descriptors (pool <-> warm worker)."""
+
 import os
 import pickle
 import struct

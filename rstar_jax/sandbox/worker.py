@@ -6,6 +6,7 @@ the isolation it obtained, then one program per request, answered by the fields 
 `ExecResult`. It supervises each child (deadline, output size), then kills and reaps everything
 the program left behind before taking the next request.
 """
+
 import dataclasses
 import gc
 import importlib
@@ -29,9 +30,25 @@ from rstar_jax.sandbox import prefault
 from rstar_jax.sandbox import protocol
 
 # Imported once here so that programs find them in sys.modules at no cost.
-PREIMPORTED = ("math", "cmath", "fractions", "decimal", "itertools", "functools", "collections",
-               "operator", "statistics", "random", "re", "string", "heapq", "bisect", "numpy",
-               "sympy", "sympy.abc")
+PREIMPORTED = (
+  "math",
+  "cmath",
+  "fractions",
+  "decimal",
+  "itertools",
+  "functools",
+  "collections",
+  "operator",
+  "statistics",
+  "random",
+  "re",
+  "string",
+  "heapq",
+  "bisect",
+  "numpy",
+  "sympy",
+  "sympy.abc",
+)
 # Exercised once so that lazily loaded parts of sympy are already in the image every child shares.
 _WARMUP = """
 from sympy import symbols, solve, simplify, factor, expand, Rational, sqrt, Matrix, factorint
@@ -93,8 +110,13 @@ class Worker:
       os.chmod(self.scratch_root, 0o711)  # Programs reach their own directory, list nothing.
 
   def describe(self) -> dict[str, Any]:
-    return {"pid": os.getpid(), "network": self.network, "private_scratch": self.private_scratch,
-            "uid": self.uid, "prefault_bytes": sum(n for _, n in self.prefault_ranges)}
+    return {
+      "pid": os.getpid(),
+      "network": self.network,
+      "private_scratch": self.private_scratch,
+      "uid": self.uid,
+      "prefault_bytes": sum(n for _, n in self.prefault_ranges),
+    }
 
   def prefork(self) -> None:
     """Forks the next program's child now, off the critical path; it waits for its program."""
@@ -108,10 +130,17 @@ class Worker:
     out_r, out_w = os.pipe()
     report_r, report_w = os.pipe()
     setup = child_lib.ChildSetup(
-        limits=self.limits, workdir=workdir, writable_dirs=(workdir,), program_fd=program_r,
-        stdout_fd=out_w, report_fd=report_w,
-        address_space_bytes=_address_space_bytes() + self.limits.memory_bytes, uid=self.uid,
-        block_network=self.network == "audit_hook", prefault_ranges=self.prefault_ranges)
+      limits=self.limits,
+      workdir=workdir,
+      writable_dirs=(workdir,),
+      program_fd=program_r,
+      stdout_fd=out_w,
+      report_fd=report_w,
+      address_space_bytes=_address_space_bytes() + self.limits.memory_bytes,
+      uid=self.uid,
+      block_network=self.network == "audit_hook",
+      prefault_ranges=self.prefault_ranges,
+    )
     pid = os.fork()
     if pid == 0:
       child_lib.run(setup)  # Never returns.
@@ -204,8 +233,9 @@ class Worker:
       record.pop("spawned")
       return _result(self.limits, stdout, record, elapsed)
     cpu_used = rusage.ru_utime + rusage.ru_stime
-    return _result(self.limits, stdout, _failure(self.limits, status, killed_for, cpu_used),
-                   elapsed)
+    return _result(
+      self.limits, stdout, _failure(self.limits, status, killed_for, cpu_used), elapsed
+    )
 
   def _collect(self) -> None:
     """Reaps the previous program's child (and anything it left) before the next one forks."""
@@ -307,8 +337,9 @@ def _parse_report(report: bytes) -> dict[str, Any] | None:
   return record
 
 
-def _failure(limits: limits_lib.Limits, status: int, killed_for: str | None,
-             cpu_used: float) -> dict[str, Any]:
+def _failure(
+  limits: limits_lib.Limits, status: int, killed_for: str | None, cpu_used: float
+) -> dict[str, Any]:
   """Error fields for a program that ended without a report."""
   if killed_for == limits_lib.TIMEOUT:
     message = f"program ran longer than {limits.timeout_s:g} s"
@@ -319,24 +350,32 @@ def _failure(limits: limits_lib.Limits, status: int, killed_for: str | None,
   if os.WIFSIGNALED(status):
     sig = signal.Signals(os.WTERMSIG(status))
     over_cpu = sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_used >= limits.cpu_seconds)
-    return {"error_type": "Killed", "error_message": f"program killed by {sig.name}",
-            "limit_hit": limits_lib.CPU if over_cpu else None}
+    return {
+      "error_type": "Killed",
+      "error_message": f"program killed by {sig.name}",
+      "limit_hit": limits_lib.CPU if over_cpu else None,
+    }
   code = os.waitstatus_to_exitcode(status)
-  return {"error_type": "Exit", "error_message": f"program exited with status {code} "
-          "before finishing", "limit_hit": None}
+  return {
+    "error_type": "Exit",
+    "error_message": f"program exited with status {code} before finishing",
+    "limit_hit": None,
+  }
 
 
-def _result(limits: limits_lib.Limits, stdout: bytearray, error: dict[str, Any],
-            elapsed: float) -> dict[str, Any]:
-  text = _truncate(bytes(stdout[:limits.max_output_bytes]).decode("utf-8", "replace"),
-                   limits.output_keep_chars)
+def _result(
+  limits: limits_lib.Limits, stdout: bytearray, error: dict[str, Any], elapsed: float
+) -> dict[str, Any]:
+  text = _truncate(
+    bytes(stdout[: limits.max_output_bytes]).decode("utf-8", "replace"), limits.output_keep_chars
+  )
   return {"ok": error["error_type"] is None, "stdout": text, "elapsed_s": elapsed, **error}
 
 
 def _preimport() -> None:
   for name in PREIMPORTED:
     importlib.import_module(name)
-  exec(compile(_WARMUP, "<warmup>", "exec"), {"__name__": "__warmup__"})  # noqa: S102
+  exec(compile(_WARMUP, "<warmup>", "exec"), {"__name__": "__warmup__"})
 
 
 def main() -> None:
@@ -362,8 +401,14 @@ def main() -> None:
       return
     try:
       reply = worker.execute(program)
-    except Exception as e:  # noqa: BLE001 — report and keep serving.
-      reply = {"ok": False, "stdout": "", "error_type": "SandboxError",
-               "error_message": f"{type(e).__name__}: {e}", "elapsed_s": 0.0, "limit_hit": None}
+    except Exception as e:
+      reply = {
+        "ok": False,
+        "stdout": "",
+        "error_type": "SandboxError",
+        "error_message": f"{type(e).__name__}: {e}",
+        "elapsed_s": 0.0,
+        "limit_hit": None,
+      }
     protocol.send(reply_fd, reply)
     worker.prefork()

@@ -1,4 +1,5 @@
 """Search budgets and modes (DESIGN §1.2); defaults are the official rStar-Math values."""
+
 import dataclasses
 from typing import Literal
 
@@ -23,6 +24,7 @@ class SearchConfig:
   num_runs, top_k: evaluation — independent runs per problem, majority over the top-k runs.
   beam_width: step-level beam search — partial solutions kept per depth.
   """
+
   mode: Mode = "terminal"
   rollouts: int = 16
   num_candidates: int = 8
@@ -43,8 +45,17 @@ class SearchConfig:
   def __post_init__(self):
     if self.mode not in MODES:
       raise ValueError(f"SearchConfig.mode must be one of {MODES}, got {self.mode!r}")
-    for name in ("rollouts", "num_candidates", "max_depth", "step_max_tokens", "max_code_errors",
-                 "batch_size", "num_runs", "top_k_runs", "beam_width"):
+    for name in (
+      "rollouts",
+      "num_candidates",
+      "max_depth",
+      "step_max_tokens",
+      "max_code_errors",
+      "batch_size",
+      "num_runs",
+      "top_k_runs",
+      "beam_width",
+    ):
       if getattr(self, name) < 1:
         raise ValueError(f"SearchConfig.{name} must be >= 1, got {getattr(self, name)}")
     if any(r < 1 for r in self.extra_rollouts):

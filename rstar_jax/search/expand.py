@@ -4,6 +4,7 @@ Every tree of a batch contributes its leaves to ONE `engine.expand` call, ONE `p
 call and ONE `scorer.score` call per level (DESIGN §1.2); the time spent inside each is counted
 so that the host overhead of the search loop itself can be measured.
 """
+
 from collections.abc import Sequence
 import contextlib
 import dataclasses
@@ -24,26 +25,21 @@ NEGATIVE_REWARD = -1.0
 
 
 class EngineLike(Protocol):
-
-  def expand(self, prompts: Sequence[str], n: int, sampling: SamplingParams) -> list[list[Any]]:
-    ...
+  def expand(self, prompts: Sequence[str], n: int, sampling: SamplingParams) -> list[list[Any]]: ...
 
 
 class ScorerLike(Protocol):
-
-  def score(self, texts: Sequence[str]) -> np.ndarray:
-    ...
+  def score(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class PoolLike(Protocol):
-
-  def run_many(self, programs: Sequence[str]) -> list[Any]:
-    ...
+  def run_many(self, programs: Sequence[str]) -> list[Any]: ...
 
 
 @dataclasses.dataclass
 class SearchStats:
   """Counters and wall time per external call kind; `total_s` covers the whole search."""
+
   levels: int = 0
   expansions: int = 0
   children: int = 0
@@ -77,8 +73,14 @@ class SearchStats:
 
 
 def sampling_params(cfg: SearchConfig, seed: int) -> SamplingParams:
-  return SamplingParams(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
-                        max_new_tokens=cfg.step_max_tokens, stop=prompts.STEP_STOPS, seed=seed)
+  return SamplingParams(
+    temperature=cfg.temperature,
+    top_k=cfg.top_k,
+    top_p=cfg.top_p,
+    max_new_tokens=cfg.step_max_tokens,
+    stop=prompts.STEP_STOPS,
+    seed=seed,
+  )
 
 
 def prompt_text(tree: tree_lib.Tree, node: tree_lib.Node) -> str:
@@ -86,9 +88,14 @@ def prompt_text(tree: tree_lib.Tree, node: tree_lib.Node) -> str:
   return prompts.policy_prompt(tree.question) + tree.solution(node)
 
 
-def expand_leaves(leaves: Sequence[tuple[tree_lib.Tree, tree_lib.Node]], engine: EngineLike,
-                  pool: PoolLike, cfg: SearchConfig, seed: int,
-                  stats: SearchStats) -> list[list[tree_lib.Node]]:
+def expand_leaves(
+  leaves: Sequence[tuple[tree_lib.Tree, tree_lib.Node]],
+  engine: EngineLike,
+  pool: PoolLike,
+  cfg: SearchConfig,
+  seed: int,
+  stats: SearchStats,
+) -> list[list[tree_lib.Node]]:
   """Samples, dedups and verifies children for every leaf; returns the new children per leaf.
 
   Terminal children are graded (their `correct` set) but no value is assigned yet.
@@ -100,8 +107,10 @@ def expand_leaves(leaves: Sequence[tuple[tree_lib.Tree, tree_lib.Node]], engine:
     outputs = engine.expand(texts, cfg.num_candidates, sampling_params(cfg, seed))
   if len(outputs) != len(leaves):
     raise RuntimeError(f"engine.expand returned {len(outputs)} rows for {len(leaves)} prompts")
-  drafts = [[steps.classify(t.solution(n), c) for c in steps.dedup(cands)]
-            for (t, n), cands in zip(leaves, outputs)]
+  drafts = [
+    [steps.classify(t.solution(n), c) for c in steps.dedup(cands)]
+    for (t, n), cands in zip(leaves, outputs)
+  ]
   programs = [d.program for row in drafts for d in row if d.program is not None]
   results = []
   if programs:
@@ -115,8 +124,9 @@ def expand_leaves(leaves: Sequence[tuple[tree_lib.Tree, tree_lib.Node]], engine:
     new = []
     for draft in row:
       result = next(result_iter) if draft.program is not None else None
-      fields = steps.child_fields(draft, result, leaf, max_code_errors=cfg.max_code_errors,
-                                  max_depth=cfg.max_depth)
+      fields = steps.child_fields(
+        draft, result, leaf, max_code_errors=cfg.max_code_errors, max_depth=cfg.max_depth
+      )
       new.append(tree.add_child(leaf, **fields))
     children.append(new)
   stats.levels += 1
@@ -126,8 +136,9 @@ def expand_leaves(leaves: Sequence[tuple[tree_lib.Tree, tree_lib.Node]], engine:
   return children
 
 
-def grade(trees_children: Sequence[tuple[tree_lib.Tree, Sequence[tree_lib.Node]]],
-          stats: SearchStats) -> None:
+def grade(
+  trees_children: Sequence[tuple[tree_lib.Tree, Sequence[tree_lib.Node]]], stats: SearchStats
+) -> None:
   """Marks terminal children correct/incorrect against the gold answer (when there is one)."""
   with stats.timed("grading_s"):
     for tree, children in trees_children:
@@ -140,8 +151,9 @@ def grade(trees_children: Sequence[tuple[tree_lib.Tree, Sequence[tree_lib.Node]]
           child.correct = grading.is_equivalent(child.answer, tree.gold)
 
 
-def score(nodes: Sequence[tuple[tree_lib.Tree, tree_lib.Node]], scorer: ScorerLike,
-          stats: SearchStats) -> None:
+def score(
+  nodes: Sequence[tuple[tree_lib.Tree, tree_lib.Node]], scorer: ScorerLike, stats: SearchStats
+) -> None:
   """Sets `ppm` on every node with one PPM call (invalid terminals are not scored).
 
   Identical texts (the same step reached by several runs on one problem) are scored once.

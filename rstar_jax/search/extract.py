@@ -8,6 +8,7 @@
   the prefix; plus the 2 best correct full trajectories (no code errors) against the 2 worst
   wrong ones.
 """
+
 import argparse
 import collections
 from collections.abc import Iterable, Sequence
@@ -37,6 +38,7 @@ def difficulty(tree: tree_lib.Tree) -> str:
 @dataclasses.dataclass(frozen=True)
 class Trajectory:
   """A root-to-terminal path; Q statistics are over its steps."""
+
   leaf: tree_lib.Node
   steps: tuple[tree_lib.Node, ...]
 
@@ -100,13 +102,18 @@ def step_pairs(tree: tree_lib.Tree) -> list[schemas.PPMPair]:
     children = tree.children(node)
     pos = sorted((c for c in children if below[c.index][0]), key=lambda c: -c.q)[:PAIRS_PER_SIDE]
     chosen = {c.index for c in pos}
-    neg = sorted((c for c in children if below[c.index][1] and c.index not in chosen),
-                 key=lambda c: c.q)[:PAIRS_PER_SIDE]
+    neg = sorted(
+      (c for c in children if below[c.index][1] and c.index not in chosen), key=lambda c: c.q
+    )[:PAIRS_PER_SIDE]
     if not pos or not neg:
       continue
     prompt = base + tree.solution(node)
-    pairs += [schemas.PPMPair(tree.problem_id, prompt, p.text, n.text, p.q, n.q)
-              for p in pos for n in neg if p.q > n.q]
+    pairs += [
+      schemas.PPMPair(tree.problem_id, prompt, p.text, n.text, p.q, n.q)
+      for p in pos
+      for n in neg
+      if p.q > n.q
+    ]
   return pairs
 
 
@@ -119,8 +126,11 @@ def answer_pairs(tree: tree_lib.Tree) -> list[schemas.PPMPair]:
   good = _best_first(t for t in trajs if t.correct and not t.has_code_error)[:PAIRS_PER_SIDE]
   bad = _best_first(t for t in trajs if not t.correct)[::-1][:PAIRS_PER_SIDE]
   prompt = prompts.policy_prompt(tree.question)
-  return [schemas.PPMPair(tree.problem_id, prompt, g.text, b.text, g.mean_q, b.mean_q)
-          for g in good for b in bad]
+  return [
+    schemas.PPMPair(tree.problem_id, prompt, g.text, b.text, g.mean_q, b.mean_q)
+    for g in good
+    for b in bad
+  ]
 
 
 def ppm_pairs(tree: tree_lib.Tree) -> list[schemas.PPMPair]:
@@ -140,19 +150,25 @@ class ExtractSummary:
     return dataclasses.asdict(self)
 
 
-def extract(trees: Sequence[tree_lib.Tree], sft_dir: str | os.PathLike | None,
-            ppm_dir: str | os.PathLike | None) -> ExtractSummary:
+def extract(
+  trees: Sequence[tree_lib.Tree],
+  sft_dir: str | os.PathLike | None,
+  ppm_dir: str | os.PathLike | None,
+) -> ExtractSummary:
   """Writes the SFT and PPM datasets (either may be skipped with None); returns the counts."""
   counts = collections.Counter({EASY: 0, MEDIUM: 0, HARD: 0})
   counts.update(difficulty(t) for t in trees)
   sft = [e for t in trees for e in sft_examples(t)]
   pairs = [p for t in trees for p in ppm_pairs(t)]
   extra = {"difficulty": dict(counts), "problems": len(trees)}
-  for directory, examples, kind in ((sft_dir, sft, schemas.SFTExample),
-                                    (ppm_dir, pairs, schemas.PPMPair)):
+  for directory, examples, kind in (
+    (sft_dir, sft, schemas.SFTExample),
+    (ppm_dir, pairs, schemas.PPMPair),
+  ):
     if directory is not None:
-      records.write_dataset(directory, [e.to_record() for e in examples], schema=kind.SCHEMA,
-                            manifest_extra=extra)
+      records.write_dataset(
+        directory, [e.to_record() for e in examples], schema=kind.SCHEMA, manifest_extra=extra
+      )
   return ExtractSummary(len(trees), dict(counts), len(sft), len(pairs))
 
 

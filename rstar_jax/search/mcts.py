@@ -7,6 +7,7 @@ child's reward is backed up along its path as soon as it is created, while inval
 'ppm' and 'eval' modes every new non-terminal child starts at W = PPM score, N = 1. All trees of a batch advance in lockstep: one
 level is one `expand_leaves` call for the leaves of every tree that needs one.
 """
+
 from collections.abc import Sequence
 import dataclasses
 import hashlib
@@ -27,6 +28,7 @@ def stable_seed(*parts: object) -> int:
 @dataclasses.dataclass
 class _Rollouts:
   """The rollout state machine of one tree."""
+
   tree: tree_lib.Tree
   run: int
   budget: int
@@ -48,7 +50,8 @@ class _Rollouts:
       self.budget += cfg.extra_rollouts[self.stage]
       self.stage += 1
       self.rng = np.random.default_rng(
-          stable_seed(cfg.seed, self.tree.problem_id, self.run, "stage", self.stage))
+        stable_seed(cfg.seed, self.tree.problem_id, self.run, "stage", self.stage)
+      )
     self.current = tree_lib.select_leaf(self.tree, cfg.c_puct, self.rng)
     if self.current is not None:
       self.started += 1
@@ -66,10 +69,16 @@ class _Rollouts:
       node.terminal = True
 
 
-def search_trees(trees: Sequence[tree_lib.Tree], engine: expand_lib.EngineLike,
-                 scorer: expand_lib.ScorerLike | None, pool: expand_lib.PoolLike,
-                 cfg: SearchConfig, *, runs: Sequence[int] | None = None,
-                 stats: expand_lib.SearchStats | None = None) -> expand_lib.SearchStats:
+def search_trees(
+  trees: Sequence[tree_lib.Tree],
+  engine: expand_lib.EngineLike,
+  scorer: expand_lib.ScorerLike | None,
+  pool: expand_lib.PoolLike,
+  cfg: SearchConfig,
+  *,
+  runs: Sequence[int] | None = None,
+  stats: expand_lib.SearchStats | None = None,
+) -> expand_lib.SearchStats:
   """Runs MCTS on every tree until each has spent its rollouts (or is exhausted).
 
   `runs[i]` distinguishes independent runs on the same problem (evaluation): it enters the seed.
@@ -82,9 +91,10 @@ def search_trees(trees: Sequence[tree_lib.Tree], engine: expand_lib.EngineLike,
       raise ValueError(f"mode {cfg.mode!r} needs gold answers; missing for {missing[:5]}")
   stats = stats if stats is not None else expand_lib.SearchStats()
   runs = list(runs) if runs is not None else [0] * len(trees)
-  states = [_Rollouts(t, run, cfg.rollouts,
-                      np.random.default_rng(stable_seed(cfg.seed, t.problem_id, run)))
-            for t, run in zip(trees, runs, strict=True)]
+  states = [
+    _Rollouts(t, run, cfg.rollouts, np.random.default_rng(stable_seed(cfg.seed, t.problem_id, run)))
+    for t, run in zip(trees, runs, strict=True)
+  ]
   level_rng = np.random.default_rng(stable_seed(cfg.seed, *(t.problem_id for t in trees)))
   with stats.timed("total_s"):
     while True:
@@ -92,8 +102,9 @@ def search_trees(trees: Sequence[tree_lib.Tree], engine: expand_lib.EngineLike,
       if not active:
         break
       leaves = [(s.tree, s.current) for s in active]
-      children = expand_lib.expand_leaves(leaves, engine, pool, cfg,
-                                          int(level_rng.integers(2**31)), stats)
+      children = expand_lib.expand_leaves(
+        leaves, engine, pool, cfg, int(level_rng.integers(2**31)), stats
+      )
       pairs = [(s.tree, c) for s, row in zip(active, children) for c in row]
       expand_lib.grade([(s.tree, row) for s, row in zip(active, children)], stats)
       if cfg.mode != "terminal":
@@ -110,10 +121,15 @@ def search_trees(trees: Sequence[tree_lib.Tree], engine: expand_lib.EngineLike,
   return stats
 
 
-def search_batch(problems: Sequence, engine: expand_lib.EngineLike,
-                 scorer: expand_lib.ScorerLike | None, pool: expand_lib.PoolLike,
-                 cfg: SearchConfig, *,
-                 stats: expand_lib.SearchStats | None = None) -> list[tree_lib.Tree]:
+def search_batch(
+  problems: Sequence,
+  engine: expand_lib.EngineLike,
+  scorer: expand_lib.ScorerLike | None,
+  pool: expand_lib.PoolLike,
+  cfg: SearchConfig,
+  *,
+  stats: expand_lib.SearchStats | None = None,
+) -> list[tree_lib.Tree]:
   """One tree per problem (`Problem(id, question, answer)`), all searched together."""
   trees = [tree_lib.Tree(p.id, p.question, p.answer) for p in problems]
   search_trees(trees, engine, scorer, pool, cfg, stats=stats)

@@ -5,6 +5,7 @@ temporary name and renamed), so a run killed at any moment loses at most the bat
 restart the finished problem ids are read back from the shards and skipped: no problem is lost
 or written twice.
 """
+
 import collections
 from collections.abc import Sequence
 import dataclasses
@@ -26,8 +27,9 @@ TREE_DIR = "trees"
 TREE_PREFIX = "trees"
 
 
-def tree_store(out_dir: str | os.PathLike, process_index: int = 0,
-               process_count: int = 1) -> records.ShardSequence:
+def tree_store(
+  out_dir: str | os.PathLike, process_index: int = 0, process_count: int = 1
+) -> records.ShardSequence:
   """Where one process appends its shards; with several processes each has its own prefix."""
   prefix = TREE_PREFIX if process_count == 1 else f"{TREE_PREFIX}-p{process_index:04d}"
   return records.ShardSequence(pathlib.Path(out_dir) / TREE_DIR, prefix)
@@ -35,13 +37,17 @@ def tree_store(out_dir: str | os.PathLike, process_index: int = 0,
 
 def finished_ids(out_dir: str | os.PathLike) -> set[str]:
   """Ids of every problem with a tree in `out_dir`, whichever process wrote it."""
-  return {r["problem_id"] for p in records.shard_paths(pathlib.Path(out_dir) / TREE_DIR)
-          for r in records.read_shard(p)}
+  return {
+    r["problem_id"]
+    for p in records.shard_paths(pathlib.Path(out_dir) / TREE_DIR)
+    for r in records.read_shard(p)
+  }
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchSummary:
   """What one `run_search` call did (resumed problems are counted in `skipped`)."""
+
   searched: int
   skipped: int
   missing_answer: tuple[str, ...]
@@ -65,11 +71,19 @@ def _check_unique(problems: Sequence) -> None:
     raise ValueError(f"problem ids must be unique; repeated: {dups[:10]}")
 
 
-def run_search(problems: Sequence, engine: expand_lib.EngineLike,
-               scorer: expand_lib.ScorerLike | None, pool: expand_lib.PoolLike,
-               cfg: SearchConfig, out_dir: str | os.PathLike, *, jsonl_mirror: bool = True,
-               progress: bool = True, process_index: int = 0,
-               process_count: int = 1) -> SearchSummary:
+def run_search(
+  problems: Sequence,
+  engine: expand_lib.EngineLike,
+  scorer: expand_lib.ScorerLike | None,
+  pool: expand_lib.PoolLike,
+  cfg: SearchConfig,
+  out_dir: str | os.PathLike,
+  *,
+  jsonl_mirror: bool = True,
+  progress: bool = True,
+  process_index: int = 0,
+  process_count: int = 1,
+) -> SearchSummary:
   """Searches every problem not yet in `out_dir`, one batch of `cfg.batch_size` at a time.
 
   Problems are `Problem(id, question, answer)`; each tree record is `Tree.to_dict()` plus the
@@ -88,26 +102,35 @@ def run_search(problems: Sequence, engine: expand_lib.EngineLike,
   done = finished_ids(out_dir)
   missing = tuple(p.id for p in problems if p.answer is None)
   if missing:
-    logging.warning("skipping %d problems without a gold answer: %s", len(missing),
-                    ", ".join(missing[:20]))
+    logging.warning(
+      "skipping %d problems without a gold answer: %s", len(missing), ", ".join(missing[:20])
+    )
   todo = [p for p in problems if p.id not in done and p.answer is not None]
   stats = expand_lib.SearchStats()
   counts = collections.Counter({extract.EASY: 0, extract.MEDIUM: 0, extract.HARD: 0})
   start = time.perf_counter()
-  with tqdm.tqdm(total=len(todo), desc=f"search[{cfg.mode}]", unit="problem",
-                 disable=not progress) as bar:
+  with tqdm.tqdm(
+    total=len(todo), desc=f"search[{cfg.mode}]", unit="problem", disable=not progress
+  ) as bar:
     for lo in range(0, len(todo), cfg.batch_size):
-      batch = todo[lo:lo + cfg.batch_size]
+      batch = todo[lo : lo + cfg.batch_size]
       trees = mcts.search_batch(batch, engine, scorer, pool, cfg, stats=stats)
       classes = [extract.difficulty(t) for t in trees]
       counts.update(classes)
-      store.append([{**t.to_dict(), "difficulty": c, "mode": cfg.mode}
-                    for t, c in zip(trees, classes)], jsonl_mirror=jsonl_mirror)
+      store.append(
+        [{**t.to_dict(), "difficulty": c, "mode": cfg.mode} for t, c in zip(trees, classes)],
+        jsonl_mirror=jsonl_mirror,
+      )
       bar.update(len(batch))
-      bar.set_postfix(solved=counts[extract.EASY] + counts[extract.MEDIUM],
-                      expansions=stats.expansions)
-  return SearchSummary(searched=len(todo), skipped=len(problems) - len(todo) - len(missing),
-                       missing_answer=missing,
-                       solved=counts[extract.EASY] + counts[extract.MEDIUM],
-                       difficulty=dict(counts), wall_s=time.perf_counter() - start,
-                       stats=stats.to_dict())
+      bar.set_postfix(
+        solved=counts[extract.EASY] + counts[extract.MEDIUM], expansions=stats.expansions
+      )
+  return SearchSummary(
+    searched=len(todo),
+    skipped=len(problems) - len(todo) - len(missing),
+    missing_answer=missing,
+    solved=counts[extract.EASY] + counts[extract.MEDIUM],
+    difficulty=dict(counts),
+    wall_s=time.perf_counter() - start,
+    stats=stats.to_dict(),
+  )

@@ -4,6 +4,7 @@ They follow the `Engine.expand` / `Scorer.score` contracts (docs/architecture.md
 known outputs, so the search can be checked against hand computation and its own host overhead
 measured without any model time.
 """
+
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -32,8 +33,9 @@ class ScriptedPolicy:
     self.script = dict(script)
     self.calls: list[list[str]] = []
 
-  def expand(self, prompt_texts: Sequence[str], n: int,
-             sampling: SamplingParams) -> list[list[Candidate]]:
+  def expand(
+    self, prompt_texts: Sequence[str], n: int, sampling: SamplingParams
+  ) -> list[list[Candidate]]:
     del sampling
     self.calls.append(list(prompt_texts))
     rows = []
@@ -56,14 +58,16 @@ class GeneratedPolicy:
     self.step_fn = step_fn
     self.calls = 0
 
-  def expand(self, prompt_texts: Sequence[str], n: int,
-             sampling: SamplingParams) -> list[list[Candidate]]:
+  def expand(
+    self, prompt_texts: Sequence[str], n: int, sampling: SamplingParams
+  ) -> list[list[Candidate]]:
     self.calls += 1
     rows = []
     for text in prompt_texts:
       question, solution = prompts.split_prompt(text)
-      rows.append([make_candidate(self.step_fn(question, solution, i, sampling.seed))
-                   for i in range(n)])
+      rows.append(
+        [make_candidate(self.step_fn(question, solution, i, sampling.seed)) for i in range(n)]
+      )
     return rows
 
 

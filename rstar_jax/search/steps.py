@@ -3,6 +3,7 @@
 Pure text logic, no I/O: dedup and the answer rule, classifying a candidate (answer step, code
 step to execute, or invalid), and folding the executor's result into the step.
 """
+
 from collections.abc import Sequence
 import dataclasses
 from typing import Protocol
@@ -29,6 +30,7 @@ class ExecResultLike(Protocol):
 @dataclasses.dataclass
 class Draft:
   """A candidate step before its code has run. `program` is set iff it must be executed."""
+
   text: str
   stop_reason: str
   answer: str | None = None
@@ -83,11 +85,22 @@ def error_text(result: ExecResultLike) -> str:
   return f"{result.error_type or 'Error'}: {result.error_message or ''}".rstrip(": ")
 
 
-def child_fields(draft: Draft, result: ExecResultLike | None, parent: tree_lib.Node, *,
-                 max_code_errors: int, max_depth: int) -> dict:
+def child_fields(
+  draft: Draft,
+  result: ExecResultLike | None,
+  parent: tree_lib.Node,
+  *,
+  max_code_errors: int,
+  max_depth: int,
+) -> dict:
   """The fields of the child node a draft (and its execution result) becomes."""
-  fields = dict(text=draft.text, stop_reason=draft.stop_reason, answer=draft.answer,
-                invalid=draft.invalid, terminal=draft.terminal)
+  fields = dict(
+    text=draft.text,
+    stop_reason=draft.stop_reason,
+    answer=draft.answer,
+    invalid=draft.invalid,
+    terminal=draft.terminal,
+  )
   if result is not None:
     output = result.stdout if result.ok else error_text(result)
     errors = 0 if result.ok else parent.consecutive_errors + 1

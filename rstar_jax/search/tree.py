@@ -5,6 +5,7 @@ child scores 0 rather than +inf, terminal children are skipped, and a node whose
 terminal becomes terminal itself. Ties are broken at random, so the first choice among unvisited
 (or equally scored) children is uniform.
 """
+
 import dataclasses
 import math
 from typing import Any
@@ -23,6 +24,7 @@ INVALID_DEAD_END = "dead_end"
 @dataclasses.dataclass(eq=False)
 class Node:
   """One reasoning step. `text` is the step as generated plus any `<output>` block."""
+
   index: int
   parent: int | None
   depth: int
@@ -100,8 +102,12 @@ class Tree:
     return [n for n in self.nodes if n.terminal and n.parent is not None and not n.children]
 
   def to_dict(self) -> dict[str, Any]:
-    return {"problem_id": self.problem_id, "question": self.question, "gold": self.gold,
-            "nodes": [n.to_dict() for n in self.nodes]}
+    return {
+      "problem_id": self.problem_id,
+      "question": self.question,
+      "gold": self.gold,
+      "nodes": [n.to_dict() for n in self.nodes],
+    }
 
   @classmethod
   def from_dict(cls, record: dict[str, Any]) -> "Tree":

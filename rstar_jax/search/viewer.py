@@ -5,6 +5,7 @@ PPM value, code output and, for terminals, the answer and whether it was correct
 
   python -m rstar_jax.search.viewer --trees=OUT/trees --problem_id=gsm8k-12 --out=tree.html
 """
+
 import argparse
 from collections.abc import Sequence
 import html
@@ -37,8 +38,13 @@ def _node_class(node: tree_lib.Node) -> str:
 
 
 def _summary(node: tree_lib.Node) -> str:
-  parts = [f"#{node.index}", f"d={node.depth}", f"N={node.visits}", f"Q={_fmt(node.q)}",
-           f"PPM={_fmt(node.ppm)}"]
+  parts = [
+    f"#{node.index}",
+    f"d={node.depth}",
+    f"N={node.visits}",
+    f"Q={_fmt(node.q)}",
+    f"PPM={_fmt(node.ppm)}",
+  ]
   if node.terminal and not node.children:
     if node.invalid is not None:
       parts.append(f"INVALID ({node.invalid})")
@@ -58,8 +64,10 @@ def _render(tree: tree_lib.Tree, node: tree_lib.Node, out: list[str]) -> None:
     out.append(f"<pre>{html.escape(node.text)}</pre>")
   if node.output is not None:
     kind = "err" if node.code_error else "out"
-    out.append(f'<pre class="{kind}">{"error" if node.code_error else "output"}: '
-               f"{html.escape(node.output)}</pre>")
+    out.append(
+      f'<pre class="{kind}">{"error" if node.code_error else "output"}: '
+      f"{html.escape(node.output)}</pre>"
+    )
   for child in tree.children(node):
     _render(tree, child, out)
   out.append("</details>")
@@ -69,16 +77,18 @@ def render_html(tree: tree_lib.Tree) -> str:
   """The whole page for one tree."""
   terminals = tree.terminals()
   good = sum(bool(n.correct) for n in terminals)
-  out = ["<!DOCTYPE html><html><head><meta charset='utf-8'>",
-         f"<title>{html.escape(tree.problem_id)}</title><style>{_STYLE}</style></head><body>",
-         f"<h2>Problem {html.escape(tree.problem_id)}</h2>",
-         f"<pre>{html.escape(tree.question)}</pre>",
-         f"<p>gold answer: <b>{html.escape(str(tree.gold))}</b> · nodes: {len(tree.nodes)} · "
-         f"terminals: {len(terminals)} ({good} correct) · difficulty: "
-         f"{extract.difficulty(tree)}</p>",
-         "<p class='legend'><span class='correct'>green: correct leaf</span>"
-         "<span class='wrong'>red: wrong answer</span><span class='invalid'>brown: invalid"
-         "</span></p>"]
+  out = [
+    "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+    f"<title>{html.escape(tree.problem_id)}</title><style>{_STYLE}</style></head><body>",
+    f"<h2>Problem {html.escape(tree.problem_id)}</h2>",
+    f"<pre>{html.escape(tree.question)}</pre>",
+    f"<p>gold answer: <b>{html.escape(str(tree.gold))}</b> · nodes: {len(tree.nodes)} · "
+    f"terminals: {len(terminals)} ({good} correct) · difficulty: "
+    f"{extract.difficulty(tree)}</p>",
+    "<p class='legend'><span class='correct'>green: correct leaf</span>"
+    "<span class='wrong'>red: wrong answer</span><span class='invalid'>brown: invalid"
+    "</span></p>",
+  ]
   _render(tree, tree.root, out)
   out.append("</body></html>")
   return "\n".join(out)
@@ -96,8 +106,7 @@ def main(argv: Sequence[str] | None = None) -> pathlib.Path:
   parser.add_argument("--problem_id", default=None, help="Problem to show (default: first).")
   parser.add_argument("--out", default="tree.html", help="Where to write the page.")
   args = parser.parse_args(argv)
-  chosen = [t for t in extract.load_trees(args.trees)
-            if args.problem_id in (None, t.problem_id)]
+  chosen = [t for t in extract.load_trees(args.trees) if args.problem_id in (None, t.problem_id)]
   if not chosen:
     parser.error(f"problem {args.problem_id!r} not found in {args.trees}")
   return write_html(chosen[0], args.out)

@@ -4,6 +4,7 @@ Public API (see docs/architecture.md):
   train_sft(SFTConfig, *, data_dir, init, tokenizer, out_dir, mesh=None, callbacks=()) -> TrainResult
   train_ppm(PPMConfig, *, data_dir, init, tokenizer, out_dir, mesh=None, callbacks=()) -> TrainResult
 """
+
 from rstar_jax.training.config import PPMConfig
 from rstar_jax.training.config import SFTConfig
 from rstar_jax.training.config import TrainConfig
@@ -12,5 +13,12 @@ from rstar_jax.training.loop import TrainResult
 from rstar_jax.training.ppm import train_ppm
 from rstar_jax.training.sft import train_sft
 
-__all__ = ["NonFiniteLossError", "PPMConfig", "SFTConfig", "TrainConfig", "TrainResult",
-           "train_ppm", "train_sft"]
+__all__ = [
+  "NonFiniteLossError",
+  "PPMConfig",
+  "SFTConfig",
+  "TrainConfig",
+  "TrainResult",
+  "train_ppm",
+  "train_sft",
+]

@@ -4,6 +4,7 @@ Restores go onto the live arrays' concrete NamedShardings (abstract `eval_shape`
 `set_mesh` fail on this orbax version), after checking that the checkpoint was written for a model
 with the same parameter names, shapes and dtypes.
 """
+
 import pathlib
 from typing import Any
 
@@ -18,8 +19,11 @@ def _abstract(tree: Any) -> Any:
 def _mismatch(saved: dict[str, Any], live: dict[str, Any]) -> str:
   missing = sorted(set(live) - set(saved))
   extra = sorted(set(saved) - set(live))
-  changed = [f"{k}: checkpoint {saved[k]} vs model {live[k]}"
-             for k in sorted(set(saved) & set(live)) if list(saved[k]) != list(live[k])]
+  changed = [
+    f"{k}: checkpoint {saved[k]} vs model {live[k]}"
+    for k in sorted(set(saved) & set(live))
+    if list(saved[k]) != list(live[k])
+  ]
   parts = []
   if missing:
     parts.append(f"missing in checkpoint {missing[:5]}{'...' if len(missing) > 5 else ''}")
@@ -33,35 +37,54 @@ def _mismatch(saved: dict[str, Any], live: dict[str, Any]) -> str:
 class Checkpointer:
   """Keeps the last `keep` checkpoints of a run under `directory`."""
 
-  def __init__(self, directory: str | pathlib.Path, *, keep: int, async_save: bool,
-               fingerprint: dict[str, Any]):
+  def __init__(
+    self, directory: str | pathlib.Path, *, keep: int, async_save: bool, fingerprint: dict[str, Any]
+  ):
     self.directory = pathlib.Path(directory).absolute()
     self.fingerprint = fingerprint
     self._manager = ocp.CheckpointManager(
-        self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep,
-                                             enable_async_checkpointing=async_save))
+      self.directory,
+      options=ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=async_save),
+    )
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
-  def save(self, step: int, params: Any, opt_state: Any, *, data_state: dict[str, Any],
-           history: list[dict[str, float]]) -> None:
+  def save(
+    self,
+    step: int,
+    params: Any,
+    opt_state: Any,
+    *,
+    data_state: dict[str, Any],
+    history: list[dict[str, float]],
+  ) -> None:
     meta = {"step": step, "data": data_state, "fingerprint": self.fingerprint, "history": history}
-    self._manager.save(step, args=ocp.args.Composite(
-        params=ocp.args.StandardSave(params), opt_state=ocp.args.StandardSave(opt_state),
-        meta=ocp.args.JsonSave(meta)))
+    self._manager.save(
+      step,
+      args=ocp.args.Composite(
+        params=ocp.args.StandardSave(params),
+        opt_state=ocp.args.StandardSave(opt_state),
+        meta=ocp.args.JsonSave(meta),
+      ),
+    )
 
   def restore(self, step: int, params: Any, opt_state: Any) -> tuple[Any, Any, dict[str, Any]]:
     """(params, opt_state, meta) of `step`, placed like the given live `params` / `opt_state`."""
     meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
     problem = _mismatch(meta["fingerprint"], self.fingerprint)
     if problem:
-      raise ValueError(f"checkpoint {self.directory}/{step} was written for a different model "
-                       f"config than the one being trained: {problem}")
-    out = self._manager.restore(step, args=ocp.args.Composite(
+      raise ValueError(
+        f"checkpoint {self.directory}/{step} was written for a different model "
+        f"config than the one being trained: {problem}"
+      )
+    out = self._manager.restore(
+      step,
+      args=ocp.args.Composite(
         params=ocp.args.StandardRestore(_abstract(params)),
-        opt_state=ocp.args.StandardRestore(_abstract(opt_state))))
+        opt_state=ocp.args.StandardRestore(_abstract(opt_state)),
+      ),
+    )
     return out["params"], out["opt_state"], meta
 
   def close(self) -> None:

@@ -4,6 +4,7 @@
 hosts and over the `grad_accum` micro-batches, so changing the mesh or the accumulation never
 changes the optimisation problem.
 """
+
 import dataclasses
 from typing import Literal
 
@@ -17,6 +18,7 @@ Objective = Literal["bt", "orm", "pqm"]
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """Settings shared by both trainers (optimizer, schedule, input, checkpoints, logging)."""
+
   lr: float = 7e-6
   epochs: float = 2.0
   max_steps: int | None = None  # Stops early (the schedule still spans `epochs`).
@@ -48,11 +50,13 @@ class TrainConfig:
 
   def __post_init__(self):
     if self.batch_size <= 0 or self.grad_accum <= 0:
-      raise ValueError(f"batch_size and grad_accum must be positive, got {self.batch_size}, "
-                       f"{self.grad_accum}")
+      raise ValueError(
+        f"batch_size and grad_accum must be positive, got {self.batch_size}, {self.grad_accum}"
+      )
     if self.batch_size % self.grad_accum:
-      raise ValueError(f"batch_size={self.batch_size} is not divisible by "
-                       f"grad_accum={self.grad_accum}")
+      raise ValueError(
+        f"batch_size={self.batch_size} is not divisible by grad_accum={self.grad_accum}"
+      )
     if self.overlong not in ("truncate", "drop"):
       raise ValueError(f"overlong must be 'truncate' or 'drop', got {self.overlong!r}")
     if self.schedule not in ("cosine", "linear", "constant"):
@@ -68,6 +72,7 @@ class TrainConfig:
 @dataclasses.dataclass(frozen=True)
 class SFTConfig(TrainConfig):
   """Policy SFT: next-token cross-entropy on response tokens only."""
+
   append_eos: bool = True  # Teaches the policy to stop after the answer step.
   loss_chunk: int = 512  # Tokens per chunk of the fused logits + cross-entropy.
 
@@ -79,6 +84,7 @@ class PPMConfig(TrainConfig):
   'orm' keeps only pairs whose two sides are complete trajectories (both contain
   `terminal_marker`); 'pqm' regresses the raw score of each side onto its `pos_q` / `neg_q`.
   """
+
   objective: Objective = "bt"
   eval_fraction: float = 0.1  # Held-out pairs, split by problem id.
   eval_every: int = 0  # 0: evaluate only at the end.

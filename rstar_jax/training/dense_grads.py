@@ -8,6 +8,7 @@ activation's trailing dims contracted with the weight's leading or trailing dims
 forward and explicitly shaped backward. The math is unchanged; other backends are unaffected in
 results and may keep it off.
 """
+
 from collections.abc import Callable
 import functools
 import math
@@ -35,7 +36,7 @@ def _dense_fwd(x, w, k, w_leading):
 
 def _dense_bwd(k, w_leading, res, g):
   x, w = res
-  size = math.prod(x.shape[x.ndim - k:])
+  size = math.prod(x.shape[x.ndim - k :])
   x2 = x.reshape(-1, size)
   g2 = g.reshape(x2.shape[0], -1).astype(x.dtype)
   contract_rows = (((0,), (0,)), ((), ()))

@@ -4,6 +4,7 @@ The trainers checkpoint flat parameter dicts; turning one back into a model need
 structure, which any HF folder of the same architecture provides (`like`: e.g. the model the
 training started from, or the trainer's own `hf/` export).
 """
+
 import os
 import pathlib
 import shutil
@@ -28,9 +29,15 @@ def _template(like_dir: str | os.PathLike, kind: str):
   return model
 
 
-def export_checkpoint(checkpoint_dir: str | os.PathLike, like_dir: str | os.PathLike,
-                      out_dir: str | os.PathLike, *, step: int | None = None, kind: str = "auto",
-                      tokenizer_dir: str | os.PathLike | None = None) -> pathlib.Path:
+def export_checkpoint(
+  checkpoint_dir: str | os.PathLike,
+  like_dir: str | os.PathLike,
+  out_dir: str | os.PathLike,
+  *,
+  step: int | None = None,
+  kind: str = "auto",
+  tokenizer_dir: str | os.PathLike | None = None,
+) -> pathlib.Path:
   """Writes step `step` (default: latest) of `checkpoint_dir` as an HF folder at `out_dir`.
 
   kind: 'policy', 'ppm' (a policy template gets the value head), or 'auto' (the template's).
@@ -47,24 +54,28 @@ def export_checkpoint(checkpoint_dir: str | os.PathLike, like_dir: str | os.Path
   try:
     step = step if step is not None else manager.latest_step()
     if step is None or step not in manager.all_steps():
-      raise FileNotFoundError(f"{checkpoint_dir}: no checkpoint for step {step} "
-                              f"(steps: {list(manager.all_steps())})")
+      raise FileNotFoundError(
+        f"{checkpoint_dir}: no checkpoint for step {step} (steps: {list(manager.all_steps())})"
+      )
     meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
     saved = meta.get("fingerprint", {})
     ours = mp.fingerprint()
     if saved and saved != ours:
       diff = sorted(set(saved) ^ set(ours)) or sorted(k for k in ours if saved[k] != ours[k])
-      raise ValueError(f"{checkpoint_dir}/{step} does not match the structure of {like_dir} "
-                       f"(kind={kind}); differing parameters: {diff[:6]}")
+      raise ValueError(
+        f"{checkpoint_dir}/{step} does not match the structure of {like_dir} "
+        f"(kind={kind}); differing parameters: {diff[:6]}"
+      )
     abstract = jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), live)
-    params = manager.restore(step, args=ocp.args.Composite(
-        params=ocp.args.StandardRestore(abstract)))["params"]
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), live
+    )
+    params = manager.restore(
+      step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract))
+    )["params"]
   finally:
     manager.close()
   out_dir = pathlib.Path(out_dir)
-  hf.save_model(mp.merge(params), out_dir,
-                tokenizer=hf.load_tokenizer(tokenizer_dir or like_dir))
+  hf.save_model(mp.merge(params), out_dir, tokenizer=hf.load_tokenizer(tokenizer_dir or like_dir))
   return out_dir
 
 

@@ -5,6 +5,7 @@ sequence of global batches; each host then keeps only its rows of each micro-bat
 host knows the lengths of all rows of a global batch, all hosts pad to the same bucketed length and
 the per-host pieces assemble into one global array.
 """
+
 from collections.abc import Callable, Sequence
 import dataclasses
 import math
@@ -23,6 +24,7 @@ HostBatch = dict[str, np.ndarray]
 @dataclasses.dataclass(frozen=True)
 class Ragged:
   """Variable-length rows stored flat (one array and offsets), to keep big datasets compact."""
+
   flat: np.ndarray
   offsets: np.ndarray
 
@@ -37,7 +39,7 @@ class Ragged:
     return len(self.offsets) - 1
 
   def __getitem__(self, i: int) -> np.ndarray:
-    return self.flat[self.offsets[i]:self.offsets[i + 1]]
+    return self.flat[self.offsets[i] : self.offsets[i + 1]]
 
   @property
   def lengths(self) -> np.ndarray:
@@ -53,13 +55,14 @@ def pad_rows(rows: Ragged, idx: np.ndarray, length: int, pad: int | bool) -> np.
   out = np.full((len(idx), length), pad, rows.flat.dtype)
   for j, i in enumerate(idx):
     row = rows[i]
-    out[j, :len(row)] = row
+    out[j, : len(row)] = row
   return out
 
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
   """How a global batch splits into micro-batches and hosts."""
+
   batch_size: int
   grad_accum: int
   process_index: int
@@ -76,33 +79,48 @@ class Layout:
   def host_rows(self, global_idx: np.ndarray) -> np.ndarray:
     """(grad_accum, local_micro) indices of this host's rows of each micro-batch."""
     start = self.process_index * self.local_micro
-    return global_idx.reshape(self.grad_accum, self.micro)[:, start:start + self.local_micro]
+    return global_idx.reshape(self.grad_accum, self.micro)[:, start : start + self.local_micro]
 
 
 def check_layout(layout: Layout, mesh: Mesh) -> None:
   shards = math.prod(mesh.shape[a] for a in BATCH_AXES)
   if layout.micro % shards:
-    raise ValueError(f"micro-batch size {layout.micro} (batch_size {layout.batch_size} / "
-                     f"grad_accum {layout.grad_accum}) is not divisible by the {shards} "
-                     f"batch shards of mesh {dict(mesh.shape)}")
+    raise ValueError(
+      f"micro-batch size {layout.micro} (batch_size {layout.batch_size} / "
+      f"grad_accum {layout.grad_accum}) is not divisible by the {shards} "
+      f"batch shards of mesh {dict(mesh.shape)}"
+    )
   if layout.micro % layout.process_count:
-    raise ValueError(f"micro-batch size {layout.micro} is not divisible by "
-                     f"{layout.process_count} processes")
+    raise ValueError(
+      f"micro-batch size {layout.micro} is not divisible by {layout.process_count} processes"
+    )
 
 
 Batcher = Callable[[np.ndarray, "Layout"], HostBatch]
 
 
-def train_stream(num_examples: int, make_batch: Batcher, *,
-                 layout: Layout, epochs: float, seed: int, max_steps: int | None
-                 ) -> tuple[grain.MapDataset, int]:
+def train_stream(
+  num_examples: int,
+  make_batch: Batcher,
+  *,
+  layout: Layout,
+  epochs: float,
+  seed: int,
+  max_steps: int | None,
+) -> tuple[grain.MapDataset, int]:
   """The run's batches (reshuffled each epoch) and the number of steps the schedule spans."""
   total = int(epochs * num_examples) // layout.batch_size
   if total == 0:
-    raise ValueError(f"{num_examples} usable examples x {epochs} epochs do not fill one batch "
-                     f"of {layout.batch_size}")
-  ds = (grain.MapDataset.range(num_examples).shuffle(seed=seed).repeat(math.ceil(epochs))
-        .batch(layout.batch_size, drop_remainder=True, batch_fn=np.asarray)[:total])
+    raise ValueError(
+      f"{num_examples} usable examples x {epochs} epochs do not fill one batch "
+      f"of {layout.batch_size}"
+    )
+  ds = (
+    grain.MapDataset.range(num_examples)
+    .shuffle(seed=seed)
+    .repeat(math.ceil(epochs))
+    .batch(layout.batch_size, drop_remainder=True, batch_fn=np.asarray)[:total]
+  )
   if max_steps is not None:
     ds = ds[:max_steps]
   return ds.map(lambda idx: make_batch(idx, layout)), total
@@ -116,8 +134,8 @@ def eval_batches(num_examples: int, make_batch: Batcher, *, layout: Layout) -> l
   valid = (idx < num_examples).astype(np.float32)
   out = []
   for start in range(0, len(idx), size):
-    batch = make_batch(np.minimum(idx[start:start + size], num_examples - 1), one)
-    batch["valid"] = batch["valid"] * one.host_rows(valid[start:start + size])
+    batch = make_batch(np.minimum(idx[start : start + size], num_examples - 1), one)
+    batch["valid"] = batch["valid"] * one.host_rows(valid[start : start + size])
     out.append(batch)
   return out
 

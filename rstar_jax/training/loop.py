@@ -1,4 +1,5 @@
 """The training loop shared by the SFT and PPM trainers: resume, step, guard, log, checkpoint."""
+
 from collections.abc import Callable, Sequence
 import dataclasses
 import logging
@@ -28,6 +29,7 @@ Callback = Callable[[int, dict[str, float]], None]
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
   """What a finished (or already finished, when resumed) run produced."""
+
   model: nnx.Module  # The trained policy (SFT) or value model (PPM), on the run's mesh.
   step: int
   history: list[dict[str, float]]  # One entry per step: loss, grad_norm, lr, tokens_per_s, ...
@@ -44,6 +46,7 @@ class NonFiniteLossError(FloatingPointError):
 @dataclasses.dataclass(frozen=True)
 class Task:
   """What differs between trainers: the loss, its weight key and an optional evaluation."""
+
   name: str
   loss_fn: step_lib.LossFn
   weight_key: str
@@ -59,6 +62,7 @@ def _finite(metrics: dict[str, float]) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Setup:
   """A model split for training, its optimizer state and the compiled train step."""
+
   mp: ModelParams
   params: Params
   opt_state: Any
@@ -66,8 +70,9 @@ class Setup:
   train_step: Callable[..., Any]
 
 
-def prepare(cfg: TrainConfig, model: nnx.Module, task: Task, *, total_steps: int,
-            mesh: Mesh) -> Setup:
+def prepare(
+  cfg: TrainConfig, model: nnx.Module, task: Task, *, total_steps: int, mesh: Mesh
+) -> Setup:
   """Parameters on their shardings (a private copy), optimizer state and the jitted step."""
   mp = ModelParams(model)
   param_shardings = mp.shardings(mesh)
@@ -78,14 +83,28 @@ def prepare(cfg: TrainConfig, model: nnx.Module, task: Task, *, total_steps: int
   opt_state = jax.jit(tx.init, out_shardings=opt_shardings)(params)
   build = step_lib.model_builder(mp, cfg.remat)
   train_step = step_lib.make_train_step(
-      task.loss_fn, task.weight_key, build, tx, param_shardings, opt_shardings,
-      dense_grads=cfg.cpu_dense_grads and jax.default_backend() == "cpu")
+    task.loss_fn,
+    task.weight_key,
+    build,
+    tx,
+    param_shardings,
+    opt_shardings,
+    dense_grads=cfg.cpu_dense_grads and jax.default_backend() == "cpu",
+  )
   return Setup(mp, params, opt_state, build, train_step)
 
 
-def run(cfg: TrainConfig, model: nnx.Module, task: Task, *, stream: grain.MapDataset,
-        total_steps: int, out_dir: pathlib.Path, mesh: Mesh,
-        callbacks: Sequence[Callback] = ()) -> tuple[nnx.Module, int, list[dict[str, float]]]:
+def run(
+  cfg: TrainConfig,
+  model: nnx.Module,
+  task: Task,
+  *,
+  stream: grain.MapDataset,
+  total_steps: int,
+  out_dir: pathlib.Path,
+  mesh: Mesh,
+  callbacks: Sequence[Callback] = (),
+) -> tuple[nnx.Module, int, list[dict[str, float]]]:
   """Trains `model` over `stream`, resuming from the latest checkpoint under `out_dir`."""
   setup = prepare(cfg, model, task, total_steps=total_steps, mesh=mesh)
   mp, params, opt_state, train_step = setup.mp, setup.params, setup.opt_state, setup.train_step
@@ -100,8 +119,12 @@ def run(cfg: TrainConfig, model: nnx.Module, task: Task, *, stream: grain.MapDat
         sums[k] = sums.get(k, 0.0) + float(v)
     return {f"eval_{k}": v for k, v in task.summarize(sums).items()}
 
-  ckpt = Checkpointer(out_dir / "checkpoints", keep=cfg.keep_checkpoints,
-                      async_save=cfg.async_checkpointing, fingerprint=mp.fingerprint())
+  ckpt = Checkpointer(
+    out_dir / "checkpoints",
+    keep=cfg.keep_checkpoints,
+    async_save=cfg.async_checkpointing,
+    fingerprint=mp.fingerprint(),
+  )
   it = iter(stream)
   n_steps = len(stream)
   start = ckpt.latest_step() or 0
@@ -111,8 +134,9 @@ def run(cfg: TrainConfig, model: nnx.Module, task: Task, *, stream: grain.MapDat
     it.set_state(meta["data"])
     history = meta["history"]
     logging.info("%s: resumed from %s/%d", task.name, ckpt.directory, start)
-  logger = MetricsLogger(out_dir, total_steps=n_steps, start_step=start,
-                         progress_bar=cfg.progress_bar, name=task.name)
+  logger = MetricsLogger(
+    out_dir, total_steps=n_steps, start_step=start, progress_bar=cfg.progress_bar, name=task.name
+  )
   try:
     host = next(it) if start < n_steps else None
     tick = time.perf_counter()
@@ -124,15 +148,23 @@ def run(cfg: TrainConfig, model: nnx.Module, task: Task, *, stream: grain.MapDat
       raw = {k: float(v) for k, v in jax.device_get(out).items()}
       if not _finite(raw):
         last = ckpt.latest_step()
-        kept = (f"the last good checkpoint {ckpt.directory}/{last} is intact" if last else
-                "no checkpoint had been written yet")
+        kept = (
+          f"the last good checkpoint {ckpt.directory}/{last} is intact"
+          if last
+          else "no checkpoint had been written yet"
+        )
         raise NonFiniteLossError(
-            f"{task.name}: non-finite loss or gradient at step {step} (loss={raw['loss']}, "
-            f"grad_norm={raw['grad_norm']}); training stopped, {kept}")
+          f"{task.name}: non-finite loss or gradient at step {step} (loss={raw['loss']}, "
+          f"grad_norm={raw['grad_norm']}); training stopped, {kept}"
+        )
       now = time.perf_counter()
-      metrics = {"loss": raw["loss"], "grad_norm": raw["grad_norm"],
-                 "lr": float(schedule(step - 1)), "tokens_per_s": tokens / (now - tick),
-                 **task.summarize(raw)}
+      metrics = {
+        "loss": raw["loss"],
+        "grad_norm": raw["grad_norm"],
+        "lr": float(schedule(step - 1)),
+        "tokens_per_s": tokens / (now - tick),
+        **task.summarize(raw),
+      }
       tick = now
       if task.eval_batches and task.eval_every and step % task.eval_every == 0:
         metrics.update(evaluate(params))
@@ -172,8 +204,9 @@ def load_init(init: Any, mesh: Mesh) -> nnx.Module:
   return init
 
 
-def export(model: nnx.Module, out_dir: pathlib.Path, tokenizer: Any, cfg: TrainConfig
-           ) -> pathlib.Path | None:
+def export(
+  model: nnx.Module, out_dir: pathlib.Path, tokenizer: Any, cfg: TrainConfig
+) -> pathlib.Path | None:
   if not cfg.export_hf:
     return None
   path = out_dir / "hf"

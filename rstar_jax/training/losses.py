@@ -3,6 +3,7 @@
 Dividing every micro-batch by the full step's denominator makes gradient accumulation and
 data-parallel sharding give exactly the mean over the global batch.
 """
+
 import math
 from typing import Any
 
@@ -19,32 +20,37 @@ def _ce_sum(logits_btv: jax.Array, labels_bt: jax.Array, weights_bt: jax.Array) 
   return jnp.sum((lse_bt - picked_bt) * weights_bt)
 
 
-def chunked_ce_sum(logits_fn, h_btd: jax.Array, labels_bt: jax.Array, weights_bt: jax.Array,
-                   chunk: int) -> jax.Array:
+def chunked_ce_sum(
+  logits_fn, h_btd: jax.Array, labels_bt: jax.Array, weights_bt: jax.Array, chunk: int
+) -> jax.Array:
   """Sum of weighted next-token CE without holding all (B, T, V) logits for the backward pass.
 
   The sequence is cut into chunks whose logits are recomputed in the backward pass, so peak
   memory is one chunk of logits; `chunk=0` (or a chunk >= T) computes the logits in one go.
   """
-  b, t, d = h_btd.shape
+  b, t, _ = h_btd.shape
   c = math.gcd(t, chunk) if chunk else t
   if c >= t:
     return _ce_sum(logits_fn(h_btd), labels_bt, weights_bt)
   n = t // c
-  split = lambda x: jnp.swapaxes(x.reshape(b, n, c, *x.shape[2:]), 0, 1)
+
+  def split(x):
+    return jnp.swapaxes(x.reshape(b, n, c, *x.shape[2:]), 0, 1)
 
   @jax.checkpoint
   def body(total, xs):
     h_bcd, y_bc, w_bc = xs
     return total + _ce_sum(logits_fn(h_bcd), y_bc, w_bc), None
 
-  total, _ = jax.lax.scan(body, jnp.zeros((), jnp.float32),
-                          (split(h_btd), split(labels_bt), split(weights_bt)))
+  total, _ = jax.lax.scan(
+    body, jnp.zeros((), jnp.float32), (split(h_btd), split(labels_bt), split(weights_bt))
+  )
   return total
 
 
-def sft_loss(model: Any, batch: Batch, denom: jax.Array, *, chunk: int
-             ) -> tuple[jax.Array, dict[str, jax.Array]]:
+def sft_loss(
+  model: Any, batch: Batch, denom: jax.Array, *, chunk: int
+) -> tuple[jax.Array, dict[str, jax.Array]]:
   """Token-mean next-token CE over response tokens (weights are 0 on prompt and padding)."""
   h_btd = model.hidden_states(batch["tokens"], mask_bt=batch["mask"])
   ce = chunked_ce_sum(model.logits, h_btd, batch["labels"], batch["weights"], chunk)
@@ -56,8 +62,7 @@ def pair_scores(model: Any, batch: Batch) -> jax.Array:
   b, two, t = batch["tokens"].shape
   scores_bt = model(batch["tokens"].reshape(b * two, t), mask_bt=batch["mask"].reshape(b * two, t))
   last_b = batch["last"].reshape(b * two)
-  return jnp.take_along_axis(scores_bt, last_b[:, None], axis=1).reshape(b, two).astype(
-      jnp.float32)
+  return jnp.take_along_axis(scores_bt, last_b[:, None], axis=1).reshape(b, two).astype(jnp.float32)
 
 
 def bt_loss_terms(r_b2: jax.Array) -> jax.Array:
@@ -70,8 +75,9 @@ def pqm_loss_terms(r_b2: jax.Array, q_b2: jax.Array) -> jax.Array:
   return 0.5 * jnp.sum(jnp.square(r_b2 - q_b2), axis=-1)
 
 
-def pair_loss(model: Any, batch: Batch, denom: jax.Array, *, objective: str
-              ) -> tuple[jax.Array, dict[str, jax.Array]]:
+def pair_loss(
+  model: Any, batch: Batch, denom: jax.Array, *, objective: str
+) -> tuple[jax.Array, dict[str, jax.Array]]:
   """Mean over valid pairs of the BT/ORM pairwise loss or the PQM regression loss."""
   r_b2 = pair_scores(model, batch)
   terms_b = pqm_loss_terms(r_b2, batch["q"]) if objective == "pqm" else bt_loss_terms(r_b2)

@@ -2,6 +2,7 @@
 
 Only process 0 writes, so multi-host runs produce one log.
 """
+
 import json
 import pathlib
 
@@ -13,17 +14,26 @@ import tqdm
 class MetricsLogger:
   """Appends one JSON line and one TensorBoard scalar set per logged step."""
 
-  def __init__(self, out_dir: str | pathlib.Path, *, total_steps: int, start_step: int,
-               progress_bar: bool, name: str):
+  def __init__(
+    self,
+    out_dir: str | pathlib.Path,
+    *,
+    total_steps: int,
+    start_step: int,
+    progress_bar: bool,
+    name: str,
+  ):
     self._enabled = jax.process_index() == 0
     if not self._enabled:
       return
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    self._jsonl = open(out / "metrics.jsonl", "a", encoding="utf-8")
+    # Open for the logger's lifetime; `close()` closes it.
+    self._jsonl = open(out / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
     self._tb = SummaryWriter(str(out / "tensorboard"))
-    self._bar = tqdm.tqdm(total=total_steps, initial=start_step, desc=name, dynamic_ncols=True,
-                          disable=not progress_bar)
+    self._bar = tqdm.tqdm(
+      total=total_steps, initial=start_step, desc=name, dynamic_ncols=True, disable=not progress_bar
+    )
 
   def log(self, step: int, metrics: dict[str, float]) -> None:
     if not self._enabled:
@@ -32,8 +42,10 @@ class MetricsLogger:
     self._jsonl.flush()
     for key, value in metrics.items():
       self._tb.add_scalar(key, value, step)
-    self._bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()
-                           if k in ("loss", "acc", "eval_acc", "lr")}, refresh=False)
+    self._bar.set_postfix(
+      {k: f"{v:.4g}" for k, v in metrics.items() if k in ("loss", "acc", "eval_acc", "lr")},
+      refresh=False,
+    )
 
   def advance(self, steps: int = 1) -> None:
     if self._enabled:

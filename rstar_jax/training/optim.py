@@ -1,4 +1,5 @@
 """AdamW with warmup then cosine/linear/constant decay, global-norm clipping and decay masking."""
+
 import jax
 import optax
 
@@ -6,7 +7,7 @@ from rstar_jax.training.config import TrainConfig
 
 
 def warmup_steps(cfg: TrainConfig, total_steps: int) -> int:
-  return cfg.warmup_steps or int(round(cfg.warmup_ratio * total_steps))
+  return cfg.warmup_steps or round(cfg.warmup_ratio * total_steps)
 
 
 def make_schedule(cfg: TrainConfig, total_steps: int) -> optax.Schedule:
@@ -31,8 +32,14 @@ def _decay_mask(params):
 
 
 def make_optimizer(cfg: TrainConfig, total_steps: int) -> optax.GradientTransformation:
-  adamw = optax.adamw(make_schedule(cfg, total_steps), b1=cfg.adam_b1, b2=cfg.adam_b2,
-                      eps=cfg.adam_eps, weight_decay=cfg.weight_decay, mask=_decay_mask)
+  adamw = optax.adamw(
+    make_schedule(cfg, total_steps),
+    b1=cfg.adam_b1,
+    b2=cfg.adam_b2,
+    eps=cfg.adam_eps,
+    weight_decay=cfg.weight_decay,
+    mask=_decay_mask,
+  )
   if cfg.clip_norm is None:
     return adamw
   return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), adamw)

@@ -3,6 +3,7 @@
 The trainers keep parameters as `{"layers/0/attn/q/kernel": array}`: string keys checkpoint and
 restore with orbax unchanged, and optax states mirror the same flat dict.
 """
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,8 +34,9 @@ class ModelParams:
 
   def merge(self, params: Mapping[str, jax.Array], rest: Any = None) -> nnx.Module:
     """A model whose parameters are `params` (traceable inside jit)."""
-    state = nnx.from_flat_state([(path, var.replace(params[_key(path)]))
-                                 for path, var in self._vars])
+    state = nnx.from_flat_state(
+      [(path, var.replace(params[_key(path)])) for path, var in self._vars]
+    )
     return nnx.merge(self.graphdef, state, self.rest if rest is None else rest)
 
   def shardings(self, mesh: Mesh) -> dict[str, NamedSharding]:
@@ -43,6 +45,7 @@ class ModelParams:
 
   def fingerprint(self) -> dict[str, list[Any]]:
     """Parameter names with shapes and dtypes: what a checkpoint must match to be restored."""
-    return {_key(path): [list(var.get_value().shape), str(var.get_value().dtype)]
-            for path, var in self._vars}
-
+    return {
+      _key(path): [list(var.get_value().shape), str(var.get_value().dtype)]
+      for path, var in self._vars
+    }

@@ -1,4 +1,5 @@
 """PPM training from the SFT policy: Bradley-Terry pairs, or the ORM / PQM ablation baselines."""
+
 from collections.abc import Sequence
 import functools
 import pathlib
@@ -30,9 +31,16 @@ def value_model(init: Any, mesh: Mesh) -> Any:
   return model if isinstance(model, models.ValueModel) else models.ValueModel.from_policy(model)
 
 
-def train_ppm(cfg: PPMConfig, *, data_dir: str | pathlib.Path, init: Any, tokenizer: Any,
-              out_dir: str | pathlib.Path, mesh: Mesh | None = None,
-              callbacks: Sequence[loop.Callback] = ()) -> loop.TrainResult:
+def train_ppm(
+  cfg: PPMConfig,
+  *,
+  data_dir: str | pathlib.Path,
+  init: Any,
+  tokenizer: Any,
+  out_dir: str | pathlib.Path,
+  mesh: Mesh | None = None,
+  callbacks: Sequence[loop.Callback] = (),
+) -> loop.TrainResult:
   """Trains a PPM on a pair dataset directory, starting from a policy or a `ValueModel`.
 
   `init` is a `Transformer` (its backbone is copied and the LM head replaced by the scalar value
@@ -48,15 +56,45 @@ def train_ppm(cfg: PPMConfig, *, data_dir: str | pathlib.Path, init: Any, tokeni
     layout = loop.host_layout(cfg, mesh)
     pid = loop.pad_id(tokenizer)
     stream, total = inputs.train_stream(
-        len(train), ppm_data.make_pair_batcher(train, pad_id=pid, cfg=cfg), layout=layout,
-        epochs=cfg.epochs, seed=cfg.seed, max_steps=cfg.max_steps)
-    evals = () if held is None else inputs.eval_batches(
-        len(held), ppm_data.make_pair_batcher(held, pad_id=pid, cfg=cfg), layout=layout)
-    task = loop.Task(f"ppm-{cfg.objective}",
-                     functools.partial(losses.pair_loss, objective=cfg.objective), "valid",
-                     _summarize, evals, cfg.eval_every)
-    model, step, history = loop.run(cfg, model, task, stream=stream, total_steps=total,
-                                    out_dir=out, mesh=mesh, callbacks=callbacks)
+      len(train),
+      ppm_data.make_pair_batcher(train, pad_id=pid, cfg=cfg),
+      layout=layout,
+      epochs=cfg.epochs,
+      seed=cfg.seed,
+      max_steps=cfg.max_steps,
+    )
+    evals = (
+      ()
+      if held is None
+      else inputs.eval_batches(
+        len(held), ppm_data.make_pair_batcher(held, pad_id=pid, cfg=cfg), layout=layout
+      )
+    )
+    task = loop.Task(
+      f"ppm-{cfg.objective}",
+      functools.partial(losses.pair_loss, objective=cfg.objective),
+      "valid",
+      _summarize,
+      evals,
+      cfg.eval_every,
+    )
+    model, step, history = loop.run(
+      cfg,
+      model,
+      task,
+      stream=stream,
+      total_steps=total,
+      out_dir=out,
+      mesh=mesh,
+      callbacks=callbacks,
+    )
     hf_dir = loop.export(model, out, tokenizer, cfg)
-  return loop.TrainResult(model, step, history, loop.final_metrics(history),
-                          loop.stats_dict(stats), out / "checkpoints", hf_dir)
+  return loop.TrainResult(
+    model,
+    step,
+    history,
+    loop.final_metrics(history),
+    loop.stats_dict(stats),
+    out / "checkpoints",
+    hf_dir,
+  )

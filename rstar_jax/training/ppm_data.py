@@ -1,4 +1,5 @@
 """PPM pair dataset: records -> (prompt+pos, prompt+neg) tokens -> train / held-out split -> batches."""
+
 import dataclasses
 import pathlib
 
@@ -25,12 +26,14 @@ class PairData:
     def take(rows: inputs.Ragged) -> inputs.Ragged:
       return inputs.Ragged.from_rows([rows[i] for i in idx], np.int32)
 
-    return PairData(take(self.pos), take(self.neg), self.q_n2[idx],
-                    tuple(self.problem_ids[i] for i in idx))
+    return PairData(
+      take(self.pos), take(self.neg), self.q_n2[idx], tuple(self.problem_ids[i] for i in idx)
+    )
 
 
-def load_pairs(data_dir: str | pathlib.Path, tokenizer: encode.Tokenizer, cfg: PPMConfig
-               ) -> tuple[PairData, encode.EncodeStats]:
+def load_pairs(
+  data_dir: str | pathlib.Path, tokenizer: encode.Tokenizer, cfg: PPMConfig
+) -> tuple[PairData, encode.EncodeStats]:
   """Tokenised pairs; ORM keeps complete-trajectory pairs only, PQM requires Q-values."""
   stats = encode.EncodeStats()
   pos, neg, qs, ids = [], [], [], []
@@ -38,13 +41,17 @@ def load_pairs(data_dir: str | pathlib.Path, tokenizer: encode.Tokenizer, cfg: P
     stats.records += 1
     if cfg.objective == "pqm" and pair.pos_q is None:
       raise ValueError(f"{where}: missing fields 'pos_q', 'neg_q' (PQM trains on Q-values)")
-    if cfg.objective == "orm" and not (cfg.terminal_marker in pair.pos
-                                       and cfg.terminal_marker in pair.neg):
+    if cfg.objective == "orm" and not (
+      cfg.terminal_marker in pair.pos and cfg.terminal_marker in pair.neg
+    ):
       stats.filtered += 1
       continue
-    sides = [encode.encode_scored(pair.prompt + side, tokenizer, max_len=cfg.max_len,
-                                  overlong=cfg.overlong, stats=stats)
-             for side in (pair.pos, pair.neg)]
+    sides = [
+      encode.encode_scored(
+        pair.prompt + side, tokenizer, max_len=cfg.max_len, overlong=cfg.overlong, stats=stats
+      )
+      for side in (pair.pos, pair.neg)
+    ]
     if sides[0] is None or sides[1] is None:
       continue
     stats.used += 1
@@ -54,15 +61,23 @@ def load_pairs(data_dir: str | pathlib.Path, tokenizer: encode.Tokenizer, cfg: P
     ids.append(pair.problem_id)
   stats.log(f"PPM pairs {data_dir}")
   if not pos:
-    raise ValueError(f"PPM pairs {data_dir}: no usable pair among {stats.records} records "
-                     f"({stats.filtered} not complete trajectories for ORM, "
-                     f"{stats.dropped_overlong} sides longer than max_len={cfg.max_len})")
-  data = PairData(inputs.Ragged.from_rows(pos, np.int32), inputs.Ragged.from_rows(neg, np.int32),
-                  np.asarray(qs, np.float32), tuple(ids))
+    raise ValueError(
+      f"PPM pairs {data_dir}: no usable pair among {stats.records} records "
+      f"({stats.filtered} not complete trajectories for ORM, "
+      f"{stats.dropped_overlong} sides longer than max_len={cfg.max_len})"
+    )
+  data = PairData(
+    inputs.Ragged.from_rows(pos, np.int32),
+    inputs.Ragged.from_rows(neg, np.int32),
+    np.asarray(qs, np.float32),
+    tuple(ids),
+  )
   return data, stats
 
 
-def split_by_problem(data: PairData, fraction: float, seed: int) -> tuple[PairData, PairData | None]:
+def split_by_problem(
+  data: PairData, fraction: float, seed: int
+) -> tuple[PairData, PairData | None]:
   """Holds out whole problems, so held-out accuracy never sees a training prefix."""
   problems = sorted(set(data.problem_ids))
   n_eval = round(fraction * len(problems))
@@ -81,13 +96,19 @@ def make_pair_batcher(data: PairData, *, pad_id: int, cfg: PPMConfig) -> inputs.
     rows_am = layout.host_rows(idx)
     t = inputs.bucket_length(int(lengths_n2[idx].max()), cfg.bucket_multiple, cfg.max_len)
     flat = rows_am.reshape(-1)
-    tokens = np.stack([inputs.pad_rows(data.pos, flat, t, pad_id),
-                       inputs.pad_rows(data.neg, flat, t, pad_id)], axis=1)
+    tokens = np.stack(
+      [inputs.pad_rows(data.pos, flat, t, pad_id), inputs.pad_rows(data.neg, flat, t, pad_id)],
+      axis=1,
+    )
     lens_m2 = lengths_n2[flat]
     mask = np.arange(t)[None, None, :] < lens_m2[..., None]
     am = rows_am.shape
-    return {"tokens": tokens.reshape(*am, 2, t), "mask": mask.reshape(*am, 2, t),
-            "last": (lens_m2 - 1).astype(np.int32).reshape(*am, 2),
-            "q": data.q_n2[flat].reshape(*am, 2), "valid": np.ones(am, np.float32)}
+    return {
+      "tokens": tokens.reshape(*am, 2, t),
+      "mask": mask.reshape(*am, 2, t),
+      "last": (lens_m2 - 1).astype(np.int32).reshape(*am, 2),
+      "q": data.q_n2[flat].reshape(*am, 2),
+      "valid": np.ones(am, np.float32),
+    }
 
   return make

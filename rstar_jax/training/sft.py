@@ -1,4 +1,5 @@
 """SFT of the policy on verified trajectories: next-token cross-entropy on response tokens."""
+
 from collections.abc import Sequence
 import functools
 import pathlib
@@ -20,13 +21,21 @@ def _summarize(sums: dict[str, float]) -> dict[str, float]:
 
 
 def sft_task(cfg: SFTConfig) -> loop.Task:
-  return loop.Task("sft", functools.partial(losses.sft_loss, chunk=cfg.loss_chunk), "weights",
-                   _summarize)
+  return loop.Task(
+    "sft", functools.partial(losses.sft_loss, chunk=cfg.loss_chunk), "weights", _summarize
+  )
 
 
-def train_sft(cfg: SFTConfig, *, data_dir: str | pathlib.Path, init: Any, tokenizer: Any,
-              out_dir: str | pathlib.Path, mesh: Mesh | None = None,
-              callbacks: Sequence[loop.Callback] = ()) -> loop.TrainResult:
+def train_sft(
+  cfg: SFTConfig,
+  *,
+  data_dir: str | pathlib.Path,
+  init: Any,
+  tokenizer: Any,
+  out_dir: str | pathlib.Path,
+  mesh: Mesh | None = None,
+  callbacks: Sequence[loop.Callback] = (),
+) -> loop.TrainResult:
   """Trains a policy (`Transformer` or HF folder) on an SFT dataset directory.
 
   Resumes from the latest checkpoint under `out_dir/checkpoints` when there is one; a run that
@@ -40,10 +49,26 @@ def train_sft(cfg: SFTConfig, *, data_dir: str | pathlib.Path, init: Any, tokeni
     model = loop.load_init(init, mesh)
     layout = loop.host_layout(cfg, mesh)
     batcher = sft_data.make_sft_batcher(data, pad_id=loop.pad_id(tokenizer), cfg=cfg)
-    stream, total = inputs.train_stream(len(data), batcher, layout=layout, epochs=cfg.epochs,
-                                        seed=cfg.seed, max_steps=cfg.max_steps)
-    model, step, history = loop.run(cfg, model, sft_task(cfg), stream=stream, total_steps=total,
-                                    out_dir=out, mesh=mesh, callbacks=callbacks)
+    stream, total = inputs.train_stream(
+      len(data), batcher, layout=layout, epochs=cfg.epochs, seed=cfg.seed, max_steps=cfg.max_steps
+    )
+    model, step, history = loop.run(
+      cfg,
+      model,
+      sft_task(cfg),
+      stream=stream,
+      total_steps=total,
+      out_dir=out,
+      mesh=mesh,
+      callbacks=callbacks,
+    )
     hf_dir = loop.export(model, out, tokenizer, cfg)
-  return loop.TrainResult(model, step, history, loop.final_metrics(history),
-                          loop.stats_dict(data.stats), out / "checkpoints", hf_dir)
+  return loop.TrainResult(
+    model,
+    step,
+    history,
+    loop.final_metrics(history),
+    loop.stats_dict(data.stats),
+    out / "checkpoints",
+    hf_dir,
+  )

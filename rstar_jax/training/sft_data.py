@@ -1,4 +1,5 @@
 """SFT dataset: records -> tokens with response-only loss weights -> padded batches."""
+
 import dataclasses
 import pathlib
 
@@ -25,17 +26,29 @@ def load_sft(data_dir: str | pathlib.Path, tokenizer: encode.Tokenizer, cfg: SFT
   stats = encode.EncodeStats()
   encoded = []
   for where, example in records.read_examples(data_dir, schemas.SFTExample):
-    tokens = encode.encode_sft(example, where, tokenizer, max_len=cfg.max_len,
-                               overlong=cfg.overlong, append_eos=cfg.append_eos, stats=stats)
+    tokens = encode.encode_sft(
+      example,
+      where,
+      tokenizer,
+      max_len=cfg.max_len,
+      overlong=cfg.overlong,
+      append_eos=cfg.append_eos,
+      stats=stats,
+    )
     if tokens is not None:
       encoded.append(tokens)
   stats.log(f"SFT data {data_dir}")
   if not encoded:
-    raise ValueError(f"SFT data {data_dir}: no usable example among {stats.records} records "
-                     f"({stats.dropped_overlong} longer than max_len={cfg.max_len}, "
-                     f"{stats.dropped_no_target} without response tokens)")
-  return SFTData(inputs.Ragged.from_rows([e.tokens for e in encoded], np.int32),
-                 inputs.Ragged.from_rows([e.targets for e in encoded], bool), stats)
+    raise ValueError(
+      f"SFT data {data_dir}: no usable example among {stats.records} records "
+      f"({stats.dropped_overlong} longer than max_len={cfg.max_len}, "
+      f"{stats.dropped_no_target} without response tokens)"
+    )
+  return SFTData(
+    inputs.Ragged.from_rows([e.tokens for e in encoded], np.int32),
+    inputs.Ragged.from_rows([e.targets for e in encoded], bool),
+    stats,
+  )
 
 
 def make_sft_batcher(data: SFTData, *, pad_id: int, cfg: SFTConfig) -> inputs.Batcher:
@@ -56,7 +69,11 @@ def make_sft_batcher(data: SFTData, *, pad_id: int, cfg: SFTConfig) -> inputs.Ba
     labels = np.concatenate([tokens[:, 1:], np.full((len(flat), 1), pad_id, np.int32)], axis=1)
     weights = np.concatenate([targets[:, 1:], np.zeros((len(flat), 1), bool)], axis=1)
     shape = (*rows_am.shape, t)
-    return {"tokens": tokens.reshape(shape), "mask": mask.reshape(shape),
-            "labels": labels.reshape(shape), "weights": weights.astype(np.float32).reshape(shape)}
+    return {
+      "tokens": tokens.reshape(shape),
+      "mask": mask.reshape(shape),
+      "labels": labels.reshape(shape),
+      "weights": weights.astype(np.float32).reshape(shape),
+    }
 
   return make

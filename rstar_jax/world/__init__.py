@@ -1,5 +1,6 @@
 """The built-in world: generated arithmetic word problems, an imperfect teacher, a tokenizer and
 a tiny bootstrap policy, so that self-evolution runs end to end on a CPU (docs/architecture.md)."""
+
 from rstar_jax.world.bootstrap import BootstrapConfig
 from rstar_jax.world.build import build_world
 from rstar_jax.world.build import heldout_path
@@ -9,5 +10,13 @@ from rstar_jax.world.build import train_path
 from rstar_jax.world.config import WorldConfig
 from rstar_jax.world.teacher import TeacherConfig
 
-__all__ = ["BootstrapConfig", "build_world", "heldout_path", "policy_path", "tokenizer_path",
-           "train_path", "TeacherConfig", "WorldConfig"]
+__all__ = [
+  "BootstrapConfig",
+  "TeacherConfig",
+  "WorldConfig",
+  "build_world",
+  "heldout_path",
+  "policy_path",
+  "tokenizer_path",
+  "train_path",
+]

@@ -3,6 +3,7 @@
 It replaces the paper's 236B bootstrap model: after a short SFT on an imperfect teacher it writes
 well-formed steps but makes mistakes, which is what round 1 of self-evolution starts from.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ class BootstrapConfig:
   steps 0%, 525 steps 2.5% or 30% by data order, 900 steps 73%); the default budget of 800
   steps lies safely past it, and the teacher's errors keep the policy imperfect.
   """
+
   num_teacher_problems: int = 4800
   vocab_size: int = 1024
   hidden_size: int = 128
@@ -54,46 +56,78 @@ class BootstrapConfig:
     if self.num_teacher_problems < 1:
       raise ValueError(f"num_teacher_problems must be >= 1, got {self.num_teacher_problems}")
     if self.hidden_size % self.num_heads:
-      raise ValueError(f"hidden_size={self.hidden_size} is not a multiple of "
-                       f"num_heads={self.num_heads}")
+      raise ValueError(
+        f"hidden_size={self.hidden_size} is not a multiple of num_heads={self.num_heads}"
+      )
 
 
 def model_config(cfg: BootstrapConfig, tokenizer: Any) -> models.ModelConfig:
   """Qwen2 family (qkv bias, tied embeddings as in Qwen2.5-Math-1.5B), sized by `cfg`."""
   return models.ModelConfig(
-      family="qwen2", vocab_size=len(tokenizer), hidden_size=cfg.hidden_size,
-      intermediate_size=cfg.intermediate_size, num_layers=cfg.num_layers,
-      num_heads=cfg.num_heads, num_kv_heads=cfg.num_kv_heads,
-      head_dim=cfg.hidden_size // cfg.num_heads, qkv_bias=True, tie_embeddings=True,
-      max_position_embeddings=cfg.max_position_embeddings,
-      eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    family="qwen2",
+    vocab_size=len(tokenizer),
+    hidden_size=cfg.hidden_size,
+    intermediate_size=cfg.intermediate_size,
+    num_layers=cfg.num_layers,
+    num_heads=cfg.num_heads,
+    num_kv_heads=cfg.num_kv_heads,
+    head_dim=cfg.hidden_size // cfg.num_heads,
+    qkv_bias=True,
+    tie_embeddings=True,
+    max_position_embeddings=cfg.max_position_embeddings,
+    eos_token_id=tokenizer.eos_token_id,
+    pad_token_id=tokenizer.pad_token_id,
+  )
 
 
-def pretrain(cfg: BootstrapConfig, *, data_dir: pathlib.Path, tokenizer: Any,
-             work_dir: pathlib.Path) -> tuple[nnx.Module, list[dict[str, float]]]:
+def pretrain(
+  cfg: BootstrapConfig, *, data_dir: pathlib.Path, tokenizer: Any, work_dir: pathlib.Path
+) -> tuple[nnx.Module, list[dict[str, float]]]:
   """SFT of a freshly initialised policy on the teacher dataset; resumes from `work_dir`."""
   mesh = mesh_lib.single_device_mesh()
   with jax.set_mesh(mesh):
     init = models.Transformer(model_config(cfg, tokenizer), rngs=nnx.Rngs(cfg.seed))
-  sft = SFTConfig(lr=cfg.lr, epochs=cfg.epochs, max_steps=cfg.max_steps,
-                  batch_size=cfg.batch_size, max_len=cfg.max_len, warmup_ratio=0.05,
-                  schedule="cosine", end_lr_ratio=0.1, seed=cfg.seed, checkpoint_every=100,
-                  keep_checkpoints=1, export_hf=False, progress_bar=True)
-  result = train_sft(sft, data_dir=data_dir, init=init, tokenizer=tokenizer, out_dir=work_dir,
-                     mesh=mesh)
+  sft = SFTConfig(
+    lr=cfg.lr,
+    epochs=cfg.epochs,
+    max_steps=cfg.max_steps,
+    batch_size=cfg.batch_size,
+    max_len=cfg.max_len,
+    warmup_ratio=0.05,
+    schedule="cosine",
+    end_lr_ratio=0.1,
+    seed=cfg.seed,
+    checkpoint_every=100,
+    keep_checkpoints=1,
+    export_hf=False,
+    progress_bar=True,
+  )
+  result = train_sft(
+    sft, data_dir=data_dir, init=init, tokenizer=tokenizer, out_dir=work_dir, mesh=mesh
+  )
   return result.model, list(result.history)
 
 
-def greedy_accuracy(policy_dir: pathlib.Path, problems: Sequence[Any], pool: Any,
-                    cfg: BootstrapConfig) -> dict[str, Any]:
+def greedy_accuracy(
+  policy_dir: pathlib.Path, problems: Sequence[Any], pool: Any, cfg: BootstrapConfig
+) -> dict[str, Any]:
   """Held-out greedy pass@1 of the saved policy, by the evaluation harness's greedy sampler."""
   engine = inference.load_engine(policy_dir)
-  eval_cfg = EvalConfig(samples=0, mcts_runs=0, max_depth=cfg.eval_max_depth,
-                                   step_max_tokens=cfg.eval_step_max_tokens,
-                                   batch_size=max(1, len(problems)))
-  samples = harness.sample_solutions(problems, engine, pool, eval_cfg, num=1,
-                                        temperature=0.0, desc="bootstrap greedy")
+  eval_cfg = EvalConfig(
+    samples=0,
+    mcts_runs=0,
+    max_depth=cfg.eval_max_depth,
+    step_max_tokens=cfg.eval_step_max_tokens,
+    batch_size=max(1, len(problems)),
+  )
+  samples = harness.sample_solutions(
+    problems, engine, pool, eval_cfg, num=1, temperature=0.0, desc="bootstrap greedy"
+  )
   answered = sum(s[0].answer is not None for s in samples)
   correct = sum(s[0].correct for s in samples)
-  return {"problems": len(problems), "answered": answered, "correct": correct,
-          "accuracy": correct / len(problems) if problems else None}
+  return {
+    "problems": len(problems),
+    "answered": answered,
+    "correct": correct,
+    "accuracy": correct / len(problems) if problems else None,
+  }

@@ -4,6 +4,7 @@ Each stage writes its outputs atomically and then a small `stages/<name>.json` r
 whose record exists is skipped, so a killed build resumes where it stopped and a finished build
 returns its summary at once.
 """
+
 from __future__ import annotations
 
 import collections
@@ -22,12 +23,12 @@ from rstar_jax.data import schemas
 from rstar_jax.format import prompts
 from rstar_jax.runtime import files
 from rstar_jax.runtime import stages
+from rstar_jax.sandbox import SandboxPool
 from rstar_jax.world import bootstrap as bootstrap_lib
 from rstar_jax.world import generator
 from rstar_jax.world import teacher as teacher_lib
 from rstar_jax.world import tokenizer as tokenizer_lib
 from rstar_jax.world.config import WorldConfig
-from rstar_jax.sandbox import SandboxPool
 
 
 def train_path(out_dir: str | os.PathLike) -> pathlib.Path:
@@ -48,8 +49,7 @@ def tokenizer_path(out_dir: str | os.PathLike) -> pathlib.Path:
 
 
 def _stage(out: pathlib.Path, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-  return stages.run_stage(stages.marker_path(out / "stages", name), fn,
-                          label=f"world: {name}")
+  return stages.run_stage(stages.marker_path(out / "stages", name), fn, label=f"world: {name}")
 
 
 def _difficulties(world_problems: list[generator.WorldProblem]) -> dict[str, int]:
@@ -66,8 +66,12 @@ def _error_rates(solutions: list[teacher_lib.Solution]) -> dict[str, float]:
   return rates
 
 
-def build_world(out_dir: str | os.PathLike, cfg: WorldConfig = WorldConfig(), *,
-                sandbox_workers: int | None = None) -> dict[str, Any]:
+def build_world(
+  out_dir: str | os.PathLike,
+  cfg: WorldConfig = WorldConfig(),
+  *,
+  sandbox_workers: int | None = None,
+) -> dict[str, Any]:
   """Builds (or finishes building) the world under `out_dir`; returns a JSON-able summary."""
   seed, teacher, bootstrap = cfg.seed, cfg.teacher, cfg.bootstrap
   out = pathlib.Path(out_dir)
@@ -80,91 +84,132 @@ def build_world(out_dir: str | os.PathLike, cfg: WorldConfig = WorldConfig(), *,
   taught = _teacher_problems(bootstrap.num_teacher_problems, seed, train)
   with SandboxPool(num_workers=sandbox_workers) as pool:
     stages = {
-        "problems": _stage(out, "problems", lambda: _write_splits(out, train, heldout)),
-        "teacher": _stage(out, "teacher", lambda: _teach(out, taught, teacher, pool, seed)),
-        "tokenizer": _stage(out, "tokenizer", lambda: _train_tokenizer(out, train + heldout,
-                                                                       bootstrap)),
+      "problems": _stage(out, "problems", lambda: _write_splits(out, train, heldout)),
+      "teacher": _stage(out, "teacher", lambda: _teach(out, taught, teacher, pool, seed)),
+      "tokenizer": _stage(
+        out, "tokenizer", lambda: _train_tokenizer(out, train + heldout, bootstrap)
+      ),
     }
     stages["bootstrap"] = _stage(out, "bootstrap", lambda: _pretrain(out, bootstrap))
-    stages["evaluate"] = _stage(out, "evaluate",
-                                lambda: _evaluate(out, heldout, pool, bootstrap))
+    stages["evaluate"] = _stage(out, "evaluate", lambda: _evaluate(out, heldout, pool, bootstrap))
   summary = {
-      "seed": seed, "num_train": cfg.num_train, "num_heldout": cfg.num_heldout,
-      "num_teacher_problems": len(taught),
-      "teacher_config": {k: getattr(teacher, k) for k in teacher.__dataclass_fields__},
-      "stages": stages,
-      "total_wall_s": round(sum(s["wall_s"] for s in stages.values()), 2),
-      "bootstrap_heldout_greedy_accuracy": stages["evaluate"].get("accuracy"),
+    "seed": seed,
+    "num_train": cfg.num_train,
+    "num_heldout": cfg.num_heldout,
+    "num_teacher_problems": len(taught),
+    "teacher_config": {k: getattr(teacher, k) for k in teacher.__dataclass_fields__},
+    "stages": stages,
+    "total_wall_s": round(sum(s["wall_s"] for s in stages.values()), 2),
+    "bootstrap_heldout_greedy_accuracy": stages["evaluate"].get("accuracy"),
   }
   files.write_json(summary_file, summary, sort_keys=True)
   return summary
 
 
-def _teacher_problems(count: int, seed: int, train: list[generator.WorldProblem]
-                      ) -> list[generator.WorldProblem]:
+def _teacher_problems(
+  count: int, seed: int, train: list[generator.WorldProblem]
+) -> list[generator.WorldProblem]:
   """The teacher's problems: train-split stories of a stream of their own (seed + 1) without
   any question of the search split, so the bootstrap policy is the same whatever `num_train` is
   and has never seen a problem it will search or be evaluated on (held-out is hash-disjoint)."""
   searched = {p.problem.question for p in train}
-  fresh = (p for p in generator.iter_problems("train", seed + 1)
-           if p.problem.question not in searched)
+  fresh = (
+    p for p in generator.iter_problems("train", seed + 1) if p.problem.question not in searched
+  )
   return list(itertools.islice(fresh, count))
 
 
-def _write_splits(out: pathlib.Path, train: list[generator.WorldProblem],
-                  heldout: list[generator.WorldProblem]) -> dict[str, Any]:
+def _write_splits(
+  out: pathlib.Path, train: list[generator.WorldProblem], heldout: list[generator.WorldProblem]
+) -> dict[str, Any]:
   problems_lib.write_problems(train_path(out), [p.problem for p in train])
   problems_lib.write_problems(heldout_path(out), [p.problem for p in heldout])
-  return {"train": len(train), "heldout": len(heldout),
-          "train_difficulty": _difficulties(train), "heldout_difficulty": _difficulties(heldout)}
+  return {
+    "train": len(train),
+    "heldout": len(heldout),
+    "train_difficulty": _difficulties(train),
+    "heldout_difficulty": _difficulties(heldout),
+  }
 
 
-def _teach(out: pathlib.Path, taught: list[generator.WorldProblem],
-           config: teacher_lib.TeacherConfig, pool: Any, seed: int) -> dict[str, Any]:
+def _teach(
+  out: pathlib.Path,
+  taught: list[generator.WorldProblem],
+  config: teacher_lib.TeacherConfig,
+  pool: Any,
+  seed: int,
+) -> dict[str, Any]:
   """Teacher solutions (all kept, right or wrong: the teacher is imperfect) as an SFT dataset."""
   solutions = teacher_lib.solve(taught, pool, config, seed=seed)
   by_id = {p.problem.id: p for p in taught}
-  examples = [schemas.SFTExample(s.problem_id,
-                                  prompts.policy_prompt(by_id[s.problem_id].problem.question),
-                                  s.text, difficulty=by_id[s.problem_id].difficulty)
-              for s in solutions]
+  examples = [
+    schemas.SFTExample(
+      s.problem_id,
+      prompts.policy_prompt(by_id[s.problem_id].problem.question),
+      s.text,
+      difficulty=by_id[s.problem_id].difficulty,
+    )
+    for s in solutions
+  ]
   (out / "teacher").mkdir(exist_ok=True)
-  records.write_jsonl(out / "teacher" / "solutions.jsonl", [dataclasses.asdict(s) for s in solutions])
-  records.write_dataset(out / "teacher" / "sft", [e.to_record() for e in examples],
-                        schema=schemas.SFTExample.SCHEMA,
-                        manifest_extra={"difficulty_counts": _difficulties(taught)})
-  return {"solutions": len(solutions), "sft_examples": len(examples),
-          "error_rates": _error_rates(solutions)}
+  records.write_jsonl(
+    out / "teacher" / "solutions.jsonl", [dataclasses.asdict(s) for s in solutions]
+  )
+  records.write_dataset(
+    out / "teacher" / "sft",
+    [e.to_record() for e in examples],
+    schema=schemas.SFTExample.SCHEMA,
+    manifest_extra={"difficulty_counts": _difficulties(taught)},
+  )
+  return {
+    "solutions": len(solutions),
+    "sft_examples": len(examples),
+    "error_rates": _error_rates(solutions),
+  }
 
 
-def _train_tokenizer(out: pathlib.Path, world: list[generator.WorldProblem],
-                     cfg: bootstrap_lib.BootstrapConfig) -> dict[str, Any]:
+def _train_tokenizer(
+  out: pathlib.Path, world: list[generator.WorldProblem], cfg: bootstrap_lib.BootstrapConfig
+) -> dict[str, Any]:
   examples = records.read_examples(out / "teacher" / "sft", schemas.SFTExample)
   texts = [e.prompt + e.response for _, e in examples]
   texts += [prompts.policy_prompt(p.problem.question) for p in world]
   tok = tokenizer_lib.train_tokenizer(texts, cfg.vocab_size)
   tokenizer_lib.save_tokenizer(tok, tokenizer_path(out))
-  lengths = sorted(len(tok(t)["input_ids"]) for t in texts[:len(examples)])
-  return {"vocab_size": len(tok), "max_tokens": lengths[-1] if lengths else 0,
-          "median_tokens": lengths[len(lengths) // 2] if lengths else 0}
+  lengths = sorted(len(tok(t)["input_ids"]) for t in texts[: len(examples)])
+  return {
+    "vocab_size": len(tok),
+    "max_tokens": lengths[-1] if lengths else 0,
+    "median_tokens": lengths[len(lengths) // 2] if lengths else 0,
+  }
 
 
 def _pretrain(out: pathlib.Path, cfg: bootstrap_lib.BootstrapConfig) -> dict[str, Any]:
   tok = hf.load_tokenizer(tokenizer_path(out))
-  model, history = bootstrap_lib.pretrain(cfg, data_dir=out / "teacher" / "sft", tokenizer=tok,
-                                          work_dir=out / "bootstrap_sft")
+  model, history = bootstrap_lib.pretrain(
+    cfg, data_dir=out / "teacher" / "sft", tokenizer=tok, work_dir=out / "bootstrap_sft"
+  )
   with files.atomic_path(policy_path(out)) as tmp:
     hf.save_model(model, tmp, tokenizer=tok)
   losses = [h["loss"] for h in history if "loss" in h]
-  return {"steps": len(history), "first_loss": losses[0] if losses else None,
-          "final_loss": losses[-1] if losses else None,
-          "model": {k: getattr(cfg, k) for k in ("hidden_size", "num_layers", "num_heads",
-                                                  "num_kv_heads", "intermediate_size")}}
+  return {
+    "steps": len(history),
+    "first_loss": losses[0] if losses else None,
+    "final_loss": losses[-1] if losses else None,
+    "model": {
+      k: getattr(cfg, k)
+      for k in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size")
+    },
+  }
 
 
-def _evaluate(out: pathlib.Path, heldout: list[generator.WorldProblem], pool: Any,
-              cfg: bootstrap_lib.BootstrapConfig) -> dict[str, Any]:
-  chosen = [p.problem for p in heldout[:cfg.eval_problems]]
+def _evaluate(
+  out: pathlib.Path,
+  heldout: list[generator.WorldProblem],
+  pool: Any,
+  cfg: bootstrap_lib.BootstrapConfig,
+) -> dict[str, Any]:
+  chosen = [p.problem for p in heldout[: cfg.eval_problems]]
   if not chosen:
     return {"problems": 0, "accuracy": None}
   return bootstrap_lib.greedy_accuracy(policy_path(out), chosen, pool, cfg)

@@ -1,4 +1,5 @@
 """What the built-in world is built from: its size, seed, teacher and bootstrap policy."""
+
 import dataclasses
 
 from rstar_jax.world.bootstrap import BootstrapConfig

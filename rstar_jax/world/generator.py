@@ -9,6 +9,7 @@ Splits are disjoint by construction: a question belongs to the held-out split if
 text falls in the held-out bucket, so no seed or size can make a train question reappear in the
 held-out set. Generation is deterministic in (split, seed, index).
 """
+
 from collections.abc import Iterator
 import dataclasses
 import hashlib
@@ -22,39 +23,107 @@ from rstar_jax.runtime import files
 SPLITS = ("train", "heldout")
 KINDS = ("add", "sub", "mul", "div", "pct_off", "pct_more")
 
-_NAMES = ("Tom", "Mia", "Ravi", "Lena", "Omar", "Sofia", "Kenji", "Ana", "Ben", "Zara", "Luis",
-          "Nora", "Ivan", "Priya", "Jack", "Emma", "Yusuf", "Chloe", "Diego", "Hana")
+_NAMES = (
+  "Tom",
+  "Mia",
+  "Ravi",
+  "Lena",
+  "Omar",
+  "Sofia",
+  "Kenji",
+  "Ana",
+  "Ben",
+  "Zara",
+  "Luis",
+  "Nora",
+  "Ivan",
+  "Priya",
+  "Jack",
+  "Emma",
+  "Yusuf",
+  "Chloe",
+  "Diego",
+  "Hana",
+)
 # (noun, variable name)
-_ITEMS = (("apples", "apples"), ("marbles", "marbles"), ("stickers", "stickers"),
-          ("books", "books"), ("coins", "coins"), ("pencils", "pencils"), ("cookies", "cookies"),
-          ("stamps", "stamps"), ("shells", "shells"), ("cards", "cards"), ("eggs", "eggs"),
-          ("flowers", "flowers"), ("toy cars", "cars"), ("beads", "beads"), ("candles", "candles"),
-          ("oranges", "oranges"), ("balloons", "balloons"), ("tickets", "tickets"),
-          ("bottles of juice", "bottles"), ("boxes of tea", "boxes"))
+_ITEMS = (
+  ("apples", "apples"),
+  ("marbles", "marbles"),
+  ("stickers", "stickers"),
+  ("books", "books"),
+  ("coins", "coins"),
+  ("pencils", "pencils"),
+  ("cookies", "cookies"),
+  ("stamps", "stamps"),
+  ("shells", "shells"),
+  ("cards", "cards"),
+  ("eggs", "eggs"),
+  ("flowers", "flowers"),
+  ("toy cars", "cars"),
+  ("beads", "beads"),
+  ("candles", "candles"),
+  ("oranges", "oranges"),
+  ("balloons", "balloons"),
+  ("tickets", "tickets"),
+  ("bottles of juice", "bottles"),
+  ("boxes of tea", "boxes"),
+)
 _FRIENDS = ("a friend", "a neighbour", "a classmate", "a cousin", "the school", "a charity")
-_OPENERS = ("{name} has {n} {item}.", "{name} starts with {n} {item}.",
-            "There are {n} {item} in {name}'s bag.", "{name} owns {n} {item}.",
-            "At first, {name} has {n} {item}.")
-_QUESTIONS = ("How many {item} does {name} have now?", "How many {item} are left at the end?",
-              "How many {item} does {name} end up with?", "What is the final number of {item}?")
+_OPENERS = (
+  "{name} has {n} {item}.",
+  "{name} starts with {n} {item}.",
+  "There are {n} {item} in {name}'s bag.",
+  "{name} owns {n} {item}.",
+  "At first, {name} has {n} {item}.",
+)
+_QUESTIONS = (
+  "How many {item} does {name} have now?",
+  "How many {item} are left at the end?",
+  "How many {item} does {name} end up with?",
+  "What is the final number of {item}?",
+)
 _SENTENCES = {
-    "add": ("Then {name} buys {n} more.", "{name} finds {n} more {item}.",
-            "{friend} gives {name} {n} {item}.", "Later {name} gets another {n} {item}."),
-    "sub": ("Then {name} gives {n} {item} to {friend}.", "{name} loses {n} of them.",
-            "{name} sells {n} {item}.", "Next, {n} {item} are used up."),
-    "mul": ("Then the number of {item} becomes {k} times as large.",
-            "{name} ends up with {k} times as many {item} as before.",
-            "After a trade, {name} has {k} times the {item} {name} had."),
-    "div": ("{name} splits the {item} equally into {k} groups and keeps one group.",
-            "{name} shares them equally among {k} people, keeping one share.",
-            "Then {name} keeps only one {k_part} of the {item}."),
-    "pct_off": ("{name} gives away {p}% of the {item}.", "Then {p}% of the {item} are lost.",
-                "{name} sells {p}% of them."),
-    "pct_more": ("The number of {item} grows by {p}%.", "{name} gets {p}% more {item}.",
-                 "Then {name} adds {p}% more {item}."),
+  "add": (
+    "Then {name} buys {n} more.",
+    "{name} finds {n} more {item}.",
+    "{friend} gives {name} {n} {item}.",
+    "Later {name} gets another {n} {item}.",
+  ),
+  "sub": (
+    "Then {name} gives {n} {item} to {friend}.",
+    "{name} loses {n} of them.",
+    "{name} sells {n} {item}.",
+    "Next, {n} {item} are used up.",
+  ),
+  "mul": (
+    "Then the number of {item} becomes {k} times as large.",
+    "{name} ends up with {k} times as many {item} as before.",
+    "After a trade, {name} has {k} times the {item} {name} had.",
+  ),
+  "div": (
+    "{name} splits the {item} equally into {k} groups and keeps one group.",
+    "{name} shares them equally among {k} people, keeping one share.",
+    "Then {name} keeps only one {k_part} of the {item}.",
+  ),
+  "pct_off": (
+    "{name} gives away {p}% of the {item}.",
+    "Then {p}% of the {item} are lost.",
+    "{name} sells {p}% of them.",
+  ),
+  "pct_more": (
+    "The number of {item} grows by {p}%.",
+    "{name} gets {p}% more {item}.",
+    "Then {name} adds {p}% more {item}.",
+  ),
 }
-_REASONS = {"add": "so add {o}", "sub": "so subtract {o}", "mul": "so multiply by {o}",
-            "div": "so divide by {o}", "pct_off": "so subtract {o}%", "pct_more": "so add {o}%"}
+_REASONS = {
+  "add": "so add {o}",
+  "sub": "so subtract {o}",
+  "mul": "so multiply by {o}",
+  "div": "so divide by {o}",
+  "pct_off": "so subtract {o}%",
+  "pct_more": "so add {o}%",
+}
 _PARTS = {2: "half", 3: "third", 4: "quarter", 5: "fifth"}
 _PERCENTS = (10, 20, 25, 50, 75)
 _MAX_MISSES = 10_000  # Consecutive rejected stories before the space counts as exhausted.
@@ -63,6 +132,7 @@ _MAX_MISSES = 10_000  # Consecutive rejected stories before the space counts as 
 @dataclasses.dataclass(frozen=True)
 class Op:
   """One operation of a story: `kind` in KINDS and its operand (amount, factor or percent)."""
+
   kind: str
   operand: int
 
@@ -85,10 +155,14 @@ class Op:
   def code(self, var: str) -> str:
     """The Python line of this operation on variable `var`."""
     o = self.operand
-    lines = {"add": f"{var} = {var} + {o}", "sub": f"{var} = {var} - {o}",
-             "mul": f"{var} = {var} * {o}", "div": f"{var} = {var} // {o}",
-             "pct_off": f"{var} = {var} - {var} * {o} // 100",
-             "pct_more": f"{var} = {var} + {var} * {o} // 100"}
+    lines = {
+      "add": f"{var} = {var} + {o}",
+      "sub": f"{var} = {var} - {o}",
+      "mul": f"{var} = {var} * {o}",
+      "div": f"{var} = {var} // {o}",
+      "pct_off": f"{var} = {var} - {var} * {o} // 100",
+      "pct_more": f"{var} = {var} + {var} * {o} // 100",
+    }
     if self.kind not in lines:
       raise ValueError(f"unknown operation kind {self.kind!r}")
     return lines[self.kind]
@@ -101,6 +175,7 @@ class Op:
 @dataclasses.dataclass(frozen=True)
 class WorldProblem:
   """A generated problem with the structure its reference and teacher solutions are built from."""
+
   problem: Problem
   name: str
   item: str
@@ -127,6 +202,7 @@ class WorldProblem:
 @dataclasses.dataclass(frozen=True)
 class GeneratorConfig:
   """Sizes of the generated stories."""
+
   min_ops: int = 2
   max_ops: int = 6
   max_start: int = 60
@@ -173,8 +249,15 @@ def _feasible_ops(value: int, rng: random.Random, cfg: GeneratorConfig) -> list[
 
 def _sentence(op: Op, rng: random.Random, name: str, item: str) -> str:
   template = rng.choice(_SENTENCES[op.kind])
-  text = template.format(name=name, item=item, n=op.operand, k=op.operand, p=op.operand,
-                         k_part=_PARTS.get(op.operand, ""), friend=rng.choice(_FRIENDS))
+  text = template.format(
+    name=name,
+    item=item,
+    n=op.operand,
+    k=op.operand,
+    p=op.operand,
+    k_part=_PARTS.get(op.operand, ""),
+    friend=rng.choice(_FRIENDS),
+  )
   return text[0].upper() + text[1:]
 
 
@@ -193,12 +276,20 @@ def _story(rng: random.Random, num_ops: int, cfg: GeneratorConfig) -> WorldProbl
   sentences = [rng.choice(_OPENERS).format(name=name, n=start, item=item)]
   sentences += [_sentence(op, rng, name, item) for op in ops]
   question = " ".join(sentences + [rng.choice(_QUESTIONS).format(name=name, item=item)])
-  return WorldProblem(Problem(id="", question=question, answer=str(value)), name=name, item=item,
-                      var=var, start=start, ops=tuple(ops), sentences=tuple(sentences))
+  return WorldProblem(
+    Problem(id="", question=question, answer=str(value)),
+    name=name,
+    item=item,
+    var=var,
+    start=start,
+    ops=tuple(ops),
+    sentences=tuple(sentences),
+  )
 
 
-def iter_problems(split: str, seed: int, cfg: GeneratorConfig = GeneratorConfig()
-                  ) -> Iterator[WorldProblem]:
+def iter_problems(
+  split: str, seed: int, cfg: GeneratorConfig = GeneratorConfig()
+) -> Iterator[WorldProblem]:
   """Endless deterministic stream of distinct problems of `split`, difficulties cycling
   min_ops..max_ops; ids are `world-{split}-{seed}-{index}`."""
   if split not in SPLITS:
@@ -213,8 +304,10 @@ def iter_problems(split: str, seed: int, cfg: GeneratorConfig = GeneratorConfig(
     if q in seen or question_split(q, cfg) != split:
       misses += 1
       if misses > _MAX_MISSES:
-        raise ValueError(f"{cfg} yields no new {split} problem after {index}; the configured "
-                         "story space is too small for the requested count")
+        raise ValueError(
+          f"{cfg} yields no new {split} problem after {index}; the configured "
+          "story space is too small for the requested count"
+        )
       continue
     misses = 0
     seen.add(q)
@@ -223,8 +316,9 @@ def iter_problems(split: str, seed: int, cfg: GeneratorConfig = GeneratorConfig(
     index += 1
 
 
-def generate(split: str, count: int, seed: int = 0, cfg: GeneratorConfig = GeneratorConfig(),
-             *, skip: int = 0) -> list[WorldProblem]:
+def generate(
+  split: str, count: int, seed: int = 0, cfg: GeneratorConfig = GeneratorConfig(), *, skip: int = 0
+) -> list[WorldProblem]:
   """Problems `skip .. skip+count-1` of the split's stream."""
   if count < 0 or skip < 0:
     raise ValueError(f"count and skip must be non-negative, got {count}, {skip}")
@@ -239,5 +333,10 @@ def generate(split: str, count: int, seed: int = 0, cfg: GeneratorConfig = Gener
 
 def write_problem_file(path: str | os.PathLike, problems: list[WorldProblem]) -> None:
   """Writes a JSONL problem file (`id`, `question`, `answer`, `difficulty`), atomically."""
-  files.write_lines(path, (json.dumps({**dataclasses.asdict(p.problem), "difficulty": p.difficulty},
-                                      ensure_ascii=False) for p in problems))
+  files.write_lines(
+    path,
+    (
+      json.dumps({**dataclasses.asdict(p.problem), "difficulty": p.difficulty}, ensure_ascii=False)
+      for p in problems
+    ),
+  )

@@ -6,6 +6,7 @@ executed by the sandbox and the boxed answer is what it printed, so a flawed sol
 real wrong answer (the analogue of the paper's imperfect bootstrap model). With all rates 0
 (`PERFECT`) it writes the reference solutions.
 """
+
 from collections.abc import Sequence
 import dataclasses
 import random
@@ -19,13 +20,20 @@ from rstar_jax.world.generator import WorldProblem
 MISSING_STEP = "missing_step"
 WRONG_OPERATION = "wrong_operation"
 WRONG_OPERAND = "wrong_operand"
-_SWAPPED = {"add": "sub", "sub": "add", "mul": "div", "div": "mul", "pct_off": "pct_more",
-            "pct_more": "pct_off"}
+_SWAPPED = {
+  "add": "sub",
+  "sub": "add",
+  "mul": "div",
+  "div": "mul",
+  "pct_off": "pct_more",
+  "pct_more": "pct_off",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class TeacherConfig:
   """Per-operation error rates; each operation gets at most one error."""
+
   wrong_operation: float = 0.06
   wrong_operand: float = 0.06
   missing_step: float = 0.04
@@ -42,6 +50,7 @@ PERFECT = TeacherConfig(0.0, 0.0, 0.0)
 @dataclasses.dataclass(frozen=True)
 class Solution:
   """One executed solution; `text` is what follows the policy prompt."""
+
   problem_id: str
   text: str
   answer: str | None  # What the program printed; None when it failed to run.
@@ -63,8 +72,9 @@ def _wrong_operand(op: Op, rng: random.Random) -> Op:
   return Op(op.kind, rng.choice(choices))
 
 
-def write_code(problem: WorldProblem, config: TeacherConfig, rng: random.Random
-               ) -> tuple[str, tuple[str, ...]]:
+def write_code(
+  problem: WorldProblem, config: TeacherConfig, rng: random.Random
+) -> tuple[str, tuple[str, ...]]:
   """The code part of a solution (`<code>` … `<end_of_code>`) and the error of each operation."""
   var = problem.var
   opener, *told = (s.rstrip(".") for s in problem.sentences)
@@ -90,8 +100,9 @@ def answer_step(answer: str) -> str:
   return f"\n{prompts.ANSWER}The answer is \\boxed{{{answer}}}.{prompts.END_OF_ANSWER}"
 
 
-def solve(problems: Sequence[WorldProblem], pool: Any, config: TeacherConfig = PERFECT, *,
-          seed: int = 0) -> list[Solution]:
+def solve(
+  problems: Sequence[WorldProblem], pool: Any, config: TeacherConfig = PERFECT, *, seed: int = 0
+) -> list[Solution]:
   """Writes and executes one solution per problem (`pool`: a `sandbox.SandboxPool`).
 
   Deterministic in (problems, config, seed). With `PERFECT` these are the reference solutions.
@@ -102,10 +113,13 @@ def solve(problems: Sequence[WorldProblem], pool: Any, config: TeacherConfig = P
   solutions = []
   for problem, (code, errors), result in zip(problems, written, results):
     if not result.ok:
-      raise RuntimeError(f"problem {problem.problem.id}: the teacher's program failed to run "
-                         f"({result.error_type}: {result.error_message})\n{code}")
+      raise RuntimeError(
+        f"problem {problem.problem.id}: the teacher's program failed to run "
+        f"({result.error_type}: {result.error_message})\n{code}"
+      )
     printed = result.stdout.strip()
     text = code + prompts.output_block(printed) + answer_step(printed)
-    solutions.append(Solution(problem.problem.id, text, printed,
-                              printed == problem.problem.answer, errors))
+    solutions.append(
+      Solution(problem.problem.id, text, printed, printed == problem.problem.answer, errors)
+    )
   return solutions
