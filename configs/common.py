@@ -18,6 +18,7 @@ import ml_collections
 from ml_collections import config_dict
 
 from rstar_jax.evaluation.config import EvalConfig
+from rstar_jax.evolution.config import PIPELINE_SET
 from rstar_jax.inference import EngineConfig
 from rstar_jax.inference import ScorerConfig
 from rstar_jax.search.config import SearchConfig
@@ -93,7 +94,7 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.rounds.sft_init = "base"
 
   # The round plan sets mode, rollouts, extra_rollouts and seed.
-  c.search = library_defaults(SearchConfig, skip=("mode", "rollouts", "extra_rollouts", "seed"))
+  c.search = library_defaults(SearchConfig, skip=PIPELINE_SET["search"])
   c.search.num_candidates = 8
   c.search.max_depth = 16
   c.search.step_max_tokens = 2048
@@ -106,8 +107,7 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.scorer = library_defaults(ScorerConfig)  # Shape buckets and score squashing of the PPM.
 
   # The pipeline sets each trainer's seed, progress bar and HF export.
-  trainer_set = ("seed", "progress_bar", "export_hf")
-  c.sft = library_defaults(SFTConfig, skip=trainer_set)
+  c.sft = library_defaults(SFTConfig, skip=PIPELINE_SET["sft"])
   c.sft.lr = 7e-6
   c.sft.epochs = 2.0
   c.sft.batch_size = 128
@@ -116,7 +116,7 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.sft.checkpoint_every = 200
   c.sft.warmup_ratio = 0.03
 
-  c.ppm = library_defaults(PPMConfig, skip=trainer_set)
+  c.ppm = library_defaults(PPMConfig, skip=PIPELINE_SET["ppm"])
   c.ppm.lr = 7e-6
   c.ppm.epochs = 2.0
   c.ppm.batch_size = 512

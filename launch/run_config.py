@@ -12,6 +12,7 @@ import types
 import typing
 from typing import Any, TypeVar
 
+from rstar_jax.evolution.config import PIPELINE_SET
 from rstar_jax.evolution.config import RunConfig
 
 T = TypeVar("T")
@@ -23,9 +24,14 @@ class ConfigError(ValueError):
 
 def run_config(config: Any) -> RunConfig:
   """The typed config of an ml_collections ConfigDict (or a plain nested dict)."""
-  return to_dataclass(
-    RunConfig, config.to_dict() if hasattr(config, "to_dict") else config, "config"
-  )
+  if hasattr(config, "to_dict"):
+    config = config.to_dict()
+  for section, owned in PIPELINE_SET.items():
+    for key in sorted(set(config.get(section) or {}) & set(owned)):
+      raise ConfigError(
+        f"config.{section}.{key} is set by the run itself; set {owned[key]} instead"
+      )
+  return to_dataclass(RunConfig, config, "config")
 
 
 def to_dataclass(cls: type[T], section: Mapping[str, Any] | None, where: str, **fixed: Any) -> T:

@@ -13,6 +13,7 @@ import pytest
 from launch.benchmarks import search as search_bench
 from rstar_jax.data.problems import Problem
 from rstar_jax.evaluation import harness as evaluation
+from rstar_jax.evaluation import voting
 from rstar_jax.format import prompts
 from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.sandbox import SandboxPool
@@ -64,9 +65,9 @@ def _oracle(sign: float):
 
 
 def test_majority_groups_equivalent_answers():
-  assert evaluation.majority(["2", None, "0.5", "1/2", "2", "\\frac{1}{2}"]) == "0.5"
-  assert evaluation.majority(["3", "4"]) == "3"
-  assert evaluation.majority([None, None]) is None
+  assert voting.majority(["2", None, "0.5", "1/2", "2", "\\frac{1}{2}"]) == "0.5"
+  assert voting.majority(["3", "4"]) == "3"
+  assert voting.majority([None, None]) is None
 
 
 @pytest.fixture(scope="module")

@@ -1,47 +1,124 @@
-"""The building blocks other packages compose (inference KV cache, training remat) agree with the model."""
+"""The building blocks other packages compose (injected attention, KV caches, training remat) agree
+with the model."""
+
+from typing import NamedTuple
+
 from flax import nnx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from rstar_jax.inference.kv_cache import DecodeAttention
+from rstar_jax.inference.kv_cache import PrefillAttention
+from rstar_jax.inference.kv_cache import Prefix
+from rstar_jax.inference.kv_cache import empty_suffix
 from rstar_jax.models import ModelConfig
 from rstar_jax.models import RopeConfig
 from rstar_jax.models import Transformer
 from rstar_jax.models import attend
-from rstar_jax.models import attention_mask
+from rstar_jax.models import causal_mask
 from rstar_jax.models import rope
 
-CONFIG = ModelConfig(family="llama", vocab_size=97, hidden_size=48, intermediate_size=80, num_layers=2,
-                     num_heads=6, num_kv_heads=2, head_dim=8, qkv_bias=True, o_bias=True,
-                     rope=RopeConfig(theta=500.0, kind="llama3", factor=4.0,
-                                     original_max_position_embeddings=16))
+CONFIG = ModelConfig(
+  family="llama",
+  vocab_size=97,
+  hidden_size=48,
+  intermediate_size=80,
+  num_layers=2,
+  num_heads=6,
+  num_kv_heads=2,
+  head_dim=8,
+  qkv_bias=True,
+  o_bias=True,
+  rope=RopeConfig(theta=500.0, kind="llama3", factor=4.0, original_max_position_embeddings=16),
+)
 TOKENS = jnp.asarray(np.random.RandomState(0).randint(0, 97, (2, 20)))
 
 
-def test_blocks_compose_to_the_forward_pass():
-  """Prefill the first 12 tokens, then the rest against cached k/v: what an inference engine does."""
+class _ConcatCache(NamedTuple):
+  """A minimal injected attention: the new queries see the cached K/V and themselves (causally)."""
+
+  past: int
+
+  def __call__(self, q, k, v, cache):
+    k_all = k if cache is None else jnp.concatenate([cache[0], k], axis=1)
+    v_all = v if cache is None else jnp.concatenate([cache[1], v], axis=1)
+    t, s = q.shape[1], k_all.shape[1]
+    allowed = jnp.arange(s)[None, None, :] <= self.past + jnp.arange(t)[None, :, None]
+    return attend(q, k_all, v_all, jnp.broadcast_to(allowed, (q.shape[0], t, s))), (k_all, v_all)
+
+
+def test_layers_run_with_an_injected_attention_and_cache():
+  """Prefill the first 12 tokens, then the rest against the cached k/v: what an inference engine does."""
   model = Transformer(CONFIG, rngs=nnx.Rngs(0))
   positions = jnp.broadcast_to(jnp.arange(20), (2, 20))
-  x = model.embed(TOKENS)
-  for layer in model.layers:
-    q, k, v = layer.attn.qkv(layer.attn_norm(x), rope.cos_sin(CONFIG, positions))
-    assert q.shape == (2, 20, 6, 8) and k.shape == v.shape == (2, 20, 2, 8)
-    first = attend(q[:, :12], k[:, :12], v[:, :12], attention_mask(positions[:, :12], None, None))
-    causal_rest = positions[:, 12:, None] >= positions[:, None, :]
-    rest = attend(q[:, 12:], k, v, causal_rest)
-    x = x + layer.attn.out(jnp.concatenate([first, rest], axis=1))
-    x = x + layer.mlp(layer.mlp_norm(x))
-  logits = model.logits(model.final_norm(x))
+  x_first, caches = model.forward(
+    TOKENS[:, :12], rope.cos_sin(CONFIG, positions[:, :12]), _ConcatCache(0)
+  )
+  assert [c[0].shape for c in caches] == [(2, 12, 2, 8)] * CONFIG.num_layers
+  x_rest, _ = model.forward(
+    TOKENS[:, 12:], rope.cos_sin(CONFIG, positions[:, 12:]), _ConcatCache(12), caches
+  )
+  logits = model.logits(model.final_norm(jnp.concatenate([x_first, x_rest], axis=1)))
   np.testing.assert_allclose(np.asarray(logits), np.asarray(model(TOKENS)), atol=1e-5)
 
 
-def test_remat_gives_the_same_gradients():
+@pytest.mark.parametrize("sliding_window", [None, 5])
+def test_engine_prefill_and_shared_prefix_decode_equal_the_full_forward(sliding_window):
+  """Ragged prompts prefilled once, n=2 rows per prompt decoding different tokens against the
+  shared prefix and their own suffix: each row's logits equal the full causal forward."""
+  config = CONFIG.replace(sliding_window=sliding_window)
+  model = Transformer(config, rngs=nnx.Rngs(2))
+  rng = np.random.RandomState(3)
+  lengths, width, n, steps = np.asarray([9, 6]), 12, 2, 5
+  prompts = rng.randint(0, 97, (2, width))
+  suffixes = rng.randint(0, 97, (2 * n, steps))
+  positions = jnp.broadcast_to(jnp.arange(width), (2, width))
+  allowed = causal_mask(positions, positions < lengths[:, None], sliding_window)
+  _, kv = model.forward(
+    jnp.asarray(prompts), rope.arange_cos_sin(config, width), PrefillAttention(allowed)
+  )
+  prefix = Prefix(kv, jnp.asarray(lengths))
+  suffix = empty_suffix(prefix, n, steps)
+  for t in range(steps):
+    attention = DecodeAttention.at_step(prefix, jnp.asarray(t), steps, sliding_window)
+    pos_r1 = jnp.asarray(np.repeat(lengths, n) + t)[:, None]
+    x, suffix = model.forward(
+      jnp.asarray(suffixes[:, t : t + 1]),
+      rope.cos_sin(config, pos_r1),
+      attention,
+      tuple(zip(prefix.kv, suffix)),
+    )
+    logits_rv = np.asarray(model.logits(model.final_norm(x))[:, 0])
+    for r in range(2 * n):
+      p = r // n
+      sequence = np.concatenate([prompts[p, : lengths[p]], suffixes[r, : t + 1]])[None]
+      np.testing.assert_allclose(
+        logits_rv[r], np.asarray(model(jnp.asarray(sequence)))[0, -1], atol=1e-5
+      )
+
+
+def test_sliding_window_mask():
+  positions = jnp.asarray([[0, 0, 1, 2, 3]])
+  mask = jnp.asarray([[False, True, True, True, True]])
+  allowed = np.asarray(causal_mask(positions, mask, 2))[0]
+  expected = np.tril(np.ones((5, 5), bool)) & mask[0][None]
+  expected &= np.asarray(positions[0][:, None] - positions[0][None, :] < 2)
+  np.testing.assert_array_equal(allowed, expected)
+  assert allowed[4].tolist() == [False, False, False, True, True]
+
+
+def test_remat_view_gives_the_same_gradients_and_leaves_the_model_alone():
   def loss(model):
     return jnp.mean(jax.nn.log_softmax(model(TOKENS))[..., 0])
 
   plain = Transformer(CONFIG, rngs=nnx.Rngs(1))
-  remat = Transformer(CONFIG.replace(remat=True), rngs=nnx.Rngs(1))
+  remat = nnx.view(plain, remat=True)
+  assert remat.remat and not plain.remat
+  assert remat.layers[0].mlp.gate is plain.layers[0].mlp.gate  # the same parameters
+  assert "remat" in str(jax.make_jaxpr(nnx.grad(loss))(remat))
+  assert "remat" not in str(jax.make_jaxpr(nnx.grad(loss))(plain))
   g_plain = nnx.grad(loss)(plain)
   g_remat = nnx.grad(loss)(remat)
   for a, b in zip(jax.tree.leaves(g_plain), jax.tree.leaves(g_remat)):
@@ -50,20 +127,32 @@ def test_remat_gives_the_same_gradients():
 
 
 def test_bf16_params_keep_their_dtype_and_compute_in_bf16():
-  model = Transformer(CONFIG.replace(param_dtype="bfloat16", compute_dtype="bfloat16"), rngs=nnx.Rngs(0))
-  assert {x.dtype for x in jax.tree.leaves(nnx.state(model, nnx.Param))} == {jnp.dtype(jnp.bfloat16)}
+  model = Transformer(
+    CONFIG.replace(param_dtype="bfloat16", compute_dtype="bfloat16"), rngs=nnx.Rngs(0)
+  )
+  assert {x.dtype for x in jax.tree.leaves(nnx.state(model, nnx.Param))} == {
+    jnp.dtype(jnp.bfloat16)
+  }
   assert model(TOKENS).dtype == jnp.bfloat16
   q, _, _ = model.layers[0].attn.qkv(model.embed(TOKENS), rope.arange_cos_sin(model.config, 20))
   assert q.dtype == jnp.bfloat16
 
 
-@pytest.mark.parametrize("rope_config", [
+@pytest.mark.parametrize(
+  "rope_config",
+  [
     RopeConfig(),
     RopeConfig(theta=500.0, kind="linear", factor=2.0, partial_rotary_factor=0.5),
     CONFIG.rope,
-    RopeConfig(kind="longrope", factor=4.0, original_max_position_embeddings=8,
-               short_factor=(1.0, 1.5, 2.0, 2.5), long_factor=(3.0, 5.0, 7.0, 9.0)),
-])
+    RopeConfig(
+      kind="longrope",
+      factor=4.0,
+      original_max_position_embeddings=8,
+      short_factor=(1.0, 1.5, 2.0, 2.5),
+      long_factor=(3.0, 5.0, 7.0, 9.0),
+    ),
+  ],
+)
 @pytest.mark.parametrize("length", [6, 20])  # longrope: inside and past its pretraining length
 def test_host_rope_tables_match_traced_ones(rope_config, length):
   config = CONFIG.replace(rope=rope_config)

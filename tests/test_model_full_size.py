@@ -5,6 +5,7 @@ with bf16 and then fp32 parameters (fp32 compute) in fresh subprocesses whose pe
 inherit the parent's peak across fork) measures the load alone. transformers' reference loads the
 same bf16 weights upcast to fp32 (reloaded, so its RoPE buffers are fp32 as ours are).
 """
+
 import json
 import subprocess
 import sys
@@ -43,9 +44,11 @@ def test_qwen25_math_1_5b_random_weights(tmp_path):
   import transformers
 
   from rstar_jax.models import presets
+
   config = presets.qwen25_math_1_5b()
-  hf_config = transformers.Qwen2Config(**{k: v for k, v in config.to_hf_dict().items()
-                                          if k not in ("architectures", "model_type")})
+  hf_config = transformers.Qwen2Config(
+    **{k: v for k, v in config.to_hf_dict().items() if k not in ("architectures", "model_type")}
+  )
   torch.manual_seed(0)
   torch.set_default_dtype(torch.bfloat16)
   try:
@@ -53,14 +56,28 @@ def test_qwen25_math_1_5b_random_weights(tmp_path):
   finally:
     torch.set_default_dtype(torch.float32)
   tokens = np.random.RandomState(0).randint(0, config.vocab_size, (1, 16))
-  model = transformers.Qwen2ForCausalLM.from_pretrained(tmp_path / "ckpt", dtype=torch.float32).eval()
+  model = transformers.Qwen2ForCausalLM.from_pretrained(
+    tmp_path / "ckpt", dtype=torch.float32
+  ).eval()
   with torch.no_grad():
     ref = model(torch.tensor(tokens)).logits.numpy()
   del model
   np.save(tmp_path / "tokens.npy", tokens)
   for dtype in ("bfloat16", "float32"):
-    out = subprocess.run([sys.executable, "-c", _LOAD_AND_RUN, str(tmp_path / "ckpt"), str(tmp_path / "tokens.npy"),
-                          str(tmp_path / "logits.npy"), dtype], capture_output=True, text=True)
+    out = subprocess.run(
+      [
+        sys.executable,
+        "-c",
+        _LOAD_AND_RUN,
+        str(tmp_path / "ckpt"),
+        str(tmp_path / "tokens.npy"),
+        str(tmp_path / "logits.npy"),
+        dtype,
+      ],
+      check=False,
+      capture_output=True,
+      text=True,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     stats = json.loads(out.stdout.strip().splitlines()[-1])
     logits = np.load(tmp_path / "logits.npy")

@@ -60,7 +60,12 @@ def _with(**overrides):
     ({"rounds__extra_rollouts": "abc"}, r"config\.rounds\.extra_rollouts: expected a tuple"),
     ({"rounds__extra_rollouts": (4, "x")}, r"config\.rounds\.extra_rollouts\[1\]: expected int"),
     ({"search__max_depth": 0}, r"config\.search: SearchConfig\.max_depth must be >= 1"),
-    ({"search__rollouts": 32}, r"config\.search: unknown keys \['rollouts'\]"),
+    ({"search__rolouts": 32}, r"config\.search: unknown keys \['rolouts'\]"),
+    (
+      {"search__rollouts": 32},
+      r"config\.search\.rollouts is set by the run itself; set rounds\.rollouts",
+    ),
+    ({"sft__seed": 3}, r"config\.sft\.seed is set by the run itself; set seed"),
     ({"mesh": "fsdp:x"}, r"config: bad mesh flag 'fsdp:x'"),
     ({"model_dtype": "float8"}, r"config: model_dtype='float8'"),
     ({"sft__lr": "fast"}, r"config\.sft\.lr: expected float, got 'fast'"),
@@ -71,7 +76,9 @@ def _with(**overrides):
       r"config\.rounds\.sft_init: expected one of \['base', 'previous'\]",
     ),
     ({"world__bootstrap": 3}, r"config\.world\.bootstrap: expected a section of BootstrapConfig"),
-    ({"world__teacher__wrong_operand": 0.9}, r"config\.world\.teacher: teacher error rates"),
+    ({"world__teacher__wrong_operand": 0.95}, r"config\.world\.teacher: teacher error rates"),
+    ({"bootstrap__policy": "/ckpt/qwen"}, r"config: problems\.train, problems\.heldout not set"),
+    ({"problems__heldout": "h.jsonl"}, r"config: bootstrap\.policy, problems\.train not set"),
   ],
 )
 def test_bad_values_name_their_field(overrides, message):

@@ -15,6 +15,7 @@ from rstar_jax.format import prompts
 from rstar_jax.hf import load_model
 from rstar_jax.inference import Engine
 from rstar_jax.inference import EngineConfig
+from rstar_jax.inference import ScorerConfig
 from rstar_jax.inference import Scorer
 from rstar_jax.models import ValueModel
 from rstar_jax.sandbox import SandboxPool
@@ -51,7 +52,7 @@ def models(tmp_path_factory):
   tok = tiny_tokenizer()
   policy = load_model(path)
   config = EngineConfig(decode_chunk=8)
-  return Engine(policy, tok, config), Scorer(ValueModel.from_policy(policy), tok, config)
+  return Engine(policy, tok, config), Scorer(ValueModel.from_policy(policy), tok, ScorerConfig())
 
 
 def test_search_resume_extract_with_tiny_model(models, tmp_path):

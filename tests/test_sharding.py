@@ -1,4 +1,5 @@
 """Sharded forward on 8 fake CPU devices equals the unsharded forward; parameters really sharded."""
+
 from flax import nnx
 import jax
 import jax.numpy as jnp
@@ -36,21 +37,29 @@ def test_loaded_sharded_forward_matches(checkpoint, reference, flag):
   model = load_model(checkpoint, mesh=mesh)
   shape = parse_mesh_shape(flag)
   q = model.layers[0].attn.q_proj[...]
-  expected_q = P("fsdp" if shape["fsdp"] > 1 else None, "tensor" if shape["tensor"] > 1 else None, None)
+  expected_q = P(
+    "fsdp" if shape["fsdp"] > 1 else None, "tensor" if shape["tensor"] > 1 else None, None
+  )
   assert q.sharding.spec == expected_q
   if shape["tensor"] > 1:
     assert model.layers[1].mlp.down[...].sharding.spec[0] == "tensor"
-    assert len(q.addressable_shards[0].data.shape) == 3 and q.addressable_shards[0].data.shape[1] == 4 // 2
+    assert (
+      len(q.addressable_shards[0].data.shape) == 3
+      and q.addressable_shards[0].data.shape[1] == 4 // 2
+    )
   with jax.set_mesh(mesh):
-    tokens = jax.device_put(jnp.asarray(TOKENS), jax.sharding.NamedSharding(mesh, P(("data", "fsdp"))))
+    tokens = jax.device_put(
+      jnp.asarray(TOKENS), jax.sharding.NamedSharding(mesh, P(("data", "fsdp")))
+    )
     out = jax.jit(lambda m, t: m(t))(model, tokens)
   np.testing.assert_allclose(np.asarray(out), reference, atol=1e-5, rtol=0)
 
 
 def test_created_directly_sharded():
   mesh = make_mesh("fsdp:4,tensor:2")
-  config = ModelConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_heads=4, num_kv_heads=2,
-                       head_dim=8)
+  config = ModelConfig(
+    vocab_size=64, hidden_size=32, intermediate_size=64, num_heads=4, num_kv_heads=2, head_dim=8
+  )
   with jax.set_mesh(mesh):
     model = Transformer(config, rngs=nnx.Rngs(0))
     ppm = ValueModel(config, rngs=nnx.Rngs(0))
@@ -65,7 +74,9 @@ def test_created_directly_sharded():
 
 def test_non_dividing_axes_fall_back_to_replication():
   mesh = make_mesh("tensor:8")
-  config = ModelConfig(vocab_size=60, hidden_size=32, intermediate_size=64, num_heads=4, num_kv_heads=2, head_dim=8)
+  config = ModelConfig(
+    vocab_size=60, hidden_size=32, intermediate_size=64, num_heads=4, num_kv_heads=2, head_dim=8
+  )
   with jax.set_mesh(mesh):
     model = Transformer(config, rngs=nnx.Rngs(0))
   assert model.layers[0].attn.k_proj[...].sharding.spec == P(None, None, None)

@@ -6,6 +6,7 @@ keeps its best round, so a burst of load from other jobs does not land on one si
 in one process, so under the same malloc settings (`rstar_jax.runtime.host_memory`, applied by the
 launcher); each side's page faults per step are printed.
 """
+
 import os
 import resource
 import time
@@ -26,19 +27,38 @@ from rstar_jax.training.config import SFTConfig
 
 BATCH, SEQ, PROMPT = 8, 256, 64
 STEPS_PER_ROUND, ROUNDS = 6, 3
-MODEL = models.ModelConfig(family="qwen2", vocab_size=2048, hidden_size=256, intermediate_size=768,
-                           num_layers=4, num_heads=4, num_kv_heads=4, head_dim=64,
-                           max_position_embeddings=512)
-TRAIN = SFTConfig(lr=1e-4, batch_size=BATCH, max_len=SEQ, warmup_steps=0, schedule="constant",
-                  weight_decay=0.0, clip_norm=1.0)
+MODEL = models.ModelConfig(
+  family="qwen2",
+  vocab_size=2048,
+  hidden_size=256,
+  intermediate_size=768,
+  num_layers=4,
+  num_heads=4,
+  num_kv_heads=4,
+  head_dim=64,
+  max_position_embeddings=512,
+)
+TRAIN = SFTConfig(
+  lr=1e-4,
+  batch_size=BATCH,
+  max_len=SEQ,
+  warmup_steps=0,
+  schedule="constant",
+  weight_decay=0.0,
+  clip_norm=1.0,
+)
 
 
 def _batch(rng: np.random.Generator) -> dict[str, np.ndarray]:
   tokens = rng.integers(0, MODEL.vocab_size, (BATCH, SEQ), dtype=np.int32)
   weights = np.zeros((BATCH, SEQ), np.float32)
-  weights[:, PROMPT - 1:SEQ - 1] = 1.0  # Position t predicts token t+1: the response tokens.
-  return {"tokens": tokens, "mask": np.ones((BATCH, SEQ), bool),
-          "labels": np.roll(tokens, -1, axis=1), "weights": weights}
+  weights[:, PROMPT - 1 : SEQ - 1] = 1.0  # Position t predicts token t+1: the response tokens.
+  return {
+    "tokens": tokens,
+    "mask": np.ones((BATCH, SEQ), bool),
+    "labels": np.roll(tokens, -1, axis=1),
+    "weights": weights,
+  }
 
 
 class JaxSide:
@@ -70,8 +90,13 @@ class TorchSide:
     hf_config = transformers.Qwen2Config(**MODEL.to_hf_dict())
     hf_config._attn_implementation = "sdpa"  # pylint: disable=protected-access
     self.model = transformers.Qwen2ForCausalLM(hf_config).float().train()
-    self.opt = torch.optim.AdamW(self.model.parameters(), lr=TRAIN.lr, betas=(TRAIN.adam_b1, TRAIN.adam_b2),
-                                 eps=TRAIN.adam_eps, weight_decay=0.0)
+    self.opt = torch.optim.AdamW(
+      self.model.parameters(),
+      lr=TRAIN.lr,
+      betas=(TRAIN.adam_b1, TRAIN.adam_b2),
+      eps=TRAIN.adam_eps,
+      weight_decay=0.0,
+    )
     self.tokens = torch.from_numpy(batch["tokens"].astype(np.int64))
     labels = self.tokens.clone()
     labels[:, :PROMPT] = -100  # HF shifts labels itself: same response positions as the JAX side.
@@ -99,11 +124,17 @@ def run(argv: list[str]) -> None:
       faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
       best[name] = min(best[name], side.run(STEPS_PER_ROUND))
       faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / STEPS_PER_ROUND
-      print(f"round {r}: {name} {BATCH * SEQ * STEPS_PER_ROUND / best[name]:.0f} tok/s "
-            f"(best so far), {faults:.0f} page faults/step")
+      print(
+        f"round {r}: {name} {BATCH * SEQ * STEPS_PER_ROUND / best[name]:.0f} tok/s "
+        f"(best so far), {faults:.0f} page faults/step"
+      )
   tok_s = {name: BATCH * SEQ * STEPS_PER_ROUND / t for name, t in best.items()}
-  print(f"config: {MODEL.num_layers} layers, hidden {MODEL.hidden_size}, vocab {MODEL.vocab_size}, "
-        f"batch {BATCH} x {SEQ} tokens, {jax.default_backend()} backend, "
-        f"{os.cpu_count()} CPU threads for torch, host_memory applied: {host_memory.applied}")
-  print(f"train speedup {tok_s['rstar_jax'] / tok_s['torch']:.2f}x "
-        f"(rstar_jax {tok_s['rstar_jax']:.0f} tok/s, torch {tok_s['torch']:.0f} tok/s)")
+  print(
+    f"config: {MODEL.num_layers} layers, hidden {MODEL.hidden_size}, vocab {MODEL.vocab_size}, "
+    f"batch {BATCH} x {SEQ} tokens, {jax.default_backend()} backend, "
+    f"{os.cpu_count()} CPU threads for torch, host_memory applied: {host_memory.applied}"
+  )
+  print(
+    f"train speedup {tok_s['rstar_jax'] / tok_s['torch']:.2f}x "
+    f"(rstar_jax {tok_s['rstar_jax']:.0f} tok/s, torch {tok_s['torch']:.0f} tok/s)"
+  )

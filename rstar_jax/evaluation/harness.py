@@ -7,6 +7,7 @@ k independent runs with different seeds; maj@k, and best-of-k under each reward 
 computed from the same k samples. MCTS+PPM is `search.evaluate.evaluate_problems` (N runs,
 top-K majority).
 """
+
 from collections.abc import Mapping, Sequence
 import dataclasses
 import logging
@@ -25,6 +26,7 @@ from rstar_jax.evaluation import voting
 from rstar_jax.evaluation.config import EvalConfig
 from rstar_jax.format import prompts
 from rstar_jax.inference import EngineConfig
+from rstar_jax.inference import ScorerConfig
 from rstar_jax.runtime import files
 from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import expand as expand_lib
@@ -38,6 +40,7 @@ MCTS_PPM = "mcts+ppm"
 @dataclasses.dataclass(frozen=True)
 class Sample:
   """One sampled solution; `answer` is None when it ended invalid (no answer, code error, …)."""
+
   text: str
   answer: str | None
   correct: bool
@@ -52,10 +55,17 @@ def _sample_of(tree: tree_lib.Tree) -> Sample:
   return Sample(tree.solution(leaf), answer, bool(leaf.correct) and answer is not None)
 
 
-def sample_solutions(problems: Sequence, engine: expand_lib.EngineLike,
-                     pool: expand_lib.PoolLike, cfg: EvalConfig, *, num: int,
-                     temperature: float, progress: bool = True,
-                     desc: str = "sample") -> list[list[Sample]]:
+def sample_solutions(
+  problems: Sequence,
+  engine: expand_lib.EngineLike,
+  pool: expand_lib.PoolLike,
+  cfg: EvalConfig,
+  *,
+  num: int,
+  temperature: float,
+  progress: bool = True,
+  desc: str = "sample",
+) -> list[list[Sample]]:
   """`num` independent solutions per problem (run r uses seed `cfg.seed + r`)."""
   out: list[list[Sample]] = [[] for _ in problems]
   total = num * -(-len(problems) // cfg.batch_size)
@@ -63,7 +73,7 @@ def sample_solutions(problems: Sequence, engine: expand_lib.EngineLike,
     for run in range(num):
       search_cfg = cfg.chain_search(temperature, cfg.seed + run)
       for lo in range(0, len(problems), cfg.batch_size):
-        batch = problems[lo:lo + cfg.batch_size]
+        batch = problems[lo : lo + cfg.batch_size]
         trees = [tree_lib.Tree(p.id, p.question, p.answer) for p in batch]
         mcts.search_trees(trees, engine, None, pool, search_cfg, runs=[run] * len(trees))
         for i, tree in enumerate(trees):
@@ -82,10 +92,16 @@ def _graded(answer: str | None, gold: str) -> bool:
   return answer is not None and grading.is_equivalent(answer, gold)
 
 
-def evaluate_policy(problems: Sequence, engine: expand_lib.EngineLike, pool: expand_lib.PoolLike,
-                    scorers: Mapping[str, expand_lib.ScorerLike], cfg: EvalConfig, *,
-                    out_dir: str | os.PathLike | None = None,
-                    progress: bool = True) -> dict[str, Any]:
+def evaluate_policy(
+  problems: Sequence,
+  engine: expand_lib.EngineLike,
+  pool: expand_lib.PoolLike,
+  scorers: Mapping[str, expand_lib.ScorerLike],
+  cfg: EvalConfig,
+  *,
+  out_dir: str | os.PathLike | None = None,
+  progress: bool = True,
+) -> dict[str, Any]:
   """Runs every enabled method on `problems` (each needs a gold answer); returns the report.
 
   `scorers` maps a reward-model name ('ppm', 'orm', 'pqm', …) to its scorer: each gives a
@@ -94,39 +110,55 @@ def evaluate_policy(problems: Sequence, engine: expand_lib.EngineLike, pool: exp
   """
   unlabelled = [p.id for p in problems if p.answer is None]
   if unlabelled:
-    logging.warning("evaluation skips %d problems without a gold answer: %s", len(unlabelled),
-                    ", ".join(unlabelled[:10]))
+    logging.warning(
+      "evaluation skips %d problems without a gold answer: %s",
+      len(unlabelled),
+      ", ".join(unlabelled[:10]),
+    )
   problems = [p for p in problems if p.answer is not None]
   if not problems:
     raise ValueError("evaluation needs problems with gold answers; none given")
-  per_problem: list[dict[str, Any]] = [{"id": p.id, "gold": p.answer, "answers": {}}
-                                       for p in problems]
+  per_problem: list[dict[str, Any]] = [
+    {"id": p.id, "gold": p.answer, "answers": {}} for p in problems
+  ]
 
   def record(method: str, answers: Sequence[str | None]) -> None:
     for row, problem, answer in zip(per_problem, problems, answers):
       row["answers"][method] = {"answer": answer, "correct": _graded(answer, problem.answer)}
 
   if cfg.greedy:
-    greedy = sample_solutions(problems, engine, pool, cfg, num=1, temperature=0.0,
-                              progress=progress, desc="eval[greedy]")
+    greedy = sample_solutions(
+      problems, engine, pool, cfg, num=1, temperature=0.0, progress=progress, desc="eval[greedy]"
+    )
     record(GREEDY, [s[0].answer for s in greedy])
   if cfg.samples:
-    samples = sample_solutions(problems, engine, pool, cfg, num=cfg.samples,
-                               temperature=cfg.temperature, progress=progress,
-                               desc=f"eval[sample x{cfg.samples}]")
-    record(f"pass@{cfg.samples}", [next((s.answer for s in row if s.correct), row[0].answer)
-                                   for row in samples])
+    samples = sample_solutions(
+      problems,
+      engine,
+      pool,
+      cfg,
+      num=cfg.samples,
+      temperature=cfg.temperature,
+      progress=progress,
+      desc=f"eval[sample x{cfg.samples}]",
+    )
+    record(
+      f"pass@{cfg.samples}",
+      [next((s.answer for s in row if s.correct), row[0].answer) for row in samples],
+    )
     record(f"maj@{cfg.samples}", [voting.majority([s.answer for s in row]) for row in samples])
-    texts = [prompts.policy_prompt(p.question) + s.text for p, row in zip(problems, samples)
-             for s in row]
+    texts = [
+      prompts.policy_prompt(p.question) + s.text for p, row in zip(problems, samples) for s in row
+    ]
     for name, scorer in scorers.items():
       scores = np.asarray(scorer.score(texts), dtype=np.float32).reshape(len(problems), -1)
       picks = [best_of(row, row_scores) for row, row_scores in zip(samples, scores)]
       record(f"best_of_{cfg.samples}[{name}]", [s.answer if s else None for s in picks])
   if cfg.mcts_runs and "ppm" in scorers:
     tree_dir = pathlib.Path(out_dir) / "mcts" if out_dir is not None else None
-    summary = multirun.evaluate_problems(problems, engine, scorers["ppm"], pool, cfg.mcts_search(),
-                                            out_dir=tree_dir, progress=progress)
+    summary = multirun.evaluate_problems(
+      problems, engine, scorers["ppm"], pool, cfg.mcts_search(), out_dir=tree_dir, progress=progress
+    )
     record(MCTS_PPM, [r.answer for r in summary.results])
   report = make_report(per_problem, dataclasses.asdict(cfg))
   if out_dir is not None:
@@ -134,26 +166,41 @@ def evaluate_policy(problems: Sequence, engine: expand_lib.EngineLike, pool: exp
   return report
 
 
-def evaluate_model_dirs(problems: Sequence, policy_dir: pathlib.Path,
-                        reward_dirs: Mapping[str, pathlib.Path], cfg: EvalConfig, *,
-                        engine: EngineConfig, dtype: str | None, mesh: Mesh,
-                        sandbox_workers: int | None, out_dir: pathlib.Path,
-                        progress: bool = True) -> dict[str, Any]:
+def evaluate_model_dirs(
+  problems: Sequence,
+  policy_dir: pathlib.Path,
+  reward_dirs: Mapping[str, pathlib.Path],
+  cfg: EvalConfig,
+  *,
+  engine: EngineConfig,
+  scorer: ScorerConfig,
+  dtype: str | None,
+  mesh: Mesh,
+  sandbox_workers: int | None,
+  out_dir: pathlib.Path,
+  progress: bool = True,
+) -> dict[str, Any]:
   """`evaluate_policy` for HF folders: the policy and reward models are loaded onto `mesh`
-  (reward models read the policy's tokenizer); the report is written to `out_dir`."""
+  (reward models read the policy's tokenizer and score with `scorer`); the report is written to
+  `out_dir`."""
   policy = inference.load_engine(policy_dir, engine, dtype=dtype, mesh=mesh)
-  scorers = {name: inference.load_scorer(path, engine, tokenizer_dir=policy_dir, dtype=dtype,
-                                         mesh=mesh)
-             for name, path in reward_dirs.items()}
+  scorers = {
+    name: inference.load_scorer(path, scorer, tokenizer_dir=policy_dir, dtype=dtype, mesh=mesh)
+    for name, path in reward_dirs.items()
+  }
   with SandboxPool(num_workers=sandbox_workers) as pool:
-    return evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=out_dir,
-                           progress=progress)
+    return evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=out_dir, progress=progress)
 
 
 def make_report(per_problem: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
   """Accuracy per method over `per_problem` rows (also merges the shares of several hosts)."""
   methods = list(per_problem[0]["answers"]) if per_problem else []
-  accuracy = {m: sum(r["answers"][m]["correct"] for r in per_problem) / len(per_problem)
-              for m in methods}
-  return {"num_problems": len(per_problem), "accuracy": accuracy, "config": config,
-          "problems": list(per_problem)}
+  accuracy = {
+    m: sum(r["answers"][m]["correct"] for r in per_problem) / len(per_problem) for m in methods
+  }
+  return {
+    "num_problems": len(per_problem),
+    "accuracy": accuracy,
+    "config": config,
+    "problems": list(per_problem),
+  }

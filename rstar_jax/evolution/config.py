@@ -20,6 +20,24 @@ from rstar_jax.training.config import SFTConfig
 from rstar_jax.world.config import WorldConfig
 
 
+_TRAINER_SET = {
+  "seed": "seed (round k trains with seed + k)",
+  "progress_bar": "progress",
+  "export_hf": "nothing: the pipeline exports every trained model",
+}
+# Fields of a section that the run sets itself, each with the field a user sets instead.
+PIPELINE_SET: dict[str, dict[str, str]] = {
+  "search": {
+    "mode": "rounds.ppm_from_round",
+    "rollouts": "rounds.rollouts / rounds.bootstrap_rollouts",
+    "extra_rollouts": "rounds.extra_rollouts",
+    "seed": "seed",
+  },
+  "sft": _TRAINER_SET,
+  "ppm": _TRAINER_SET,
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class ProblemsConfig:
   """JSONL problem files ('' = the built-in world's split); `max_*` 0 keeps all."""
@@ -84,3 +102,19 @@ class RunConfig:
     for name in ("train_devices", "engine_devices", "sandbox_workers", "viewer_problems"):
       if getattr(self, name) < 0:
         raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+    own = {
+      "bootstrap.policy": self.bootstrap.policy,
+      "problems.train": self.problems.train,
+      "problems.heldout": self.problems.heldout,
+    }
+    missing = [name for name, value in own.items() if not value]
+    if len(missing) < len(own) and missing:
+      raise ValueError(
+        f"{', '.join(missing)} not set: a run on your own problems and policy needs all of "
+        f"{', '.join(own)} (leave all three empty for the built-in world)"
+      )
+
+  @property
+  def builtin_world(self) -> bool:
+    """True when the run builds and uses the built-in world (no problems or policy given)."""
+    return not self.bootstrap.policy

@@ -144,7 +144,7 @@ class Pipeline:
     """Builds the built-in world (`config.world`) unless problems and the bootstrap policy are
     configured."""
     c = self.config
-    if c.bootstrap.policy and c.problems.train and c.problems.heldout:
+    if not c.builtin_world:
       paths = {
         "train": c.problems.train,
         "heldout": c.problems.heldout,

@@ -1,4 +1,5 @@
 """Shape buckets, and a counter of the distinct programs they lead XLA to compile."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Settings and results of the inference engine (small frozen dataclasses)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,6 +13,7 @@ SQUASHES = ("tanh5", "none", "sigmoid")
 @dataclasses.dataclass(frozen=True)
 class SamplingParams:
   """How to sample one step. temperature 0 is greedy; top_k 0 and top_p 1 disable filtering."""
+
   temperature: float = 0.7
   top_k: int = 0
   top_p: float = 1.0
@@ -32,28 +34,56 @@ class SamplingParams:
       raise ValueError(f"stop must be a tuple of non-empty strings, got {self.stop!r}")
 
 
+def _require_positive(config, names: tuple[str, ...]) -> None:
+  for name in names:
+    if getattr(config, name) < 1:
+      raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
+
+
 @dataclasses.dataclass(frozen=True)
 class EngineConfig:
   """Shape buckets and limits. Buckets bound the number of compiled programs over a long search."""
+
   max_seq_len: int = 0  # 0: the model's max_position_embeddings
   min_length_bucket: int = 64  # prompt lengths round up to powers of two from here
   min_batch_bucket: int = 1  # batch sizes round up to powers of two from here
   max_prefill_tokens: int = 16384  # prompts per prefill call are capped by padded tokens
   max_decode_rows: int = 512  # rows (prompts x samples) per decode call
   decode_chunk: int = 32  # decode steps between host-side stop-string checks
+
+  def __post_init__(self):
+    _require_positive(
+      self,
+      (
+        "min_length_bucket",
+        "min_batch_bucket",
+        "max_prefill_tokens",
+        "max_decode_rows",
+        "decode_chunk",
+      ),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ScorerConfig:
+  """The scorer's shape buckets, token cap and score squashing."""
+
+  max_seq_len: int = 0  # 0: the model's max_position_embeddings
+  min_length_bucket: int = 64  # text lengths round up to powers of two from here
+  min_batch_bucket: int = 1  # batch sizes round up to powers of two from here
+  max_prefill_tokens: int = 16384  # texts per call are capped by padded tokens
   squash: str = "tanh5"  # PPM score squashing: tanh(r/5) (official), none, sigmoid
 
   def __post_init__(self):
     if self.squash not in SQUASHES:
       raise ValueError(f"squash={self.squash!r}; expected one of {SQUASHES}")
-    for name in ("min_length_bucket", "min_batch_bucket", "max_prefill_tokens", "max_decode_rows", "decode_chunk"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"{name} must be >= 1")
+    _require_positive(self, ("min_length_bucket", "min_batch_bucket", "max_prefill_tokens"))
 
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
   """One sampled step: text keeps the stop string and nothing after it."""
+
   text: str
   token_ids: tuple[int, ...]
   stop_reason: str  # 'stop' | 'eos' | 'length'
@@ -63,6 +93,7 @@ class Candidate:
 @dataclasses.dataclass
 class EngineStats:
   """Counters reported by benchmarks: prefix reuse and recompilation are measured here."""
+
   prompts: int = 0
   prefill_tokens: int = 0
   decode_tokens: int = 0

@@ -3,23 +3,21 @@
 The API (`expand(prompts, n, sampling) -> candidates`, `stats`) hides cache ownership, so a
 paged KV pool with a radix prefix index can replace the per-call prefill without touching callers.
 """
+
 from __future__ import annotations
 
-import contextlib
-from typing import Sequence
+from collections.abc import Sequence
 
 from flax import nnx
 import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 import numpy as np
 
 from rstar_jax.inference import programs
+from rstar_jax.inference.batching import Batcher
 from rstar_jax.inference.buckets import ProgramCounter
 from rstar_jax.inference.buckets import bucket
-from rstar_jax.inference.buckets import length_bucket
 from rstar_jax.inference.config import Candidate
 from rstar_jax.inference.config import EngineConfig
 from rstar_jax.inference.config import EngineStats
@@ -27,22 +25,32 @@ from rstar_jax.inference.config import SamplingParams
 from rstar_jax.inference.stops import first_stop_end
 from rstar_jax.inference.stops import stop_table
 from rstar_jax.models import Transformer
-from rstar_jax.models.sharding import fit_spec
 
-_FINISH_NAMES = {programs.FINISH_STOP: "stop", programs.FINISH_EOS: "eos", programs.FINISH_LENGTH: "length"}
+_FINISH_NAMES = {
+  programs.FINISH_STOP: "stop",
+  programs.FINISH_EOS: "eos",
+  programs.FINISH_LENGTH: "length",
+}
 
 
 class Engine:
   """Batched step sampling for MCTS expansion."""
 
-  def __init__(self, policy: Transformer, tokenizer, config: EngineConfig = EngineConfig(), *,
-               mesh: Mesh | None = None):
+  def __init__(
+    self,
+    policy: Transformer,
+    tokenizer,
+    config: EngineConfig = EngineConfig(),
+    *,
+    mesh: Mesh | None = None,
+  ):
     if not isinstance(policy, Transformer):
       raise TypeError(f"Engine needs a Transformer policy, got {type(policy).__name__}")
     self.config = config
     self.tokenizer = tokenizer
     self.mesh = mesh
     self.model_config = policy.config
+    self._batcher = Batcher(config, pad_id=tokenizer.pad_token_id or 0, mesh=mesh)
     self.max_seq_len = config.max_seq_len or policy.config.max_position_embeddings
     self.stats = EngineStats()
     self._programs = ProgramCounter()
@@ -50,14 +58,22 @@ class Engine:
     self._prefill = jax.jit(programs.prefill, static_argnums=0)
     self._start = jax.jit(programs.start, static_argnums=(1, 2, 7))
     self._decode = jax.jit(programs.decode_chunk, static_argnums=0, donate_argnums=5)
-    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else self.model_config.eos_token_id
-    eos_ids = sorted({*([eos] if isinstance(eos, int) else list(eos or ())), *self.model_config.eos_token_ids})
+    eos = (
+      tokenizer.eos_token_id
+      if tokenizer.eos_token_id is not None
+      else self.model_config.eos_token_id
+    )
+    eos_ids = sorted(
+      {*([eos] if isinstance(eos, int) else list(eos or ())), *self.model_config.eos_token_ids}
+    )
     self._eos_ids = np.asarray(eos_ids or [-1], np.int32)
     self._stop_tables: dict[tuple[str, ...], np.ndarray] = {}
 
   # ---- public API ----
 
-  def expand(self, prompts: Sequence[str], n: int, sampling: SamplingParams) -> list[list[Candidate]]:
+  def expand(
+    self, prompts: Sequence[str], n: int, sampling: SamplingParams
+  ) -> list[list[Candidate]]:
     """`n` candidates for each prompt (outer list parallel to `prompts`)."""
     if not isinstance(sampling, SamplingParams):
       raise TypeError(f"sampling must be a SamplingParams, got {type(sampling).__name__}")
@@ -73,11 +89,16 @@ class Engine:
       if not toks:
         raise ValueError(f"prompt {i} encodes to no tokens")
       if len(toks) + sampling.max_new_tokens > self.max_seq_len:
-        raise ValueError(f"prompt {i} has {len(toks)} tokens; with max_new_tokens={sampling.max_new_tokens} it "
-                         f"exceeds the maximum context of {self.max_seq_len}")
+        raise ValueError(
+          f"prompt {i} has {len(toks)} tokens; with max_new_tokens={sampling.max_new_tokens} it "
+          f"exceeds the maximum context of {self.max_seq_len}"
+        )
     results: dict[int, list[Candidate]] = {}
-    for group in self._groups([len(t) for t in ids], n):
-      for index, cands in zip(group, self._expand_group([ids[i] for i in group], group, n, sampling)):
+    max_prompts = max(1, self.config.max_decode_rows // n)
+    for group in self._batcher.groups([len(t) for t in ids], max_prompts):
+      for index, cands in zip(
+        group, self._expand_group([ids[i] for i in group], group, n, sampling)
+      ):
         results[index] = cands
     self.stats.prompts += len(distinct)
     self.stats.compiled_programs = len(self._programs)
@@ -86,65 +107,44 @@ class Engine:
 
   # ---- internals ----
 
-  def _groups(self, lengths: list[int], n: int) -> list[list[int]]:
-    """Prompt indices grouped by similar length, each group within the row and token budgets."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    max_prompts = max(1, self.config.max_decode_rows // n)
-    groups, current = [], []
-    for i in order:
-      trial = current + [i]
-      padded = bucket(len(trial), self.config.min_batch_bucket) * bucket(
-          max(lengths[j] for j in trial), self.config.min_length_bucket)
-      if current and (len(trial) > max_prompts or padded > self.config.max_prefill_tokens):
-        groups.append(current)
-        trial = [i]
-      current = trial
-    groups.append(current)
-    return groups
-
-  def _put(self, array: np.ndarray) -> jax.Array:
-    if self.mesh is None:
-      return jnp.asarray(array)
-    spec = fit_spec(P(("data", "fsdp")), array.shape, self.mesh)
-    return jax.device_put(array, NamedSharding(self.mesh, spec))
-
   def _controls(self, sampling: SamplingParams) -> programs.Controls:
     if sampling.stop not in self._stop_tables:
       self._stop_tables[sampling.stop] = stop_table(self.tokenizer, sampling.stop)
     return programs.Controls(
-        seed=jnp.asarray(sampling.seed, jnp.uint32), temperature=jnp.asarray(sampling.temperature, jnp.float32),
-        top_k=jnp.asarray(sampling.top_k, jnp.int32), top_p=jnp.asarray(sampling.top_p, jnp.float32),
-        limit=jnp.asarray(sampling.max_new_tokens, jnp.int32), eos_ids=jnp.asarray(self._eos_ids),
-        stop_table=jnp.asarray(self._stop_tables[sampling.stop]))
+      seed=jnp.asarray(sampling.seed, jnp.uint32),
+      temperature=jnp.asarray(sampling.temperature, jnp.float32),
+      top_k=jnp.asarray(sampling.top_k, jnp.int32),
+      top_p=jnp.asarray(sampling.top_p, jnp.float32),
+      limit=jnp.asarray(sampling.max_new_tokens, jnp.int32),
+      eos_ids=jnp.asarray(self._eos_ids),
+      stop_table=jnp.asarray(self._stop_tables[sampling.stop]),
+    )
 
-  def _expand_group(self, ids: list[list[int]], prompt_indices: list[int], n: int,
-                    sampling: SamplingParams) -> list[list[Candidate]]:
-    cfg = self.config
+  def _expand_group(
+    self, ids: list[list[int]], prompt_indices: list[int], n: int, sampling: SamplingParams
+  ) -> list[list[Candidate]]:
+    cfg, put = self.config, self._batcher.put
     p_real = len(ids)
-    p = bucket(p_real, cfg.min_batch_bucket)
-    length = length_bucket(max(len(t) for t in ids), cfg.min_length_bucket)
+    tokens, lengths = self._batcher.pad(ids)
+    p, length = tokens.shape
     steps = bucket(sampling.max_new_tokens, 16)
-    pad = self.tokenizer.pad_token_id or 0
-    tokens = np.full((p, length), pad, np.int32)
-    lengths = np.ones((p,), np.int32)
-    for i, toks in enumerate(ids):
-      tokens[i, :len(toks)] = toks
-      lengths[i] = len(toks)
     valid_r = np.repeat(np.arange(p) < p_real, n)
     # Row identity = (prompt's position in this call, sample index): padding never shifts samples.
-    row_ids = np.asarray([idx * n + j for idx in prompt_indices for j in range(n)]
-                         + [-1 - r for r in range((p - p_real) * n)], np.int32)
+    row_ids = np.asarray(
+      [idx * n + j for idx in prompt_indices for j in range(n)]
+      + [-1 - r for r in range((p - p_real) * n)],
+      np.int32,
+    )
     controls = self._controls(sampling)
     stop_width = controls.stop_table.shape[1]
     self._programs.record("prefill", p, length)
     self._programs.record("start", p, length, n, steps, stop_width)
     self._programs.record("decode", p, length, n, steps, stop_width)
-    context = jax.set_mesh(self.mesh) if self.mesh is not None else contextlib.nullcontext()
-    with context:
-      prefix, logits = self._prefill(self._graphdef, self._params, self._put(tokens), self._put(lengths))
+    with self._batcher.scope():
+      prefix, logits = self._prefill(self._graphdef, self._params, put(tokens), put(lengths))
       self.stats.prefill_tokens += int(sum(len(t) for t in ids))
-      row_ids_r = self._put(row_ids)
-      state = self._start(logits, n, steps, row_ids_r, self._put(valid_r), prefix, controls, stop_width)
+      row_ids_r = put(row_ids)
+      state = self._start(logits, n, steps, row_ids_r, put(valid_r), prefix, controls, stop_width)
       stopped_text = np.zeros((p * n,), bool)
       while True:
         t = int(state.t)
@@ -152,15 +152,30 @@ class Engine:
         if t + 1 >= sampling.max_new_tokens or not running.any():
           break
         t_stop = min(t + cfg.decode_chunk, sampling.max_new_tokens - 1)
-        state = self._decode(self._graphdef, self._params, prefix, controls, row_ids_r, state,
-                             jnp.asarray(t_stop, jnp.int32), self._put(stopped_text))
+        state = self._decode(
+          self._graphdef,
+          self._params,
+          prefix,
+          controls,
+          row_ids_r,
+          state,
+          jnp.asarray(t_stop, jnp.int32),
+          put(stopped_text),
+        )
         stopped_text |= self._text_stops(state, sampling.stop, valid_r)
     tokens_rs, logprobs_rs = np.asarray(state.tokens_rs), np.asarray(state.logprobs_rs)
     counts = np.asarray(state.count_r)
     finish = np.where(stopped_text, programs.FINISH_STOP, np.asarray(state.finish_r))
     self.stats.decode_tokens += int(counts[valid_r].sum())
-    return [[self._candidate(tokens_rs[r, :counts[r]], logprobs_rs[r, :counts[r]], int(finish[r]), sampling.stop)
-             for r in range(i * n, (i + 1) * n)] for i in range(p_real)]
+    return [
+      [
+        self._candidate(
+          tokens_rs[r, : counts[r]], logprobs_rs[r, : counts[r]], int(finish[r]), sampling.stop
+        )
+        for r in range(i * n, (i + 1) * n)
+      ]
+      for i in range(p_real)
+    ]
 
   def _text_stops(self, state: programs.DecodeState, stops, valid_r) -> np.ndarray:
     """Rows whose decoded text contains a stop string the in-jit token match missed."""
@@ -170,7 +185,9 @@ class Engine:
     if running.size:
       tokens, counts = np.asarray(state.tokens_rs), np.asarray(state.count_r)
       for r in running:
-        if first_stop_end(self.tokenizer.decode(tokens[r, :counts[r]].tolist()), stops) is not None:
+        if (
+          first_stop_end(self.tokenizer.decode(tokens[r, : counts[r]].tolist()), stops) is not None
+        ):
           out[r] = True
     return out
 
@@ -192,5 +209,9 @@ class Engine:
         else:
           hi = mid
       ids = body[:lo]
-    return Candidate(text=text, token_ids=tuple(ids), stop_reason=reason,
-                     logprob_sum=float(np.sum(logprobs[:len(ids)])))
+    return Candidate(
+      text=text,
+      token_ids=tuple(ids),
+      stop_reason=reason,
+      logprob_sum=float(np.sum(logprobs[: len(ids)])),
+    )

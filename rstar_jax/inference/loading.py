@@ -1,10 +1,12 @@
 """An `Engine` or `Scorer` straight from an HF folder, on a given mesh."""
+
 import os
 
 from jax.sharding import Mesh
 
 from rstar_jax import hf
 from rstar_jax.inference.config import EngineConfig
+from rstar_jax.inference.config import ScorerConfig
 from rstar_jax.inference.engine import Engine
 from rstar_jax.inference.scorer import Scorer
 
@@ -25,7 +27,7 @@ def load_engine(
 
 def load_scorer(
   model_dir: str | os.PathLike,
-  config: EngineConfig = EngineConfig(),
+  config: ScorerConfig = ScorerConfig(),
   *,
   tokenizer_dir: str | os.PathLike | None = None,
   dtype: str | None = None,

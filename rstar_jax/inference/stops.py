@@ -5,9 +5,10 @@ of a stop string (cheap, catches the usual case, e.g. special-token markers). A 
 a stop string with other tokens, so the host checks the decoded text of every unfinished row
 between chunks; the text rule decides what is returned.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -23,7 +24,7 @@ def stop_table(tokenizer, stops: Sequence[str]) -> np.ndarray:
   if not encoded:
     table[:] = -3  # matches nothing
   for i, ids in enumerate(encoded):
-    table[i, width - len(ids):] = ids
+    table[i, width - len(ids) :] = ids
   return table
 
 

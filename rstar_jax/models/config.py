@@ -4,12 +4,14 @@
 top level, as in the released Qwen2.5-Math / Phi-3 checkpoints) and the transformers 5 layout
 (`rope_parameters`), and refuses anything it would otherwise get silently wrong.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 import dataclasses
 import json
 import os
-from typing import Any, Mapping
+from typing import Any
 
 FAMILIES = ("qwen2", "llama", "phi3")
 ROPE_TYPES = ("default", "linear", "llama3", "longrope")
@@ -24,6 +26,7 @@ class UnsupportedConfigError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class RopeConfig:
   """Rotary embedding variant; fields beyond `theta` only matter for their `kind`."""
+
   theta: float = 10000.0
   kind: str = "default"
   factor: float = 1.0
@@ -37,10 +40,17 @@ class RopeConfig:
 
   def __post_init__(self):
     if self.kind not in ROPE_TYPES:
-      raise UnsupportedConfigError(f"rope type {self.kind!r} is not supported (supported: {ROPE_TYPES})")
-    if self.kind == "longrope" and (self.short_factor is None or self.long_factor is None
-                                    or self.original_max_position_embeddings is None):
-      raise UnsupportedConfigError("longrope needs short_factor, long_factor and original_max_position_embeddings")
+      raise UnsupportedConfigError(
+        f"rope type {self.kind!r} is not supported (supported: {ROPE_TYPES})"
+      )
+    if self.kind == "longrope" and (
+      self.short_factor is None
+      or self.long_factor is None
+      or self.original_max_position_embeddings is None
+    ):
+      raise UnsupportedConfigError(
+        "longrope needs short_factor, long_factor and original_max_position_embeddings"
+      )
     if self.kind == "llama3" and self.original_max_position_embeddings is None:
       raise UnsupportedConfigError("llama3 rope scaling needs original_max_position_embeddings")
 
@@ -48,6 +58,7 @@ class RopeConfig:
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
   """Decoder-only transformer hyper-parameters (Qwen2 / Llama / Phi-3 families)."""
+
   family: str = "qwen2"
   vocab_size: int = 1024
   hidden_size: int = 128
@@ -68,18 +79,21 @@ class ModelConfig:
   pad_token_id: int | None = None
   param_dtype: str = "float32"
   compute_dtype: str = "float32"
-  remat: bool = False  # rematerialise each layer in the backward pass (training memory)
 
   def __post_init__(self):
     if self.family not in FAMILIES:
-      raise UnsupportedConfigError(f"model family {self.family!r} is not supported (supported: {FAMILIES})")
+      raise UnsupportedConfigError(
+        f"model family {self.family!r} is not supported (supported: {FAMILIES})"
+      )
     if self.num_heads % self.num_kv_heads:
-      raise ValueError(f"num_heads={self.num_heads} is not a multiple of num_kv_heads={self.num_kv_heads}")
+      raise ValueError(
+        f"num_heads={self.num_heads} is not a multiple of num_kv_heads={self.num_kv_heads}"
+      )
     for name in ("param_dtype", "compute_dtype"):
       if getattr(self, name) not in DTYPES:
         raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {DTYPES}")
 
-  def replace(self, **changes: Any) -> "ModelConfig":
+  def replace(self, **changes: Any) -> ModelConfig:
     return dataclasses.replace(self, **changes)
 
   @property
@@ -103,7 +117,7 @@ class ModelConfig:
   # ---- Hugging Face config.json ----
 
   @classmethod
-  def from_hf(cls, source: str | os.PathLike | Mapping[str, Any], **overrides: Any) -> "ModelConfig":
+  def from_hf(cls, source: str | os.PathLike | Mapping[str, Any], **overrides: Any) -> ModelConfig:
     """Builds a config from an HF `config.json` (path, folder or dict); `overrides` e.g. dtypes."""
     where = "config dict"
     if not isinstance(source, Mapping):
@@ -129,48 +143,60 @@ class ModelConfig:
     if self.rope.kind == "linear":
       rope["factor"] = self.rope.factor
     elif self.rope.kind == "llama3":
-      rope.update(factor=self.rope.factor, low_freq_factor=self.rope.low_freq_factor,
-                  high_freq_factor=self.rope.high_freq_factor,
-                  original_max_position_embeddings=self.rope.original_max_position_embeddings)
+      rope.update(
+        factor=self.rope.factor,
+        low_freq_factor=self.rope.low_freq_factor,
+        high_freq_factor=self.rope.high_freq_factor,
+        original_max_position_embeddings=self.rope.original_max_position_embeddings,
+      )
     elif self.rope.kind == "longrope":
-      rope.update(short_factor=list(self.rope.short_factor), long_factor=list(self.rope.long_factor),
-                  factor=self.rope.factor,
-                  original_max_position_embeddings=self.rope.original_max_position_embeddings)
+      rope.update(
+        short_factor=list(self.rope.short_factor),
+        long_factor=list(self.rope.long_factor),
+        factor=self.rope.factor,
+        original_max_position_embeddings=self.rope.original_max_position_embeddings,
+      )
       if self.rope.attention_factor is not None:
         rope["attention_factor"] = self.rope.attention_factor
     if self.rope.partial_rotary_factor != 1.0 or self.family == "phi3":
       rope["partial_rotary_factor"] = self.rope.partial_rotary_factor
     eos = list(self.eos_token_id) if isinstance(self.eos_token_id, tuple) else self.eos_token_id
     out: dict[str, Any] = {
-        "architectures": [_HF_ARCH[self.family] + architecture],
-        "model_type": self.family,
-        "vocab_size": self.vocab_size,
-        "hidden_size": self.hidden_size,
-        "intermediate_size": self.intermediate_size,
-        "num_hidden_layers": self.num_layers,
-        "num_attention_heads": self.num_heads,
-        "num_key_value_heads": self.num_kv_heads,
-        "head_dim": self.head_dim,
-        "hidden_act": "silu",
-        "max_position_embeddings": self.max_position_embeddings,
-        "rms_norm_eps": self.rms_norm_eps,
-        "rope_parameters": rope,
-        "rope_theta": self.rope.theta,
-        "tie_word_embeddings": self.tie_embeddings,
-        "bos_token_id": self.bos_token_id,
-        "eos_token_id": eos,
-        "pad_token_id": self.pad_token_id,
-        "dtype": self.param_dtype,
-        "use_cache": True,
+      "architectures": [_HF_ARCH[self.family] + architecture],
+      "model_type": self.family,
+      "vocab_size": self.vocab_size,
+      "hidden_size": self.hidden_size,
+      "intermediate_size": self.intermediate_size,
+      "num_hidden_layers": self.num_layers,
+      "num_attention_heads": self.num_heads,
+      "num_key_value_heads": self.num_kv_heads,
+      "head_dim": self.head_dim,
+      "hidden_act": "silu",
+      "max_position_embeddings": self.max_position_embeddings,
+      "rms_norm_eps": self.rms_norm_eps,
+      "rope_parameters": rope,
+      "rope_theta": self.rope.theta,
+      "tie_word_embeddings": self.tie_embeddings,
+      "bos_token_id": self.bos_token_id,
+      "eos_token_id": eos,
+      "pad_token_id": self.pad_token_id,
+      "dtype": self.param_dtype,
+      "use_cache": True,
     }
     if self.family == "qwen2":
-      out.update(use_sliding_window=False, sliding_window=None, layer_types=["full_attention"] * self.num_layers)
+      out.update(
+        use_sliding_window=False,
+        sliding_window=None,
+        layer_types=["full_attention"] * self.num_layers,
+      )
     elif self.family == "llama":
       out.update(attention_bias=self.qkv_bias, mlp_bias=False)
     else:
-      out.update(sliding_window=self.sliding_window,
-                 original_max_position_embeddings=self.rope.original_max_position_embeddings
-                 or self.max_position_embeddings)
+      out.update(
+        sliding_window=self.sliding_window,
+        original_max_position_embeddings=self.rope.original_max_position_embeddings
+        or self.max_position_embeddings,
+      )
     return out
 
 
@@ -178,33 +204,38 @@ def _fields_from_hf(hf: dict[str, Any]) -> dict[str, Any]:
   family = hf.get("model_type")
   if family not in FAMILIES:
     raise UnsupportedConfigError(
-        f"unknown model_type {family!r} (architectures={hf.get('architectures')}); supported: {FAMILIES}")
+      f"unknown model_type {family!r} (architectures={hf.get('architectures')}); supported: {FAMILIES}"
+    )
   if hf.get("hidden_act", "silu") != "silu":
     raise UnsupportedConfigError(f"hidden_act={hf['hidden_act']!r} is not supported (only silu)")
   if hf.get("mlp_bias"):
     raise UnsupportedConfigError("mlp_bias=true is not supported")
   heads = hf["num_attention_heads"]
   fields: dict[str, Any] = dict(
-      family=family,
-      vocab_size=hf["vocab_size"],
-      hidden_size=hf["hidden_size"],
-      intermediate_size=hf["intermediate_size"],
-      num_layers=hf["num_hidden_layers"],
-      num_heads=heads,
-      num_kv_heads=hf.get("num_key_value_heads") or heads,
-      head_dim=hf.get("head_dim") or hf["hidden_size"] // heads,
-      rope=_rope_from_hf(hf),
-      rms_norm_eps=hf.get("rms_norm_eps", 1e-6),
-      tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-      max_position_embeddings=hf.get("max_position_embeddings", 4096),
-      bos_token_id=hf.get("bos_token_id"),
-      eos_token_id=tuple(hf["eos_token_id"]) if isinstance(hf.get("eos_token_id"), list) else hf.get("eos_token_id"),
-      pad_token_id=hf.get("pad_token_id"),
+    family=family,
+    vocab_size=hf["vocab_size"],
+    hidden_size=hf["hidden_size"],
+    intermediate_size=hf["intermediate_size"],
+    num_layers=hf["num_hidden_layers"],
+    num_heads=heads,
+    num_kv_heads=hf.get("num_key_value_heads") or heads,
+    head_dim=hf.get("head_dim") or hf["hidden_size"] // heads,
+    rope=_rope_from_hf(hf),
+    rms_norm_eps=hf.get("rms_norm_eps", 1e-6),
+    tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+    max_position_embeddings=hf.get("max_position_embeddings", 4096),
+    bos_token_id=hf.get("bos_token_id"),
+    eos_token_id=tuple(hf["eos_token_id"])
+    if isinstance(hf.get("eos_token_id"), list)
+    else hf.get("eos_token_id"),
+    pad_token_id=hf.get("pad_token_id"),
   )
   if family == "qwen2":
     layer_types = hf.get("layer_types") or []
     if hf.get("use_sliding_window") or any(t != "full_attention" for t in layer_types):
-      raise UnsupportedConfigError("Qwen2 sliding-window layers (use_sliding_window=true) are not supported")
+      raise UnsupportedConfigError(
+        "Qwen2 sliding-window layers (use_sliding_window=true) are not supported"
+      )
     fields.update(qkv_bias=True, o_bias=False)
   elif family == "llama":
     bias = bool(hf.get("attention_bias", False))
@@ -226,19 +257,34 @@ def _rope_from_hf(hf: dict[str, Any]) -> RopeConfig:
   if kind == "default":
     return RopeConfig(theta=theta, partial_rotary_factor=partial)
   if kind == "linear":
-    return RopeConfig(theta=theta, kind=kind, factor=params["factor"], partial_rotary_factor=partial)
+    return RopeConfig(
+      theta=theta, kind=kind, factor=params["factor"], partial_rotary_factor=partial
+    )
   if kind == "llama3":
-    return RopeConfig(theta=theta, kind=kind, factor=params["factor"],
-                      low_freq_factor=params["low_freq_factor"], high_freq_factor=params["high_freq_factor"],
-                      original_max_position_embeddings=params["original_max_position_embeddings"],
-                      partial_rotary_factor=partial)
+    return RopeConfig(
+      theta=theta,
+      kind=kind,
+      factor=params["factor"],
+      low_freq_factor=params["low_freq_factor"],
+      high_freq_factor=params["high_freq_factor"],
+      original_max_position_embeddings=params["original_max_position_embeddings"],
+      partial_rotary_factor=partial,
+    )
   if kind == "longrope":
     # Like transformers: Phi-3's top-level original_max_position_embeddings wins, and a missing
     # factor is the context extension ratio.
-    original = hf.get("original_max_position_embeddings") or params["original_max_position_embeddings"]
+    original = (
+      hf.get("original_max_position_embeddings") or params["original_max_position_embeddings"]
+    )
     factor = params.get("factor") or hf.get("max_position_embeddings", original) / original
-    return RopeConfig(theta=theta, kind=kind, factor=factor,
-                      short_factor=tuple(params["short_factor"]), long_factor=tuple(params["long_factor"]),
-                      original_max_position_embeddings=original,
-                      attention_factor=params.get("attention_factor"), partial_rotary_factor=partial)
+    return RopeConfig(
+      theta=theta,
+      kind=kind,
+      factor=factor,
+      short_factor=tuple(params["short_factor"]),
+      long_factor=tuple(params["long_factor"]),
+      original_max_position_embeddings=original,
+      attention_factor=params.get("attention_factor"),
+      partial_rotary_factor=partial,
+    )
   raise UnsupportedConfigError(f"rope type {kind!r} is not supported (supported: {ROPE_TYPES})")

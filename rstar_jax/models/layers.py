@@ -1,10 +1,14 @@
 """Transformer building blocks shared by the policy, the PPM and the inference engine."""
+
 from __future__ import annotations
+
+from typing import Any
 
 from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from rstar_jax.models.attention import AttentionFn
 from rstar_jax.models.config import ModelConfig
 from rstar_jax.models.params import new_param
 from rstar_jax.models.params import normal
@@ -13,7 +17,6 @@ from rstar_jax.models.params import zeros
 from rstar_jax.models.rope import apply_rope
 
 _INIT_STD = 0.02
-_MASKED = -1e30  # finite, so fully masked (padding) rows give uniform weights instead of NaN
 
 
 class RMSNorm(nnx.Module):
@@ -30,15 +33,19 @@ class RMSNorm(nnx.Module):
 
 
 class Attention(nnx.Module):
-  """Grouped-query attention projections with RoPE; `attend` does the softmax part."""
+  """Grouped-query attention projections with RoPE; an injected `AttentionFn` does the softmax part."""
 
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     c = config
     self.config = c
     d, n, k, h, dt = c.hidden_size, c.num_heads, c.num_kv_heads, c.head_dim, c.param_dtype
     self.q_proj = new_param(rngs, normal(_INIT_STD), (d, n, h), ("embed", "heads", "head_dim"), dt)
-    self.k_proj = new_param(rngs, normal(_INIT_STD), (d, k, h), ("embed", "kv_heads", "head_dim"), dt)
-    self.v_proj = new_param(rngs, normal(_INIT_STD), (d, k, h), ("embed", "kv_heads", "head_dim"), dt)
+    self.k_proj = new_param(
+      rngs, normal(_INIT_STD), (d, k, h), ("embed", "kv_heads", "head_dim"), dt
+    )
+    self.v_proj = new_param(
+      rngs, normal(_INIT_STD), (d, k, h), ("embed", "kv_heads", "head_dim"), dt
+    )
     self.o_proj = new_param(rngs, normal(_INIT_STD), (n, h, d), ("heads", "head_dim", "embed"), dt)
     if c.qkv_bias:
       self.q_bias = new_param(rngs, zeros, (n, h), ("heads", "head_dim"), dt)
@@ -72,26 +79,6 @@ class Attention(nnx.Module):
     return y
 
 
-def attend(q_btnh: jax.Array, k_bskh: jax.Array, v_bskh: jax.Array, allowed_bts: jax.Array) -> jax.Array:
-  """Softmax attention of T queries over S keys with GQA; fp32 scores and softmax.
-
-  Computed head-major, with each KV head's query group folded into the query axis (m = g*T + t),
-  so both products are plain batched matmuls over 4-D arrays: XLA:CPU runs this form (and its
-  gradient) ~1.6x faster than the 5-D grouped einsum.
-  """
-  b, t, n, h = q_btnh.shape
-  kv = k_bskh.shape[2]
-  g = n // kv
-  q_bkmh = q_btnh.reshape(b, t, kv, g, h).transpose(0, 2, 3, 1, 4).reshape(b, kv, g * t, h)
-  k_bksh, v_bksh = k_bskh.transpose(0, 2, 1, 3), v_bskh.transpose(0, 2, 1, 3)
-  scores = jnp.einsum("bkmh,bksh->bkms", q_bkmh, k_bksh, preferred_element_type=jnp.float32)
-  allowed_bms = jnp.tile(allowed_bts, (1, g, 1)) if g > 1 else allowed_bts
-  scores = jnp.where(allowed_bms[:, None], scores * (h ** -0.5), _MASKED)
-  probs = jax.nn.softmax(scores, axis=-1).astype(v_bskh.dtype)
-  o_bkmh = jnp.einsum("bkms,bksh->bkmh", probs, v_bksh)
-  return o_bkmh.reshape(b, kv, g, t, h).transpose(0, 3, 1, 2, 4).reshape(b, t, n, h)
-
-
 class MLP(nnx.Module):
   """SwiGLU feed-forward."""
 
@@ -111,7 +98,11 @@ class MLP(nnx.Module):
 
 
 class DecoderLayer(nnx.Module):
-  """Pre-norm attention + MLP block with residuals."""
+  """Pre-norm attention + MLP block with residuals: the one layer forward of every code path.
+
+  Training, scoring, prefill and decode differ only in the `attention` they inject (and the
+  layer cache it reads); see `attention.AttentionFn`.
+  """
 
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     self.attn_norm = RMSNorm(config, rngs=rngs)
@@ -119,18 +110,30 @@ class DecoderLayer(nnx.Module):
     self.mlp_norm = RMSNorm(config, rngs=rngs)
     self.mlp = MLP(config, rngs=rngs)
 
-  def __call__(self, x_btd: jax.Array, rope_cos_sin: tuple[jax.Array, jax.Array],
-               allowed_bts: jax.Array) -> jax.Array:
+  def __call__(
+    self,
+    x_btd: jax.Array,
+    rope_cos_sin: tuple[jax.Array, jax.Array],
+    attention: AttentionFn,
+    cache: Any = None,
+  ) -> tuple[jax.Array, Any]:
+    """The layer's output [B, T, D] and what `attention` wrote for this layer."""
     q, k, v = self.attn.qkv(self.attn_norm(x_btd), rope_cos_sin)
-    x_btd = x_btd + self.attn.out(attend(q, k, v, allowed_bts))
-    return x_btd + self.mlp(self.mlp_norm(x_btd))
+    o, written = attention(q, k, v, cache)
+    x_btd = x_btd + self.attn.out(o)
+    return x_btd + self.mlp(self.mlp_norm(x_btd)), written
 
 
 class Embedding(nnx.Module):
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     self.compute_dtype = config.compute_dtype
-    self.embedding = new_param(rngs, normal(_INIT_STD), (config.vocab_size, config.hidden_size),
-                               ("vocab", "embed"), config.param_dtype)
+    self.embedding = new_param(
+      rngs,
+      normal(_INIT_STD),
+      (config.vocab_size, config.hidden_size),
+      ("vocab", "embed"),
+      config.param_dtype,
+    )
 
   def __call__(self, tokens_bt: jax.Array) -> jax.Array:
     return jnp.take(self.embedding[...], tokens_bt, axis=0).astype(self.compute_dtype)

@@ -2,6 +2,7 @@
 
 Frequencies follow transformers' `modeling_rope_utils` definitions exactly so logits match.
 """
+
 import math
 
 import jax.numpy as jnp
@@ -14,7 +15,7 @@ def inverse_frequencies(config: ModelConfig, *, long: bool = False) -> np.ndarra
   """Per-pair inverse frequencies [rotary_dim // 2] (host constant, fp32)."""
   rope, dim = config.rope, config.rotary_dim
   exponents = np.arange(0, dim, 2, dtype=np.float32) / dim
-  inv_freq = 1.0 / (rope.theta ** exponents)
+  inv_freq = 1.0 / (rope.theta**exponents)
   if rope.kind == "linear":
     inv_freq = inv_freq / rope.factor
   elif rope.kind == "llama3":
@@ -22,13 +23,15 @@ def inverse_frequencies(config: ModelConfig, *, long: bool = False) -> np.ndarra
     low_wavelen, high_wavelen = old_len / rope.low_freq_factor, old_len / rope.high_freq_factor
     wavelen = 2 * math.pi / inv_freq
     scaled = np.where(wavelen > low_wavelen, inv_freq / rope.factor, inv_freq)
-    smooth = (old_len / wavelen - rope.low_freq_factor) / (rope.high_freq_factor - rope.low_freq_factor)
+    smooth = (old_len / wavelen - rope.low_freq_factor) / (
+      rope.high_freq_factor - rope.low_freq_factor
+    )
     smoothed = (1 - smooth) * scaled / rope.factor + smooth * scaled
     medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
     inv_freq = np.where(medium, smoothed, scaled)
   elif rope.kind == "longrope":
     factors = np.asarray(rope.long_factor if long else rope.short_factor, np.float32)
-    inv_freq = 1.0 / (factors * rope.theta ** exponents)
+    inv_freq = 1.0 / (factors * rope.theta**exponents)
   return inv_freq.astype(np.float32)
 
 

@@ -5,11 +5,12 @@ Every parameter is declared with logical axis names ('vocab', 'embed', 'heads', 
 divide a dimension is dropped for that dimension (it stays replicated) instead of failing, so one
 rule set serves every model size and mesh shape.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 import dataclasses
 import math
-from typing import Sequence
 
 import jax
 from jax.sharding import Mesh
@@ -20,6 +21,7 @@ from jax.sharding import PartitionSpec as P
 @dataclasses.dataclass(frozen=True)
 class ShardingRules:
   """Logical axis name -> mesh axis (or None for replicated)."""
+
   batch: tuple[str, ...] = ("data", "fsdp")
   embed: str | None = "fsdp"
   vocab: str | None = "tensor"
@@ -49,16 +51,26 @@ def fit_spec(spec: P, shape: Sequence[int], mesh: Mesh) -> P:
   return P(*fitted)
 
 
-def named_sharding(mesh: Mesh, logical: Sequence[str | None], shape: Sequence[int],
-                   rules: ShardingRules = DEFAULT_RULES) -> NamedSharding:
+def named_sharding(
+  mesh: Mesh,
+  logical: Sequence[str | None],
+  shape: Sequence[int],
+  rules: ShardingRules = DEFAULT_RULES,
+) -> NamedSharding:
   return NamedSharding(mesh, fit_spec(rules.spec(logical), shape, mesh))
 
 
-def constrain(x: jax.Array, logical: Sequence[str | None], rules: ShardingRules = DEFAULT_RULES) -> jax.Array:
+def constrain(
+  x: jax.Array, logical: Sequence[str | None], rules: ShardingRules = DEFAULT_RULES
+) -> jax.Array:
   """with_sharding_constraint on an activation when a mesh is active; identity otherwise."""
   mesh = jax.sharding.get_abstract_mesh()
   if mesh.empty or not mesh.axis_names:
     return x
-  spec = P(*(rules.batch if name == "batch" else (None if name is None else getattr(rules, name))
-             for name in logical))
+  spec = P(
+    *(
+      rules.batch if name == "batch" else (None if name is None else getattr(rules, name))
+      for name in logical
+    )
+  )
   return jax.lax.with_sharding_constraint(x, fit_spec(spec, x.shape, mesh))

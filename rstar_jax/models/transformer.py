@@ -1,11 +1,18 @@
 """Decoder-only transformer (policy) and its value-head variant (the PPM)."""
+
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from flax import nnx
 import jax
 import jax.numpy as jnp
 
 from rstar_jax.models import rope
+from rstar_jax.models.attention import AttentionFn
+from rstar_jax.models.attention import CausalAttention
+from rstar_jax.models.attention import causal_mask
 from rstar_jax.models.config import ModelConfig
 from rstar_jax.models.layers import DecoderLayer
 from rstar_jax.models.layers import Embedding
@@ -18,20 +25,8 @@ from rstar_jax.models.sharding import constrain
 _SCORE_INIT_STD = 1e-3  # small, so a fresh PPM starts near 0 for every prefix
 
 
-def attention_mask(positions_bt: jax.Array, mask_bt: jax.Array | None,
-                   sliding_window: int | None) -> jax.Array:
-  """[B, T, T] keys each query may attend to: causal, real (mask_bt) and inside the window."""
-  b, t = positions_bt.shape
-  allowed = jnp.broadcast_to(jnp.tril(jnp.ones((t, t), bool)), (b, t, t))
-  if mask_bt is not None:
-    allowed = allowed & mask_bt[:, None, :].astype(bool)
-  if sliding_window is not None:
-    allowed = allowed & (positions_bt[:, :, None] - positions_bt[:, None, :] < sliding_window)
-  return allowed
-
-
-def _run_layer(layer: DecoderLayer, x_btd, rope_cos_sin, allowed_bts):
-  return layer(x_btd, rope_cos_sin, allowed_bts)
+def _run_layer(layer: DecoderLayer, x_btd, rope_cos_sin, attention: AttentionFn, cache):
+  return layer(x_btd, rope_cos_sin, attention, cache)
 
 
 _run_layer_remat = nnx.remat(_run_layer)
@@ -42,24 +37,62 @@ class _Backbone(nnx.Module):
 
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     self.config = config
+    self.remat = False
     self.embed = Embedding(config, rngs=rngs)
     self.layers = nnx.List([DecoderLayer(config, rngs=rngs) for _ in range(config.num_layers)])
     self.final_norm = RMSNorm(config, rngs=rngs)
 
-  def hidden_states(self, tokens_bt: jax.Array, positions_bt: jax.Array | None = None, *,
-                    mask_bt: jax.Array | None = None) -> jax.Array:
-    """Final-norm hidden states [B, T, D]. Ragged rows: left-pad, mask_bt=False on pads,
-    positions counting from 0 at each row's first real token."""
+  def set_view(self, remat: bool | None = None):
+    """`nnx.view(model, remat=True)`: the same parameters, each layer rematerialised in the
+    backward pass (activation memory of training); the viewed model itself is unchanged."""
+    if remat is not None:
+      self.remat = remat
+
+  def forward(
+    self,
+    tokens_bt: jax.Array,
+    rope_cos_sin: tuple[jax.Array, jax.Array],
+    attention: AttentionFn,
+    caches: Sequence[Any] | None = None,
+    *,
+    constrain_batch: bool = True,
+  ) -> tuple[jax.Array, tuple[Any, ...]]:
+    """Hidden states [B, T, D] before the final norm, and what `attention` wrote per layer.
+
+    `rope_cos_sin`: the rope tables of the tokens' positions; `caches`: per layer, what `attention`
+    reads (None: nothing). `constrain_batch` pins the activations to the batch sharding between
+    layers (training and scoring); the engine's programs leave that layout to XLA's propagation
+    from their batch-sharded inputs and caches.
+    """
+    run = _run_layer_remat if self.remat else _run_layer
+
+    def pin(x_btd):
+      return constrain(x_btd, ("batch", None, None)) if constrain_batch else x_btd
+
+    x_btd = pin(self.embed(tokens_bt))
+    written = []
+    for layer, cache in zip(self.layers, caches or (None,) * len(self.layers), strict=True):
+      x_btd, layer_written = run(layer, x_btd, rope_cos_sin, attention, cache)
+      x_btd = pin(x_btd)
+      written.append(layer_written)
+    return x_btd, tuple(written)
+
+  def hidden_states(
+    self,
+    tokens_bt: jax.Array,
+    positions_bt: jax.Array | None = None,
+    *,
+    mask_bt: jax.Array | None = None,
+  ) -> jax.Array:
+    """Final-norm hidden states [B, T, D] under causal attention. Ragged rows: left-pad,
+    mask_bt=False on pads, positions counting from 0 at each row's first real token."""
     if positions_bt is None:
       positions_bt = jnp.broadcast_to(jnp.arange(tokens_bt.shape[1]), tokens_bt.shape)
       rope_cos_sin = rope.arange_cos_sin(self.config, tokens_bt.shape[1])
     else:
       rope_cos_sin = rope.cos_sin(self.config, positions_bt)
-    allowed_bts = attention_mask(positions_bt, mask_bt, self.config.sliding_window)
-    run = _run_layer_remat if self.config.remat else _run_layer
-    x_btd = constrain(self.embed(tokens_bt), ("batch", None, None))
-    for layer in self.layers:
-      x_btd = constrain(run(layer, x_btd, rope_cos_sin, allowed_bts), ("batch", None, None))
+    attention = CausalAttention(causal_mask(positions_bt, mask_bt, self.config.sliding_window))
+    x_btd, _ = self.forward(tokens_bt, rope_cos_sin, attention)
     return self.final_norm(x_btd)
 
 
@@ -69,8 +102,13 @@ class Transformer(_Backbone):
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     super().__init__(config, rngs=rngs)
     if not config.tie_embeddings:
-      self.lm_head = new_param(rngs, normal(0.02), (config.hidden_size, config.vocab_size),
-                               ("embed", "vocab"), config.param_dtype)
+      self.lm_head = new_param(
+        rngs,
+        normal(0.02),
+        (config.hidden_size, config.vocab_size),
+        ("embed", "vocab"),
+        config.param_dtype,
+      )
 
   def logits(self, h_btd: jax.Array) -> jax.Array:
     dt = self.config.compute_dtype
@@ -78,8 +116,13 @@ class Transformer(_Backbone):
       return jnp.einsum("btd,vd->btv", h_btd.astype(dt), self.embed.embedding[...].astype(dt))
     return jnp.einsum("btd,dv->btv", h_btd.astype(dt), self.lm_head[...].astype(dt))
 
-  def __call__(self, tokens_bt: jax.Array, positions_bt: jax.Array | None = None, *,
-               mask_bt: jax.Array | None = None) -> jax.Array:
+  def __call__(
+    self,
+    tokens_bt: jax.Array,
+    positions_bt: jax.Array | None = None,
+    *,
+    mask_bt: jax.Array | None = None,
+  ) -> jax.Array:
     return self.logits(self.hidden_states(tokens_bt, positions_bt, mask_bt=mask_bt))
 
 
@@ -88,20 +131,28 @@ class ValueModel(_Backbone):
 
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     super().__init__(config, rngs=rngs)
-    self.score_kernel = new_param(rngs, normal(_SCORE_INIT_STD), (config.hidden_size, 1), ("embed", None),
-                                  config.param_dtype)
+    self.score_kernel = new_param(
+      rngs, normal(_SCORE_INIT_STD), (config.hidden_size, 1), ("embed", None), config.param_dtype
+    )
     self.score_bias = new_param(rngs, zeros, (1,), (None,), config.param_dtype)
 
   def scores(self, h_btd: jax.Array) -> jax.Array:
-    y = jnp.einsum("btd,do->bto", h_btd.astype(jnp.float32), self.score_kernel[...].astype(jnp.float32))
+    y = jnp.einsum(
+      "btd,do->bto", h_btd.astype(jnp.float32), self.score_kernel[...].astype(jnp.float32)
+    )
     return (y + self.score_bias[...].astype(jnp.float32))[..., 0]
 
-  def __call__(self, tokens_bt: jax.Array, positions_bt: jax.Array | None = None, *,
-               mask_bt: jax.Array | None = None) -> jax.Array:
+  def __call__(
+    self,
+    tokens_bt: jax.Array,
+    positions_bt: jax.Array | None = None,
+    *,
+    mask_bt: jax.Array | None = None,
+  ) -> jax.Array:
     return self.scores(self.hidden_states(tokens_bt, positions_bt, mask_bt=mask_bt))
 
   @classmethod
-  def from_policy(cls, policy: Transformer, *, rngs: nnx.Rngs | None = None) -> "ValueModel":
+  def from_policy(cls, policy: Transformer, *, rngs: nnx.Rngs | None = None) -> ValueModel:
     """PPM initialised from a policy: backbone copied (own buffers), LM head dropped, fresh head."""
     rngs = rngs or nnx.Rngs(0)
     ppm = nnx.eval_shape(lambda: cls(policy.config, rngs=nnx.Rngs(0)))
@@ -110,7 +161,8 @@ class ValueModel(_Backbone):
       del backbone["lm_head"]
     nnx.update(ppm, backbone)
     cfg = policy.config
-    ppm.score_kernel = new_param(rngs, normal(_SCORE_INIT_STD), (cfg.hidden_size, 1), ("embed", None),
-                                 cfg.param_dtype)
+    ppm.score_kernel = new_param(
+      rngs, normal(_SCORE_INIT_STD), (cfg.hidden_size, 1), ("embed", None), cfg.param_dtype
+    )
     ppm.score_bias = new_param(rngs, zeros, (1,), (None,), cfg.param_dtype)
     return ppm

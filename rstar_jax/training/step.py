@@ -4,6 +4,7 @@ A step takes a batch of shape (grad_accum, micro, ...), runs the micro-batches i
 accumulating fp32 gradients, then applies one optimizer update. Parameters and optimizer state
 are donated and pinned to their shardings, so they never move or get copied between steps.
 """
+
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +23,9 @@ LossFn = Callable[[Any, dict[str, jax.Array], jax.Array], tuple[jax.Array, dict[
 def opt_state_shardings(tx: optax.GradientTransformation, params: Params) -> Any:
   """Optimizer-state leaves shaped like a parameter share its sharding; the rest is replicated."""
   shardings = {k: v.sharding for k, v in params.items()}
-  replicated = jax.sharding.NamedSharding(next(iter(shardings.values())).mesh,
-                                          jax.sharding.PartitionSpec())
+  replicated = jax.sharding.NamedSharding(
+    next(iter(shardings.values())).mesh, jax.sharding.PartitionSpec()
+  )
 
   def pick(path, leaf):
     for entry in reversed(path):
@@ -36,23 +38,33 @@ def opt_state_shardings(tx: optax.GradientTransformation, params: Params) -> Any
 
 
 def model_builder(mp: ModelParams, remat: bool) -> Callable[[Params], nnx.Module]:
-  """Rebuilds the model from flat parameters; `remat` turns on the model's per-layer remat."""
+  """Rebuilds the model from flat parameters; `remat` views it with per-layer remat."""
+
   def build(params: Params) -> nnx.Module:
     model = mp.merge(params)
-    if remat and not model.config.remat:
-      model.config = model.config.replace(remat=True)
-    return model
+    return nnx.view(model, remat=True) if remat else model
+
   return build
 
 
-def make_train_step(loss_fn: LossFn, weight_key: str, build: Callable[[Params], nnx.Module],
-                    tx: optax.GradientTransformation, param_shardings: Any, opt_shardings: Any,
-                    *, dense_grads: bool):
+def make_train_step(
+  loss_fn: LossFn,
+  weight_key: str,
+  build: Callable[[Params], nnx.Module],
+  tx: optax.GradientTransformation,
+  param_shardings: Any,
+  opt_shardings: Any,
+  *,
+  dense_grads: bool,
+):
   """jit(params, opt_state, batch) -> (params, opt_state, metrics), state donated.
 
   `dense_grads` rewrites the model's dense matmul backward passes (see `dense_grads.py`).
   """
-  objective = lambda p, micro, denom: loss_fn(build(p), micro, denom)
+
+  def objective(p, micro, denom):
+    return loss_fn(build(p), micro, denom)
+
   if dense_grads:
     objective = with_dense_grads(objective)
 
@@ -64,11 +76,14 @@ def make_train_step(loss_fn: LossFn, weight_key: str, build: Callable[[Params], 
     if batch[weight_key].shape[0] == 1:
       (loss, aux), grads = micro_grads(params, jax.tree.map(lambda x: x[0], batch), denom)
     else:
+
       def body(carry, micro):
         (loss, aux), grads = micro_grads(params, micro, denom)
         return jax.tree.map(jnp.add, carry, (loss, aux, grads)), None
-      zeros = jax.eval_shape(lambda: micro_grads(params, jax.tree.map(lambda x: x[0], batch),
-                                                 denom))
+
+      zeros = jax.eval_shape(
+        lambda: micro_grads(params, jax.tree.map(lambda x: x[0], batch), denom)
+      )
       zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.float32), zeros)
       (loss, aux, grads), _ = jax.lax.scan(body, (zeros[0][0], zeros[0][1], zeros[1]), batch)
     grads = jax.tree.map(lambda g, p: g.astype(p.dtype), grads, params)
@@ -78,8 +93,7 @@ def make_train_step(loss_fn: LossFn, weight_key: str, build: Callable[[Params], 
     metrics = {"loss": loss, "grad_norm": grad_norm, **aux}
     return params, opt_state, metrics
 
-  return jax.jit(step, donate_argnums=(0, 1),
-                 out_shardings=(param_shardings, opt_shardings, None))
+  return jax.jit(step, donate_argnums=(0, 1), out_shardings=(param_shardings, opt_shardings, None))
 
 
 def make_eval_step(loss_fn: LossFn, weight_key: str, build: Callable[[Params], nnx.Module]):
