@@ -114,8 +114,11 @@ def test_dedup_and_answer_rule():
     "<answer>\\boxed{3}<end_of_answer>",
     "<answer>\\boxed{2}<end_of_answer>",
   ]
-  kept = steps.dedup([scripted.make_candidate(t) for t in texts])
+  candidates = [scripted.make_candidate(t) for t in texts]
+  kept = steps.dedup(candidates, answer_only=False)
   assert [c.text for c in kept] == [texts[0], texts[2], texts[3]]
+  assert [c.text for c in steps.dedup(candidates)] == [texts[2]]  # The official rule.
+  assert [c.text for c in steps.dedup(candidates[:2] + candidates[3:4])] == [texts[0], texts[3]]
 
 
 def test_code_error_threshold_depth_limit_and_output_block():

@@ -305,3 +305,15 @@ def test_assemble_drops_earlier_output_blocks(pool):
 )
 def test_assemble_edge_cases(text, expected):
   assert assemble_program(text) == expected
+
+
+def test_a_second_code_block_continues_the_program(pool):
+  text = (
+    f"{prompts.CODE}\nx = 2{prompts.END_OF_STEP}print(x){prompts.END_OF_CODE}"
+    f"{prompts.output_block('2')}\n{prompts.CODE}\ny = x * 21{prompts.END_OF_STEP}"
+    f"{prompts.CODE}print(y){prompts.END_OF_CODE}"
+  )
+  program = assemble_program(text)
+  assert "<" not in program, program
+  result = pool.run(program)
+  assert result.ok and result.stdout == "2\n42\n", result

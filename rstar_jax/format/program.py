@@ -14,9 +14,12 @@ _OUTPUT_BLOCK = re.compile(
   re.escape(prompts.OUTPUT) + r".*?(?:" + re.escape(prompts.END_OF_OUTPUT) + r"|\Z)", re.DOTALL
 )
 # A marker (with the line break after it) becomes one line break, so that a marker glued to
-# code never joins two statements.
+# code never joins two statements. A later `<code>` (a model reopening code after
+# `<end_of_code>`) is a marker too: the code simply continues.
 _MARKERS = re.compile(
-  "(?:" + "|".join(re.escape(m) for m in (prompts.END_OF_STEP, prompts.END_OF_CODE)) + r")\n?"
+  "(?:"
+  + "|".join(re.escape(m) for m in (prompts.CODE, prompts.END_OF_STEP, prompts.END_OF_CODE))
+  + r")\n?"
 )
 
 

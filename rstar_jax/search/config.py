@@ -23,6 +23,8 @@ class SearchConfig:
   batch_size: problems whose trees advance together (one policy call per depth level).
   num_runs, top_k: evaluation — independent runs per problem, majority over the top-k runs.
   beam_width: step-level beam search — partial solutions kept per depth.
+  answer_step_only: when an expansion yields an answer step, keep only the first one and drop
+    the other candidates (the official rule); False keeps the distinct non-answer steps too.
   """
 
   mode: Mode = "terminal"
@@ -41,6 +43,7 @@ class SearchConfig:
   num_runs: int = 1
   top_k_runs: int = 4
   beam_width: int = 4
+  answer_step_only: bool = True
 
   def __post_init__(self):
     if self.mode not in MODES:

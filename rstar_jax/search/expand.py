@@ -108,7 +108,7 @@ def expand_leaves(
   if len(outputs) != len(leaves):
     raise RuntimeError(f"engine.expand returned {len(outputs)} rows for {len(leaves)} prompts")
   drafts = [
-    [steps.classify(t.solution(n), c) for c in steps.dedup(cands)]
+    [steps.classify(t.solution(n), c) for c in steps.dedup(cands, answer_only=cfg.answer_step_only)]
     for (t, n), cands in zip(leaves, outputs)
   ]
   programs = [d.program for row in drafts for d in row if d.program is not None]

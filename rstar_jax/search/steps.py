@@ -42,19 +42,21 @@ class Draft:
     return self.program is None
 
 
-def dedup(candidates: Sequence[CandidateLike]) -> list[CandidateLike]:
-  """Drops exact duplicates; of several answer steps only the first is kept."""
-  kept, seen, have_answer = [], set(), False
+def dedup(candidates: Sequence[CandidateLike], *, answer_only: bool = True) -> list[CandidateLike]:
+  """Drops exact duplicates; of several answer steps only the first is kept.
+
+  With `answer_only` (the official rule), an expansion that produced any answer step keeps only
+  that first answer step and drops every other candidate; otherwise the other distinct
+  non-answer candidates stay beside it.
+  """
+  first: dict[str, CandidateLike] = {}
   for c in candidates:
-    if c.text in seen:
-      continue
-    seen.add(c.text)
-    if answer_rule.is_answer_step(c.text):
-      if have_answer:
-        continue
-      have_answer = True
-    kept.append(c)
-  return kept
+    first.setdefault(c.text, c)
+  unique = list(first.values())
+  answers = [c for c in unique if answer_rule.is_answer_step(c.text)]
+  if answers and answer_only:
+    return answers[:1]
+  return [c for c in unique if not answer_rule.is_answer_step(c.text) or c is answers[0]]
 
 
 def classify(solution: str, candidate: CandidateLike) -> Draft:
