@@ -1,4 +1,5 @@
 """SFT overfits a small dataset; the run writes metrics, checkpoints and an HF export."""
+
 import json
 
 import numpy as np
@@ -16,20 +17,36 @@ from rstar_jax.training.sft import train_sft
 def test_sft_overfits_small_dataset_and_exports(tmp_path):
   tok = tiny_tokenizer()
   data = write(tmp_path / "data", sft_rows(8), "sft")
-  cfg = SFTConfig(lr=1e-2, epochs=60, batch_size=8, max_len=128, warmup_steps=5,
-                  schedule="cosine", weight_decay=0.0, progress_bar=False, checkpoint_every=30,
-                  keep_checkpoints=2)
+  cfg = SFTConfig(
+    lr=1e-2,
+    epochs=60,
+    batch_size=8,
+    max_len=128,
+    warmup_steps=5,
+    schedule="cosine",
+    weight_decay=0.0,
+    progress_bar=False,
+    checkpoint_every=30,
+    keep_checkpoints=2,
+  )
   mesh = single_device_mesh()
-  result = train_sft(cfg, data_dir=data, init=tiny_policy(len(tok), mesh, hidden=64), tokenizer=tok,
-                     out_dir=tmp_path / "out", mesh=mesh)
+  result = train_sft(
+    cfg,
+    data_dir=data,
+    init=tiny_policy(len(tok), mesh, hidden=64),
+    tokenizer=tok,
+    out_dir=tmp_path / "out",
+    mesh=mesh,
+  )
   losses = [h["loss"] for h in result.history]
   assert result.step == 60 and losses[0] > 3.0
   assert losses[-1] < 0.05, losses[-10:]
-  lines = [json.loads(l) for l in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+  lines = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
   assert {"loss", "lr", "grad_norm", "tokens_per_s"} <= set(lines[0])
   assert len(lines) == 60 and any((tmp_path / "out" / "tensorboard").iterdir())
   assert sorted(p.name for p in result.checkpoint_dir.iterdir() if p.name.isdigit()) == ["30", "60"]
   exported = hf.load_model(str(result.hf_dir))
   probe = np.asarray(tok.encode(sft_rows(1)[0]["prompt"]))[None]
-  np.testing.assert_allclose(np.asarray(exported(probe)), np.asarray(result.model(probe)),
-                             rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(
+    np.asarray(exported(probe)), np.asarray(result.model(probe)), rtol=1e-4, atol=1e-4
+  )

@@ -2,6 +2,7 @@
 
 Holds no tests itself; the `test_train*`, `test_sft*`, `test_ppm*` modules import it.
 """
+
 from collections.abc import Sequence
 import functools
 import pathlib
@@ -23,10 +24,12 @@ from rstar_jax.format import prompts
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
 CORPUS = [
-    "Let's think step by step and solve the problem with code.",
-    "# Step 1: total apples bought\nbought = 3 * 5\n", "print(left)\n", "The answer is \\boxed{18}.",
-    "What is 12 plus 7? How many apples are left? Compute the sum of the numbers.",
-    "x = 1\ny = x + 2\nz = y * 3\n0123456789 + - * / = ( ) { } [ ]",
+  "Let's think step by step and solve the problem with code.",
+  "# Step 1: total apples bought\nbought = 3 * 5\n",
+  "print(left)\n",
+  "The answer is \\boxed{18}.",
+  "What is 12 plus 7? How many apples are left? Compute the sum of the numbers.",
+  "x = 1\ny = x + 2\nz = y * 3\n0123456789 + - * / = ( ) { } [ ]",
 ]
 
 
@@ -36,29 +39,45 @@ def tiny_tokenizer(vocab_size: int = 320) -> PreTrainedTokenizerFast:
   tok = tokenizers.Tokenizer(bpe_models.BPE())
   tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
   tok.decoder = decoders.ByteLevel()
-  trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS, PAD, *prompts.STEP_MARKERS],
-                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+  trainer = trainers.BpeTrainer(
+    vocab_size=vocab_size,
+    special_tokens=[EOS, PAD, *prompts.STEP_MARKERS],
+    initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+  )
   tok.train_from_iterator(CORPUS * 4, trainer)
-  return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=PAD,
-                                 additional_special_tokens=list(prompts.STEP_MARKERS))
+  return PreTrainedTokenizerFast(
+    tokenizer_object=tok,
+    eos_token=EOS,
+    pad_token=PAD,
+    additional_special_tokens=list(prompts.STEP_MARKERS),
+  )
 
 
-def write(directory: pathlib.Path, rows: Sequence[dict[str, Any]], schema: str,
-          per_shard: int = 10_000) -> pathlib.Path:
+def write(
+  directory: pathlib.Path, rows: Sequence[dict[str, Any]], schema: str, per_shard: int = 10_000
+) -> pathlib.Path:
   data_records.write_dataset(directory, list(rows), schema=schema, records_per_shard=per_shard)
   return directory
 
 
-
 def tiny_config(vocab_size: int, *, hidden: int = 32, layers: int = 2) -> models.ModelConfig:
-  return models.ModelConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
-                            num_layers=layers, num_heads=4, num_kv_heads=2, head_dim=hidden // 4,
-                            max_position_embeddings=1024)
+  return models.ModelConfig(
+    vocab_size=vocab_size,
+    hidden_size=hidden,
+    intermediate_size=2 * hidden,
+    num_layers=layers,
+    num_heads=4,
+    num_kv_heads=2,
+    head_dim=hidden // 4,
+    max_position_embeddings=1024,
+  )
 
 
-def tiny_policy(vocab_size: int, mesh, *, hidden: int = 32, layers: int = 2, seed: int = 0
-                ) -> models.Transformer:
+def tiny_policy(
+  vocab_size: int, mesh, *, hidden: int = 32, layers: int = 2, seed: int = 0
+) -> models.Transformer:
   """A small random Qwen2-family policy created directly on `mesh`'s shardings."""
   with jax.set_mesh(mesh):
-    return models.Transformer(tiny_config(vocab_size, hidden=hidden, layers=layers),
-                              rngs=nnx.Rngs(seed))
+    return models.Transformer(
+      tiny_config(vocab_size, hidden=hidden, layers=layers), rngs=nnx.Rngs(seed)
+    )

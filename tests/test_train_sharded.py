@@ -3,6 +3,7 @@
 Tolerance: relative 2e-4 on every step's loss (fp32; reductions are ordered differently across
 shards, which moves the last bits and grows slightly over steps).
 """
+
 import dataclasses
 
 from flax import nnx
@@ -20,8 +21,17 @@ from rstar_jax.runtime.mesh import single_device_mesh
 from rstar_jax.training.config import SFTConfig
 from rstar_jax.training.sft import train_sft
 
-CFG = SFTConfig(lr=3e-3, epochs=2, batch_size=8, max_len=128, warmup_steps=1, export_hf=False,
-                progress_bar=False, checkpoint_every=100, async_checkpointing=False)
+CFG = SFTConfig(
+  lr=3e-3,
+  epochs=2,
+  batch_size=8,
+  max_len=128,
+  warmup_steps=1,
+  export_hf=False,
+  progress_bar=False,
+  checkpoint_every=100,
+  async_checkpointing=False,
+)
 
 
 def _run(tmp_path, name, mesh, cfg=CFG):
@@ -29,8 +39,14 @@ def _run(tmp_path, name, mesh, cfg=CFG):
   data = tmp_path / "data"
   if not data.exists():
     write(data, sft_rows(16), "sft")
-  result = train_sft(cfg, data_dir=data, init=tiny_policy(len(tok), mesh), tokenizer=tok,
-                     out_dir=tmp_path / name, mesh=mesh)
+  result = train_sft(
+    cfg,
+    data_dir=data,
+    init=tiny_policy(len(tok), mesh),
+    tokenizer=tok,
+    out_dir=tmp_path / name,
+    mesh=mesh,
+  )
   state = nnx.state(result.model, nnx.Param)
   shardings = {path: v.sharding for path, v in jax.tree_util.tree_leaves_with_path(state)}
   params = {path: np.asarray(v) for path, v in jax.tree_util.tree_leaves_with_path(state)}

@@ -19,7 +19,6 @@ from rstar_jax.training.config import PPMConfig
 from rstar_jax.training.config import SFTConfig
 from rstar_jax.world.config import WorldConfig
 
-
 _TRAINER_SET = {
   "seed": "seed (round k trains with seed + k)",
   "progress_bar": "progress",
