@@ -158,7 +158,11 @@ class Pipeline:
       out = self.layout.prepare_dir / "world"
       summary = {}
       if self.sync.is_leader:
-        summary = dict(world.build_world(out, c.world, sandbox_workers=c.sandbox_workers or None))
+        summary = dict(
+          world.build_world(
+            out, c.world, sandbox_workers=c.sandbox_workers or None, progress=c.progress
+          )
+        )
       paths = {
         "train": str(world.train_path(out)),
         "heldout": str(world.heldout_path(out)),

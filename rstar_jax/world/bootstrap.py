@@ -81,7 +81,12 @@ def model_config(cfg: BootstrapConfig, tokenizer: Any) -> models.ModelConfig:
 
 
 def pretrain(
-  cfg: BootstrapConfig, *, data_dir: pathlib.Path, tokenizer: Any, work_dir: pathlib.Path
+  cfg: BootstrapConfig,
+  *,
+  data_dir: pathlib.Path,
+  tokenizer: Any,
+  work_dir: pathlib.Path,
+  progress: bool = True,
 ) -> tuple[nnx.Module, list[dict[str, float]]]:
   """SFT of a freshly initialised policy on the teacher dataset; resumes from `work_dir`."""
   mesh = mesh_lib.single_device_mesh()
@@ -100,7 +105,7 @@ def pretrain(
     checkpoint_every=100,
     keep_checkpoints=1,
     export_hf=False,
-    progress_bar=True,
+    progress_bar=progress,
   )
   result = train_sft(
     sft, data_dir=data_dir, init=init, tokenizer=tokenizer, out_dir=work_dir, mesh=mesh
@@ -109,7 +114,12 @@ def pretrain(
 
 
 def greedy_accuracy(
-  policy_dir: pathlib.Path, problems: Sequence[Any], pool: Any, cfg: BootstrapConfig
+  policy_dir: pathlib.Path,
+  problems: Sequence[Any],
+  pool: Any,
+  cfg: BootstrapConfig,
+  *,
+  progress: bool = True,
 ) -> dict[str, Any]:
   """Held-out greedy pass@1 of the saved policy, by the evaluation harness's greedy sampler."""
   engine = inference.load_engine(policy_dir)
@@ -121,7 +131,14 @@ def greedy_accuracy(
     batch_size=max(1, len(problems)),
   )
   samples = harness.sample_solutions(
-    problems, engine, pool, eval_cfg, num=1, temperature=0.0, desc="bootstrap greedy"
+    problems,
+    engine,
+    pool,
+    eval_cfg,
+    num=1,
+    temperature=0.0,
+    progress=progress,
+    desc="bootstrap greedy",
   )
   answered = sum(s[0].answer is not None for s in samples)
   correct = sum(s[0].correct for s in samples)

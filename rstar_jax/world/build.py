@@ -71,6 +71,7 @@ def build_world(
   cfg: WorldConfig = WorldConfig(),
   *,
   sandbox_workers: int | None = None,
+  progress: bool = True,
 ) -> dict[str, Any]:
   """Builds (or finishes building) the world under `out_dir`; returns a JSON-able summary."""
   seed, teacher, bootstrap = cfg.seed, cfg.teacher, cfg.bootstrap
@@ -90,8 +91,10 @@ def build_world(
         out, "tokenizer", lambda: _train_tokenizer(out, train + heldout, bootstrap)
       ),
     }
-    stages["bootstrap"] = _stage(out, "bootstrap", lambda: _pretrain(out, bootstrap))
-    stages["evaluate"] = _stage(out, "evaluate", lambda: _evaluate(out, heldout, pool, bootstrap))
+    stages["bootstrap"] = _stage(out, "bootstrap", lambda: _pretrain(out, bootstrap, progress))
+    stages["evaluate"] = _stage(
+      out, "evaluate", lambda: _evaluate(out, heldout, pool, bootstrap, progress)
+    )
   summary = {
     "seed": seed,
     "num_train": cfg.num_train,
@@ -184,10 +187,16 @@ def _train_tokenizer(
   }
 
 
-def _pretrain(out: pathlib.Path, cfg: bootstrap_lib.BootstrapConfig) -> dict[str, Any]:
+def _pretrain(
+  out: pathlib.Path, cfg: bootstrap_lib.BootstrapConfig, progress: bool
+) -> dict[str, Any]:
   tok = hf.load_tokenizer(tokenizer_path(out))
   model, history = bootstrap_lib.pretrain(
-    cfg, data_dir=out / "teacher" / "sft", tokenizer=tok, work_dir=out / "bootstrap_sft"
+    cfg,
+    data_dir=out / "teacher" / "sft",
+    tokenizer=tok,
+    work_dir=out / "bootstrap_sft",
+    progress=progress,
   )
   with files.atomic_path(policy_path(out)) as tmp:
     hf.save_model(model, tmp, tokenizer=tok)
@@ -208,8 +217,9 @@ def _evaluate(
   heldout: list[generator.WorldProblem],
   pool: Any,
   cfg: bootstrap_lib.BootstrapConfig,
+  progress: bool,
 ) -> dict[str, Any]:
   chosen = [p.problem for p in heldout[: cfg.eval_problems]]
   if not chosen:
     return {"problems": 0, "accuracy": None}
-  return bootstrap_lib.greedy_accuracy(policy_path(out), chosen, pool, cfg)
+  return bootstrap_lib.greedy_accuracy(policy_path(out), chosen, pool, cfg, progress=progress)
