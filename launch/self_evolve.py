@@ -11,12 +11,14 @@ and tree viewer pages into the run directory.
 """
 
 import pathlib
+import sys
 
 from absl import app
 
 from launch import common
 from rstar_jax.evolution import evolve
 from rstar_jax.evolution.layout import RunLayout
+from rstar_jax.runtime import lock
 
 _CONFIG = common.define_config()
 
@@ -26,7 +28,10 @@ def main(argv: list[str]) -> None:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   config = common.typed_config(_CONFIG.value)
   sync = common.init_processes()
-  table = evolve.run_evolution(config, sync)
+  try:
+    table = evolve.run_evolution(config, sync)
+  except lock.RunDirBusyError as e:
+    sys.exit(f"self_evolve: {e}")
   if sync.is_leader:
     layout = RunLayout(pathlib.Path(config.run_dir))
     print(f"Held-out accuracy per round (run directory {layout.root}):\n{table}")

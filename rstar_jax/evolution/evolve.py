@@ -1,5 +1,6 @@
 """One self-evolution run: plan, stages, report."""
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -12,6 +13,7 @@ from rstar_jax.evolution.config import RunConfig
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.pipeline import Pipeline
 from rstar_jax.runtime import files
+from rstar_jax.runtime import lock
 from rstar_jax.runtime.sync import ProcessSync
 
 
@@ -31,8 +33,17 @@ def _record_config(config: RunConfig, layout: RunLayout) -> None:
 
 
 def run_evolution(config: RunConfig, sync: ProcessSync = ProcessSync()) -> str:
-  """The whole loop for `config`; returns the final per-round table."""
+  """The whole loop for `config`; returns the final per-round table.
+
+  The leader holds the run directory's lock throughout, so a second run started on the same
+  directory stops at once (`lock.RunDirBusyError`) instead of writing beside this one.
+  """
   layout = RunLayout(pathlib.Path(config.run_dir))
+  with lock.hold(layout.root) if sync.is_leader else contextlib.nullcontext():
+    return _run(config, layout, sync)
+
+
+def _run(config: RunConfig, layout: RunLayout, sync: ProcessSync) -> str:
   if sync.is_leader:
     _record_config(config, layout)
   pipeline = Pipeline(config, layout, sync)
