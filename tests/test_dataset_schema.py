@@ -12,6 +12,7 @@ SFT = schemas.SFTExample("p1", "Question?", "Answer.")
 TEACHER = schemas.SFTExample("p2", "Q", "A", difficulty=3)
 PAIR = schemas.PPMPair("p1", "Q", "good step", "bad step", 0.5, -1)
 UNSCORED = schemas.PPMPair("p1", "Q", "good step", "bad step")
+COUNTED = schemas.PPMPair("p1", "Q", "good", "bad", 0.5, -1, 1, 4, " then right", "")
 SHARD = "sft-00000-of-00003.array_record"
 
 
@@ -30,7 +31,7 @@ def _edit_manifest(directory, edit):
   path.write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("example", [SFT, TEACHER, PAIR, UNSCORED])
+@pytest.mark.parametrize("example", [SFT, TEACHER, PAIR, UNSCORED, COUNTED])
 def test_round_trip(example):
   record = example.to_record()
   assert type(example).from_record(record) == example
@@ -46,6 +47,12 @@ def test_records_keep_key_order_and_leave_unset_fields_out():
     b'{"problem_id":"p1","prompt":"Q","pos":"good step","neg":"bad step","pos_q":0.5,"neg_q":-1}'
   )
   assert list(UNSCORED.to_record()) == ["problem_id", "prompt", "pos", "neg"]
+  assert list(COUNTED.to_record())[-4:] == [
+    "pos_count",
+    "neg_count",
+    "pos_completion",
+    "neg_completion",
+  ]
 
 
 @pytest.mark.parametrize(
@@ -59,10 +66,28 @@ def test_records_keep_key_order_and_leave_unset_fields_out():
     (schemas.PPMPair, {"pos_q": "0.5"}, "field 'pos_q' must be a number, got str"),
     (schemas.PPMPair, {"neg_q": True}, "field 'neg_q' must be a number, got bool"),
     (schemas.PPMPair, {"neg_q": None}, "fields 'pos_q' and 'neg_q' come together, got only pos_q"),
+    (schemas.PPMPair, {"pos_count": 1.5}, "field 'pos_count' must be an integer, got float"),
+    (
+      schemas.PPMPair,
+      {"pos_count": None},
+      "fields 'pos_count' and 'neg_count' come together, got only neg_count",
+    ),
+    (
+      schemas.PPMPair,
+      {"pos_count": 0, "neg_count": 0},
+      "fields 'pos_count' and 'neg_count' must be >= 0 and not both 0, got 0, 0",
+    ),
+    (schemas.PPMPair, {"neg_count": -1}, "fields 'pos_count' and 'neg_count' must be >= 0"),
+    (
+      schemas.PPMPair,
+      {"neg_completion": None},
+      "fields 'pos_completion' and 'neg_completion' come together, got only pos_completion",
+    ),
+    (schemas.PPMPair, {"pos_completion": 3}, "field 'pos_completion' must be a string, got int"),
   ],
 )
 def test_bad_fields_are_named(kind, change, message):
-  record = (SFT if kind is schemas.SFTExample else PAIR).to_record()
+  record = (SFT if kind is schemas.SFTExample else COUNTED).to_record()
   for name, value in change.items():
     if value is None:
       del record[name]

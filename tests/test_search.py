@@ -17,6 +17,7 @@ Invalid terminals (here: the second consecutive code error under c) get W = -1, 
 and are not backed up, so c stays unvisited.
 """
 
+import dataclasses
 import json
 
 import pytest
@@ -164,15 +165,20 @@ def test_difficulty_classes(searched):
   }
 
 
-def test_sft_picks_the_best_two_clean_correct_trajectories(searched):
+def test_sft_takes_the_best_two_correct_then_drops_errors(searched):
   trees, _ = searched
+  # Official rule: the top 2 by (mean Q, min Q) are d and e (both 1, 1: depth-first order), and
+  # e's text shows its ZeroDivisionError, so only d is left.
   picked = extract.sft_trajectories(trees["apples"])
-  assert [t.text for t in picked] == [
+  assert [t.text for t in picked] == [D + PRINT + _out(15) + _answer(15)]
+  # 'clean_first' drops code-error trajectories before ranking: d, then a.
+  clean = extract.sft_trajectories(trees["apples"], extract.ExtractConfig(sft_rule="clean_first"))
+  assert [t.text for t in clean] == [
     D + PRINT + _out(15) + _answer(15),
     A + PRINT + _out(15) + _answer(15),
   ]
-  assert [t.mean_q for t in picked] == pytest.approx([1.0, 2 / 3])
-  (example, _) = extract.sft_examples(trees["apples"])
+  assert [t.mean_q for t in clean] == pytest.approx([1.0, 2 / 3])
+  (example,) = extract.sft_examples(trees["apples"])
   assert example.prompt == prompts.policy_prompt(APPLES.question)
   assert extract.sft_examples(trees["hard"]) == []
   assert len(extract.sft_examples(trees["easy"])) == 2
@@ -182,15 +188,28 @@ def test_ppm_pairs(searched):
   trees, _ = searched
   tree = trees["apples"]
   base = prompts.policy_prompt(APPLES.question)
-  got = {(p.prompt[len(base) :], p.pos, p.neg) for p in extract.step_pairs(tree)}
+
+  def got(cfg):
+    return [
+      (p.prompt[len(base) :], p.pos, p.neg, p.pos_count, p.neg_count)
+      for p in extract.step_pairs(tree, cfg)
+    ]
+
+  # Root: chosen d, e (Q 1); rejected b (-1), g (-1/3). c leads only to a code-error terminal, so
+  # it is no negative. d's pairs fail the edit-distance filter (d–b 14, d–g 13 edits), and so do
+  # the pairs under a and g (print(bought) vs print(bought + 1): 5 edits).
+  e = E + ERR_E
+  assert got(extract.ExtractConfig()) == [("", e, B, 2, 2), ("", e, G, 2, 2)]
   a_print, a_print1 = PRINT + _out(15), PRINT1 + _out(16)
-  expected = {("", d, n) for d in (D, E + ERR_E) for n in (B, G)}
-  expected |= {
-    (A, a_print, a_print1),
-    (G, a_print, PRINT1 + _out(16)),
-    (G, a_print, PRINT2 + _out(17)),
-  }
-  assert got == expected
+  assert got(extract.ExtractConfig(min_edit_distance=0)) == [
+    ("", D, B, 2, 2),
+    ("", D, G, 2, 2),
+    ("", e, B, 2, 2),
+    ("", e, G, 2, 2),
+    (A, a_print, a_print1, 1, 1),
+    (G, a_print, a_print1, 1, 2),
+    (G, a_print, PRINT2 + _out(17), 1, 2),
+  ]
   answer = extract.answer_pairs(tree)
   goods = {D + PRINT + _out(15) + _answer(15), A + PRINT + _out(15) + _answer(15)}
   # Lowest mean Q: b (-1), then g→16 or g→17 (both -7/9, min -1: either is right).
@@ -198,8 +217,9 @@ def test_ppm_pairs(searched):
   assert {p.pos for p in answer} == goods and len(answer) == 4
   negs = {p.neg for p in answer}
   assert B + PRINT + _out(8) + _answer(8) in negs and len(negs & g_wrong) == 1
-  assert len(extract.ppm_pairs(tree)) == 11
-  for p in extract.ppm_pairs(tree):
+  assert len(extract.ppm_pairs(tree)) == 2
+  assert len(extract.ppm_pairs(tree, extract.ExtractConfig(answer_pairs=True))) == 6
+  for p in extract.ppm_pairs(tree, extract.ExtractConfig(answer_pairs=True)):
     assert p.pos_q > p.neg_q
   assert extract.ppm_pairs(trees["hard"]) == [] and extract.ppm_pairs(trees["easy"]) == []
 
@@ -210,14 +230,14 @@ def test_extract_writes_grain_readable_datasets(searched, tmp_path):
   trees, _ = searched
   summary = extract.extract(list(trees.values()), tmp_path / "sft", tmp_path / "ppm")
   assert summary.difficulty == {"easy": 1, "medium": 1, "hard": 1}
-  assert (summary.sft_examples, summary.ppm_pairs) == (4, 11)
+  assert (summary.sft_examples, summary.ppm_pairs) == (3, 2)
   sft = records.read_dataset(tmp_path / "sft")
   assert {e["problem_id"] for e in sft} == {"apples", "easy"}
   manifest = records.read_manifest(tmp_path / "ppm")
   assert manifest["schema"] == "ppm_pairs" and manifest["difficulty"]["medium"] == 1
   source = grain.sources.ArrayRecordDataSource(records.dataset_shards(tmp_path / "ppm"))
   pairs = list(grain.MapDataset.source(source).map(records.decode))
-  assert pairs == records.read_dataset(tmp_path / "ppm") and len(pairs) == 11
+  assert pairs == records.read_dataset(tmp_path / "ppm") and len(pairs) == 2
 
 
 def test_tree_records_round_trip(searched):
@@ -229,7 +249,7 @@ def test_tree_records_round_trip(searched):
 
 def test_extra_rollouts_only_for_unsolved(pool):
   base = SearchConfig(rollouts=1, num_candidates=3)
-  for extra, expected_hard in (((), 1), ((2,), 3)):
+  for extra, expected_hard in (((), 1), ((3,), 3)):  # Budgets are totals.
     cfg = SearchConfig(**{**base.__dict__, "extra_rollouts": extra})
     trees = mcts.search_batch([HARD, EASY], _policy(), None, pool, cfg)
     answered = [len([n for n in t.terminals() if n.answer]) for t in trees]
@@ -359,8 +379,8 @@ def test_extract_cli_on_run_output(pool, tmp_path):
       str(tmp_path / "ppm"),
     ]
   )
-  assert (summary.sft_examples, summary.ppm_pairs) == (4, 11)
-  assert len(records.read_dataset(tmp_path / "ppm")) == 11
+  assert (summary.sft_examples, summary.ppm_pairs) == (3, 2)
+  assert len(records.read_dataset(tmp_path / "ppm")) == 2
 
 
 def test_bad_problem_file_lines_are_reported_and_the_rest_searched(pool, tmp_path):
@@ -386,3 +406,99 @@ def test_bad_problem_file_lines_are_reported_and_the_rest_searched(pool, tmp_pat
   assert summary.searched == 2 and run.finished_ids(tmp_path) == {"easy", "hard"}
   with pytest.raises(problems_lib.ProblemFileError, match=r"problems.jsonl:2"):
     problems_lib.load_problems(path, on_error="raise")
+
+
+# Round 4. Wide: eight wrong first steps, so each stage's random stream shows in the order in
+# which its rollouts visit them.
+WIDE_STEPS = [f"<code>\nprint({v})\n<end_of_code>" for v in range(10, 18)]
+WIDE_SCRIPT = {"": WIDE_STEPS, **{w + _out(v): [_answer(v)] for v, w in enumerate(WIDE_STEPS, 10)}}
+WIDE = Problem("wide", "What is 1 + 3?", "4")
+ROUND4 = SearchConfig(rollouts=3, num_candidates=8, extra_rollouts=(4, 6))
+
+
+def _round4_policy():
+  return _MultiPolicy({**_policy().scripts, WIDE.question: WIDE_SCRIPT})
+
+
+def _answers(tree):
+  return len([n for n in tree.terminals() if n.answer])
+
+
+def _first_steps_by_tree(policy, question):
+  """The first steps expanded by each tree of `question`, in order (a root expansion starts a
+  new tree)."""
+  trees = []
+  for call in policy.calls:
+    for text in call:
+      q, solution = prompts.split_prompt(text)
+      if q != question:
+        continue
+      if solution:
+        trees[-1].append(solution)
+      else:
+        trees.append([])
+  return trees
+
+
+def test_unsolved_problems_get_fresh_trees_with_new_seeds(pool):
+  policy = _round4_policy()
+  wide, hard, easy = mcts.search_batch([WIDE, HARD, EASY], policy, None, pool, ROUND4)
+  # One tree per stage, each spending its whole budget: 3, then 4, then 6 rollouts.
+  assert [len(t) for t in _first_steps_by_tree(policy, WIDE.question)] == [3, 4, 6]
+  assert _answers(wide) == 6 and len(wide.children(wide.root)) == 8  # The last tree is kept.
+  first, second, third = _first_steps_by_tree(policy, WIDE.question)
+  assert first != second[:3] and second != third[:4]  # New random streams.
+  # Hard has 3 first steps: each tree runs out of leaves before its budget, then moves on.
+  assert [len(t) for t in _first_steps_by_tree(policy, HARD.question)] == [3, 3, 3]
+  assert _answers(hard) == 3
+  # Solved problems get no further trees.
+  assert len(_first_steps_by_tree(policy, EASY.question)) == 1 and _answers(easy) == 2
+
+
+def test_continue_mode_grows_one_tree_to_each_total(pool):
+  cfg = dataclasses.replace(ROUND4, extra_mode="continue")
+  policy = _round4_policy()
+  (wide,) = mcts.search_batch([WIDE], policy, None, pool, cfg)
+  assert [len(t) for t in _first_steps_by_tree(policy, WIDE.question)] == [6]
+  assert _answers(wide) == 6
+  with pytest.raises(ValueError, match="totals"):
+    dataclasses.replace(cfg, extra_rollouts=(3, 6))
+  with pytest.raises(ValueError, match="extra_mode"):
+    dataclasses.replace(cfg, extra_mode="again")
+
+
+class _DiesInSecondTree(_MultiPolicy):
+  """Stands in for a process killed while `question`'s second tree is being searched."""
+
+  def __init__(self, scripts, question):
+    super().__init__(scripts)
+    self.question = question
+    self.roots = 0
+
+  def expand(self, prompt_texts, n, sampling):
+    for text in prompt_texts:
+      if prompts.split_prompt(text) == (self.question, ""):
+        self.roots += 1
+        if self.roots == 2:
+          raise _InterruptedError()
+    return super().expand(prompt_texts, n, sampling)
+
+
+def test_killed_round4_search_resumes_without_losing_or_repeating(pool, tmp_path):
+  problems = [EASY, WIDE, HARD]
+  cfg = dataclasses.replace(ROUND4, batch_size=1)
+  scripts = _round4_policy().scripts
+  with pytest.raises(_InterruptedError):
+    run.run_search(
+      problems, _DiesInSecondTree(scripts, WIDE.question), None, pool, cfg, tmp_path, progress=False
+    )
+  assert run.finished_ids(tmp_path) == {"easy"}
+  summary = run.run_search(
+    problems, _MultiPolicy(scripts), None, pool, cfg, tmp_path, progress=False
+  )
+  assert (summary.searched, summary.skipped) == (2, 1)
+  assert summary.difficulty == {"easy": 0, "medium": 0, "hard": 2}
+  ids = [r["problem_id"] for r in run.tree_store(tmp_path).read_all()]
+  assert sorted(ids) == ["easy", "hard", "wide"]
+  trees = {t.problem_id: t for t in extract.load_trees(tmp_path / "trees")}
+  assert _answers(trees["wide"]) == 6  # Its last tree.

@@ -71,8 +71,14 @@ class SFTExample:
 @dataclasses.dataclass(frozen=True)
 class PPMPair:
   """After the shared `prompt`, step `pos` is preferred to `neg`; the PPM scores `prompt + pos`
-  and `prompt + neg` at their last token. Their Q-values (used by PQM) come together or not at
-  all."""
+  and `prompt + neg` at their last token. Optional fields come in pairs, both or neither (older
+  datasets lack the last two pairs):
+  - `pos_q`, `neg_q`: the steps' Q-values (the PQM baseline regresses onto them);
+  - `pos_count`, `neg_count`: how many chosen / rejected steps the pair's node used, from which
+    the trainer weights the pair as the official code does;
+  - `pos_completion`, `neg_completion`: the steps after `pos` (`neg`) down the greedy path to a
+    correct (wrong) answer; with them the pair compares two complete solutions (the ORM).
+  """
 
   SCHEMA: ClassVar[str] = "ppm_pairs"
   problem_id: str
@@ -81,6 +87,10 @@ class PPMPair:
   neg: str
   pos_q: float | None = None
   neg_q: float | None = None
+  pos_count: int | None = None
+  neg_count: int | None = None
+  pos_completion: str | None = None
+  neg_completion: str | None = None
 
   def to_record(self) -> dict[str, Any]:
     return _to_record(self)
@@ -95,10 +105,25 @@ class PPMPair:
       neg=read_field(record, "neg", str, where),
       pos_q=read_field(record, "pos_q", float, where, optional=True),
       neg_q=read_field(record, "neg_q", float, where, optional=True),
+      pos_count=read_field(record, "pos_count", int, where, optional=True),
+      neg_count=read_field(record, "neg_count", int, where, optional=True),
+      pos_completion=read_field(record, "pos_completion", str, where, optional=True),
+      neg_completion=read_field(record, "neg_completion", str, where, optional=True),
     )
-    if (pair.pos_q is None) != (pair.neg_q is None):
+    for first, second in (
+      ("pos_q", "neg_q"),
+      ("pos_count", "neg_count"),
+      ("pos_completion", "neg_completion"),
+    ):
+      if (getattr(pair, first) is None) != (getattr(pair, second) is None):
+        raise ValueError(
+          f"{where}: fields {first!r} and {second!r} come together, got only "
+          f"{first if getattr(pair, second) is None else second}"
+        )
+    counts = (pair.pos_count, pair.neg_count)
+    if pair.pos_count is not None and (min(counts) < 0 or sum(counts) == 0):
       raise ValueError(
-        f"{where}: fields 'pos_q' and 'neg_q' come together, got only "
-        f"{'pos_q' if pair.neg_q is None else 'neg_q'}"
+        f"{where}: fields 'pos_count' and 'neg_count' must be >= 0 and not both 0, "
+        f"got {pair.pos_count}, {pair.neg_count}"
       )
     return pair

@@ -1,22 +1,29 @@
-"""Search trees → SFT examples and PPM preference pairs (DESIGN §1.3).
+"""Search trees → SFT examples and PPM preference pairs (DESIGN §1.3, docs/faithfulness.md).
 
-- Difficulty: easy (every terminal correct), medium (mixed), hard (none correct).
-- SFT: per problem, the top 2 correct trajectories without code errors by mean step Q (ties:
-  higher min Q).
-- PPM pairs (medium problems only): at every node, up to 2 children with a correct descendant
-  (highest Q first) against up to 2 children with a wrong descendant (lowest Q first), sharing
-  the prefix; plus the 2 best correct full trajectories (no code errors) against the 2 worst
-  wrong ones.
+The defaults are the rules of the official rStar-Math code; `ExtractConfig` names each one.
+
+- Outcomes: only valid final answers count (a terminal leaf that is not invalid), correct or
+  wrong. Invalid terminals (too many code errors, too deep, no answer, …) are neither, so they
+  never make a negative and never make a problem medium (`extra_rm_file.search_all_traces`).
+- Difficulty: easy (answers, all correct), medium (correct and wrong ones), hard (none correct).
+- SFT: per problem, the top 2 correct trajectories by (mean Q, min Q); of those, the ones whose
+  text contains "error" are dropped (`train/sample_sft_data.py`).
+- PPM pairs (`extra_rm_file.search_all_traces`, mode "all", then `train/sample_rm_data.py`):
+  breadth-first from the root over nodes with both a correct and a wrong descendant; at each,
+  up to 2 children with a correct descendant (highest Q first) against up to 2 with a wrong one
+  (lowest Q first), widened to 4 on one side when the other has a single candidate; a pair is
+  kept when Q(pos) - Q(neg) >= 0.5, the greedy best path under pos has a higher mean Q than the
+  greedy worst path under neg, and the two step texts are >= 20 character edits apart.
 """
 
 import argparse
 import collections
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 import dataclasses
 import json
 import os
 import pathlib
-from typing import Any
+from typing import Any, Literal
 
 from rstar_jax.data import records
 from rstar_jax.data import schemas
@@ -24,15 +31,84 @@ from rstar_jax.format import prompts
 from rstar_jax.search import tree as tree_lib
 
 EASY, MEDIUM, HARD = "easy", "medium", "hard"
-PAIRS_PER_SIDE = 2
-SFT_PER_PROBLEM = 2
+# A chosen SFT trajectory whose text contains this (any case) is dropped: the official rule, which
+# catches the error messages that failed code prints into its `<output>` block.
+ERROR_WORD = "error"
+
+SFTRule = Literal["official", "clean_first"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractConfig:
+  """Which trajectories and step pairs become training data; the defaults are the official code's.
+
+  `sft_rule`: 'official' takes the top `sft_per_problem` correct trajectories, then drops those
+  containing "error"; 'clean_first' first drops trajectories with a code-error step, so a problem
+  still gives `sft_per_problem` examples when it has them.
+  `answer_pairs` adds the paper's final-answer pairs (the 2 best correct full trajectories
+  against the 2 worst wrong ones by mean Q), which the official code does not build.
+  """
+
+  sft_per_problem: int = 2
+  sft_rule: SFTRule = "official"
+  pairs_per_side: int = 2
+  widened_side: int = 4  # One side's limit when the other side has a single candidate.
+  min_step_margin: float = 0.5  # Q(pos) - Q(neg); pairs need a positive margin in any case.
+  min_edit_distance: int = 20  # Character edits between the two step texts.
+  path_filter: bool = True  # Best path under pos must beat the worst path under neg in mean Q.
+  answer_pairs: bool = False
+
+  def __post_init__(self):
+    if self.sft_rule not in ("official", "clean_first"):
+      raise ValueError(f"sft_rule must be official|clean_first, got {self.sft_rule!r}")
+    if min(self.sft_per_problem, self.pairs_per_side, self.widened_side) < 1:
+      raise ValueError(
+        "sft_per_problem, pairs_per_side and widened_side must be >= 1, got "
+        f"{self.sft_per_problem}, {self.pairs_per_side}, {self.widened_side}"
+      )
+    if self.min_edit_distance < 0:
+      raise ValueError(f"min_edit_distance must be >= 0, got {self.min_edit_distance}")
+
+
+def is_answer(node: tree_lib.Node) -> bool:
+  """A valid final answer: a terminal leaf that is not invalid (`is_valid_final_answer_node`)."""
+  return node.terminal and not node.children and node.parent is not None and node.invalid is None
+
+
+def is_correct(node: tree_lib.Node) -> bool:
+  return is_answer(node) and node.correct is True
+
+
+def is_wrong(node: tree_lib.Node) -> bool:
+  return is_answer(node) and node.correct is False
 
 
 def difficulty(tree: tree_lib.Tree) -> str:
-  outcomes = [bool(n.correct) for n in tree.terminals()]
-  if outcomes and all(outcomes):
-    return EASY
-  return MEDIUM if any(outcomes) else HARD
+  if not any(is_correct(n) for n in tree.nodes):
+    return HARD
+  return MEDIUM if any(is_wrong(n) for n in tree.nodes) else EASY
+
+
+def edit_distance(a: str, b: str, cap: int) -> int:
+  """Levenshtein distance between the characters of `a` and `b`, or `cap` if it is >= `cap`.
+
+  Cells more than `cap - 1` off the diagonal cost at least `cap`, so only a band of the table is
+  computed (O(cap · len) rather than O(len²) for long steps), and dissimilar texts stop early.
+  """
+  if abs(len(a) - len(b)) >= cap:
+    return cap
+  prev = [min(j, cap) for j in range(len(b) + 1)]
+  cur = [cap] * (len(b) + 1)
+  for i in range(1, len(a) + 1):
+    lo, hi = max(1, i - cap + 1), min(len(b), i + cap - 1)
+    cur[lo - 1] = min(i, cap) if lo == 1 else cap
+    for j in range(lo, hi + 1):
+      substitute = prev[j - 1] + (a[i - 1] != b[j - 1])
+      cur[j] = min(prev[j] + 1, cur[j - 1] + 1, substitute, cap)
+    if min(cur[lo - 1 : hi + 1]) == cap:  # Every later cell derives from this row: all >= cap.
+      return cap
+    prev, cur = cur, prev
+  return prev[-1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,10 +127,6 @@ class Trajectory:
     return min(n.q for n in self.steps)
 
   @property
-  def correct(self) -> bool:
-    return bool(self.leaf.correct)
-
-  @property
   def has_code_error(self) -> bool:
     return any(n.code_error for n in self.steps)
 
@@ -63,80 +135,161 @@ class Trajectory:
     return "".join(n.text for n in self.steps)
 
 
+def _depth_first(tree: tree_lib.Tree) -> Iterator[tree_lib.Node]:
+  stack = [tree.root]
+  while stack:
+    node = stack.pop()
+    yield node
+    stack.extend(reversed(tree.children(node)))
+
+
 def trajectories(tree: tree_lib.Tree) -> list[Trajectory]:
-  return [Trajectory(leaf, tuple(tree.path(leaf))) for leaf in tree.terminals()]
+  """Every terminal's path, in depth-first order (the official order, which breaks Q ties)."""
+  leaves = {n.index for n in tree.terminals()}
+  return [Trajectory(n, tuple(tree.path(n))) for n in _depth_first(tree) if n.index in leaves]
 
 
 def _best_first(trajs: Iterable[Trajectory]) -> list[Trajectory]:
   return sorted(trajs, key=lambda t: (t.mean_q, t.min_q), reverse=True)
 
 
-def sft_trajectories(tree: tree_lib.Tree) -> list[Trajectory]:
-  clean = [t for t in trajectories(tree) if t.correct and not t.has_code_error]
-  return _best_first(clean)[:SFT_PER_PROBLEM]
+def sft_trajectories(tree: tree_lib.Tree, cfg: ExtractConfig = ExtractConfig()) -> list[Trajectory]:
+  correct = [t for t in trajectories(tree) if is_correct(t.leaf)]
+  n = cfg.sft_per_problem
+  if cfg.sft_rule == "clean_first":
+    return _best_first(t for t in correct if not t.has_code_error)[:n]
+  return [t for t in _best_first(correct)[:n] if ERROR_WORD not in t.text.lower()]
 
 
-def sft_examples(tree: tree_lib.Tree) -> list[schemas.SFTExample]:
+def sft_examples(
+  tree: tree_lib.Tree, cfg: ExtractConfig = ExtractConfig()
+) -> list[schemas.SFTExample]:
   prompt = prompts.policy_prompt(tree.question)
-  return [schemas.SFTExample(tree.problem_id, prompt, t.text) for t in sft_trajectories(tree)]
+  return [schemas.SFTExample(tree.problem_id, prompt, t.text) for t in sft_trajectories(tree, cfg)]
 
 
 def _outcomes_below(tree: tree_lib.Tree) -> dict[int, tuple[bool, bool]]:
-  """Per node: (has a correct terminal descendant, has a wrong one), itself included."""
+  """Per node: (has a correct answer below, has a wrong one), itself included."""
   below: dict[int, tuple[bool, bool]] = {}
-  for node in reversed(tree.nodes):  # children always come after their parent
-    good = bool(node.terminal and not node.children and node.correct)
-    bad = bool(node.terminal and not node.children and not node.correct)
+  for node in reversed(tree.nodes):  # Children always come after their parent.
+    good, bad = is_correct(node), is_wrong(node)
     for c in node.children:
       good, bad = good or below[c][0], bad or below[c][1]
     below[node.index] = (good, bad)
   return below
 
 
-def step_pairs(tree: tree_lib.Tree) -> list[schemas.PPMPair]:
-  """Pairs of sibling steps: a positive leads to a correct answer and has a higher Q."""
+def _greedy_path(
+  tree: tree_lib.Tree, node: tree_lib.Node, below: dict[int, tuple[bool, bool]], best: bool
+) -> list[tree_lib.Node]:
+  """`node`, then repeatedly the highest-Q child with a correct answer below (`best`) or the
+  lowest-Q child with a wrong one, down to that answer (`build_partial_solution`)."""
+  path = [node]
+  while steps := [c for c in tree.children(path[-1]) if below[c.index][0 if best else 1]]:
+    path.append(max(steps, key=lambda c: c.q) if best else min(steps, key=lambda c: c.q))
+  return path
+
+
+def _mean_q(path: Sequence[tree_lib.Node]) -> float:
+  return sum(n.q for n in path) / len(path)
+
+
+def _sides(
+  chosen: list[tree_lib.Node], rejected: list[tree_lib.Node], cfg: ExtractConfig
+) -> tuple[list[tree_lib.Node], list[tree_lib.Node]]:
+  """Top candidates per side; a side facing a single candidate is widened."""
+  pos, neg = chosen[: cfg.pairs_per_side], rejected[: cfg.pairs_per_side]
+  if len(pos) == 1:
+    neg = rejected[: cfg.widened_side]
+  if len(neg) == 1:
+    pos = chosen[: cfg.widened_side]
+  return pos, neg
+
+
+def step_pairs(tree: tree_lib.Tree, cfg: ExtractConfig = ExtractConfig()) -> list[schemas.PPMPair]:
+  """Sibling steps sharing a prefix: `pos` leads to a correct answer, `neg` to a wrong one.
+
+  A child with both kinds of descendant is a candidate on both sides, as in the official code
+  (paired with itself it has no margin and is dropped, but it counts in `pos/neg_count`). Each
+  pair carries the rest of both greedy paths (the official `chosen_steps` / `rejected_steps`),
+  which turn it into a pair of complete solutions for the ORM baseline.
+  """
   below = _outcomes_below(tree)
   base = prompts.policy_prompt(tree.question)
   pairs = []
-  for node in tree.nodes:
+  queue = collections.deque([tree.root])
+  while queue:
+    node = queue.popleft()
     children = tree.children(node)
-    pos = sorted((c for c in children if below[c.index][0]), key=lambda c: -c.q)[:PAIRS_PER_SIDE]
-    chosen = {c.index for c in pos}
-    neg = sorted(
-      (c for c in children if below[c.index][1] and c.index not in chosen), key=lambda c: c.q
-    )[:PAIRS_PER_SIDE]
+    queue.extend(c for c in children if all(below[c.index]))
+    pos, neg = _sides(
+      sorted((c for c in children if below[c.index][0]), key=lambda c: -c.q),
+      sorted((c for c in children if below[c.index][1]), key=lambda c: c.q),
+      cfg,
+    )
     if not pos or not neg:
       continue
     prompt = base + tree.solution(node)
-    pairs += [
-      schemas.PPMPair(tree.problem_id, prompt, p.text, n.text, p.q, n.q)
-      for p in pos
-      for n in neg
-      if p.q > n.q
-    ]
+    best = [_greedy_path(tree, p, below, best=True) for p in pos]
+    worst = [_greedy_path(tree, n, below, best=False) for n in neg]
+    for p, *p_rest in best:
+      for n, *n_rest in worst:
+        margin = p.q - n.q
+        if margin <= 0 or margin < cfg.min_step_margin:
+          continue
+        if cfg.path_filter and not _mean_q([p, *p_rest]) > _mean_q([n, *n_rest]):
+          continue
+        if edit_distance(p.text, n.text, cfg.min_edit_distance) < cfg.min_edit_distance:
+          continue
+        pairs.append(
+          schemas.PPMPair(
+            tree.problem_id,
+            prompt,
+            p.text,
+            n.text,
+            pos_q=p.q,
+            neg_q=n.q,
+            pos_count=len(pos),
+            neg_count=len(neg),
+            pos_completion="".join(c.text for c in p_rest),
+            neg_completion="".join(c.text for c in n_rest),
+          )
+        )
   return pairs
 
 
-def answer_pairs(tree: tree_lib.Tree) -> list[schemas.PPMPair]:
-  """The 2 best correct full trajectories against the 2 worst wrong ones (by mean Q).
-
-  As for SFT, correct trajectories with code errors are not used as positives.
-  """
+def answer_pairs(
+  tree: tree_lib.Tree, cfg: ExtractConfig = ExtractConfig()
+) -> list[schemas.PPMPair]:
+  """The paper's final-answer pairs: the 2 best correct full trajectories (without code errors)
+  against the 2 worst wrong ones, by mean Q; their prefix is the question alone."""
   trajs = trajectories(tree)
-  good = _best_first(t for t in trajs if t.correct and not t.has_code_error)[:PAIRS_PER_SIDE]
-  bad = _best_first(t for t in trajs if not t.correct)[::-1][:PAIRS_PER_SIDE]
+  k = cfg.pairs_per_side
+  good = _best_first(t for t in trajs if is_correct(t.leaf) and not t.has_code_error)[:k]
+  bad = _best_first(t for t in trajs if is_wrong(t.leaf))[::-1][:k]
   prompt = prompts.policy_prompt(tree.question)
   return [
-    schemas.PPMPair(tree.problem_id, prompt, g.text, b.text, g.mean_q, b.mean_q)
+    schemas.PPMPair(
+      tree.problem_id,
+      prompt,
+      g.text,
+      b.text,
+      pos_q=g.mean_q,
+      neg_q=b.mean_q,
+      pos_count=len(good),
+      neg_count=len(bad),
+      pos_completion="",
+      neg_completion="",
+    )
     for g in good
     for b in bad
   ]
 
 
-def ppm_pairs(tree: tree_lib.Tree) -> list[schemas.PPMPair]:
+def ppm_pairs(tree: tree_lib.Tree, cfg: ExtractConfig = ExtractConfig()) -> list[schemas.PPMPair]:
   if difficulty(tree) != MEDIUM:
     return []
-  return step_pairs(tree) + answer_pairs(tree)
+  return step_pairs(tree, cfg) + (answer_pairs(tree, cfg) if cfg.answer_pairs else [])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,12 +307,13 @@ def extract(
   trees: Sequence[tree_lib.Tree],
   sft_dir: str | os.PathLike | None,
   ppm_dir: str | os.PathLike | None,
+  cfg: ExtractConfig = ExtractConfig(),
 ) -> ExtractSummary:
   """Writes the SFT and PPM datasets (either may be skipped with None); returns the counts."""
   counts = collections.Counter({EASY: 0, MEDIUM: 0, HARD: 0})
   counts.update(difficulty(t) for t in trees)
-  sft = [e for t in trees for e in sft_examples(t)]
-  pairs = [p for t in trees for p in ppm_pairs(t)]
+  sft = [e for t in trees for e in sft_examples(t, cfg)]
+  pairs = [p for t in trees for p in ppm_pairs(t, cfg)]
   extra = {"difficulty": dict(counts), "problems": len(trees)}
   for directory, examples, kind in (
     (sft_dir, sft, schemas.SFTExample),

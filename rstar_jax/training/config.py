@@ -13,6 +13,7 @@ from rstar_jax.format import prompts
 Schedule = Literal["cosine", "linear", "constant"]
 Overlong = Literal["truncate", "drop"]
 Objective = Literal["bt", "orm", "pqm"]
+PairWeighting = Literal["official", "uniform"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,18 +82,29 @@ class SFTConfig(TrainConfig):
 class PPMConfig(TrainConfig):
   """PPM training: Bradley-Terry pairs ('bt'), outcome pairs ('orm') or Q regression ('pqm').
 
-  'orm' keeps only pairs whose two sides are complete trajectories (both contain
-  `terminal_marker`); 'pqm' regresses the raw score of each side onto its `pos_q` / `neg_q`.
+  'orm' scores complete solutions: each side followed by its `pos_completion` / `neg_completion`
+  when the pair has them, keeping only pairs whose two sides then contain `terminal_marker`;
+  'pqm' regresses the raw score of each side onto its `pos_q` / `neg_q`.
+  `pair_weighting` 'official' weights each pair's loss by 1 / (pos_count · neg_count) of its node
+  (1 / (pos_count + neg_count) when one is 0; 1 for pairs without counts), as `train/rm.py`
+  does, so a node counts about once however many pairs it gave; 'uniform' weights all pairs 1.
   """
 
   objective: Objective = "bt"
   eval_fraction: float = 0.1  # Held-out pairs, split by problem id.
   eval_every: int = 0  # 0: evaluate only at the end.
   terminal_marker: str = prompts.END_OF_ANSWER
+  pair_weighting: PairWeighting = "official"
+  # Dropout on the head's input in training steps only (the official ValueHead's 0.1).
+  head_dropout: float = 0.1
 
   def __post_init__(self):
     super().__post_init__()
     if self.objective not in ("bt", "orm", "pqm"):
       raise ValueError(f"objective must be bt|orm|pqm, got {self.objective!r}")
+    if self.pair_weighting not in ("official", "uniform"):
+      raise ValueError(f"pair_weighting must be official|uniform, got {self.pair_weighting!r}")
     if not 0.0 <= self.eval_fraction < 1.0:
       raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+    if not 0.0 <= self.head_dropout < 1.0:
+      raise ValueError(f"head_dropout must be in [0, 1), got {self.head_dropout}")

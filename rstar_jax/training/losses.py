@@ -57,10 +57,28 @@ def sft_loss(
   return ce / denom, {"loss_sum": ce, "weight": jnp.sum(batch["weights"])}
 
 
+def side_dropout_keys(ids_b3: jax.Array) -> jax.Array:
+  """A key per side (B * 2, pos before neg) from each pair's (seed, step, row of the global batch):
+  the masks depend on where the pair sits in the run alone, so a resumed run draws the same ones
+  and the mesh or `grad_accum` does not change them."""
+
+  def sides(ids):
+    seed, step, row = ids
+    return jax.random.split(jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), step), row))
+
+  return jax.vmap(sides)(ids_b3).reshape(-1)
+
+
 def pair_scores(model: Any, batch: Batch) -> jax.Array:
-  """Raw scores (B, 2) of both sides of each pair, read at each side's last real token."""
+  """Raw scores (B, 2) of both sides of each pair, read at each side's last real token; with
+  `dropout_ids` (the PPM trainer's training batches) the value head drops out its input."""
   b, two, t = batch["tokens"].shape
-  scores_bt = model(batch["tokens"].reshape(b * two, t), mask_bt=batch["mask"].reshape(b * two, t))
+  keys = side_dropout_keys(batch["dropout_ids"]) if "dropout_ids" in batch else None
+  scores_bt = model(
+    batch["tokens"].reshape(b * two, t),
+    mask_bt=batch["mask"].reshape(b * two, t),
+    dropout_keys_b=keys,
+  )
   last_b = batch["last"].reshape(b * two)
   return jnp.take_along_axis(scores_bt, last_b[:, None], axis=1).reshape(b, two).astype(jnp.float32)
 
@@ -78,10 +96,16 @@ def pqm_loss_terms(r_b2: jax.Array, q_b2: jax.Array) -> jax.Array:
 def pair_loss(
   model: Any, batch: Batch, denom: jax.Array, *, objective: str
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-  """Mean over valid pairs of the BT/ORM pairwise loss or the PQM regression loss."""
+  """The BT/ORM pairwise loss or the PQM regression loss, weighted per pair, summed over the
+  valid pairs and divided by their number.
+
+  With the official weights this is the official objective (a sum of weighted pair losses,
+  `train/rm.py`) times the constant 1 / global batch size, so Adam takes the same steps while
+  gradient accumulation and sharding stay exact.
+  """
   r_b2 = pair_scores(model, batch)
   terms_b = pqm_loss_terms(r_b2, batch["q"]) if objective == "pqm" else bt_loss_terms(r_b2)
   valid_b = batch["valid"]
-  loss_sum = jnp.sum(terms_b * valid_b)
+  loss_sum = jnp.sum(terms_b * batch["pair_weight"] * valid_b)
   correct = jnp.sum((r_b2[:, 0] > r_b2[:, 1]) * valid_b)
   return loss_sum / denom, {"loss_sum": loss_sum, "weight": jnp.sum(valid_b), "correct": correct}

@@ -5,8 +5,11 @@ import functools
 import pathlib
 from typing import Any
 
+from flax import nnx
+import grain
 import jax
 from jax.sharding import Mesh
+import numpy as np
 
 from rstar_jax import models
 from rstar_jax.runtime import mesh as mesh_lib
@@ -31,6 +34,20 @@ def value_model(init: Any, mesh: Mesh) -> Any:
   return model if isinstance(model, models.ValueModel) else models.ValueModel.from_policy(model)
 
 
+def with_dropout_ids(
+  stream: grain.MapDataset, layout: inputs.Layout, seed: int
+) -> grain.MapDataset:
+  """Training batches with each pair's `dropout_ids` (seed, step, row of the global batch), from
+  which the loss draws the value head's dropout masks (`losses.side_dropout_keys`)."""
+  rows = layout.host_rows(np.arange(layout.batch_size))
+
+  def add(step: int, batch: inputs.HostBatch) -> inputs.HostBatch:
+    ids = np.stack(np.broadcast_arrays(seed, step, rows), axis=-1).astype(np.uint32)
+    return {**batch, "dropout_ids": ids}
+
+  return stream.map_with_index(add)
+
+
 def train_ppm(
   cfg: PPMConfig,
   *,
@@ -52,7 +69,7 @@ def train_ppm(
   data, stats = ppm_data.load_pairs(data_dir, tokenizer, cfg)
   train, held = ppm_data.split_by_problem(data, cfg.eval_fraction, cfg.seed)
   with jax.set_mesh(mesh):
-    model = value_model(init, mesh)
+    model = nnx.view(value_model(init, mesh), head_dropout=cfg.head_dropout)
     layout = loop.host_layout(cfg, mesh)
     pid = loop.pad_id(tokenizer)
     stream, total = inputs.train_stream(
@@ -63,6 +80,8 @@ def train_ppm(
       seed=cfg.seed,
       max_steps=cfg.max_steps,
     )
+    if cfg.head_dropout:
+      stream = with_dropout_ids(stream, layout, cfg.seed)
     evals = (
       ()
       if held is None
