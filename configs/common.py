@@ -4,10 +4,10 @@
 anything runs (a bad field is an error naming it). Sections map one-to-one onto the library's
 frozen configs: `problems` → `ProblemsConfig`, `bootstrap` → `BootstrapSource`, `world` →
 `WorldConfig` (`teacher` → `TeacherConfig`, `bootstrap` → `BootstrapConfig`), `rounds` →
-`RoundsConfig`, `search` → `SearchConfig` (the round plan sets mode / rollouts / extra_rollouts
-/ seed), `engine` → `EngineConfig`, `scorer` → `ScorerConfig`, `sft` → `SFTConfig`, `ppm` →
-`PPMConfig`, `eval` → `EvalConfig`. A field a section leaves out keeps the library default.
-"""
+`RoundsConfig`, `search` → `SearchConfig` (the round plan sets mode / rollouts /
+extra_rollouts / seed), `extract` → `ExtractConfig`, `engine` → `EngineConfig`, `scorer` →
+`ScorerConfig`, `sft` → `SFTConfig`, `ppm` → `PPMConfig`, `eval` → `EvalConfig`. Every section
+starts from the library defaults, so every field can be overridden on the command line."""
 
 from collections.abc import Iterable
 import dataclasses
@@ -22,6 +22,7 @@ from rstar_jax.evolution.config import PIPELINE_SET
 from rstar_jax.inference import EngineConfig
 from rstar_jax.inference import ScorerConfig
 from rstar_jax.search.config import SearchConfig
+from rstar_jax.search.extract import ExtractConfig
 from rstar_jax.training.config import PPMConfig
 from rstar_jax.training.config import SFTConfig
 from rstar_jax.world import BootstrapConfig
@@ -102,6 +103,9 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.search.c_puct = 2.0
   c.search.max_code_errors = 1
   c.search.batch_size = 16
+
+  # Which trajectories and step pairs become training data (official rules by default).
+  c.extract = library_defaults(ExtractConfig)
 
   c.engine = library_defaults(EngineConfig)  # Shape buckets and limits of the policy engine.
   c.scorer = library_defaults(ScorerConfig)  # Shape buckets and score squashing of the PPM.

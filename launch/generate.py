@@ -79,7 +79,7 @@ def main(argv: list[str]) -> None:
   )
   if _EXTRACT.value and sync.is_leader:
     trees = extract.load_trees(out / search_run.TREE_DIR)
-    counts = extract.extract(trees, out / "data" / "sft", out / "data" / "ppm")
+    counts = extract.extract(trees, out / "data" / "sft", out / "data" / "ppm", config.extract)
     print(f"extracted: {counts.to_dict()}")
 
 

@@ -15,6 +15,7 @@ from rstar_jax.inference import ScorerConfig
 from rstar_jax.models.config import DTYPES
 from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.search.config import SearchConfig
+from rstar_jax.search.extract import ExtractConfig
 from rstar_jax.training.config import PPMConfig
 from rstar_jax.training.config import SFTConfig
 from rstar_jax.world.config import WorldConfig
@@ -81,6 +82,7 @@ class RunConfig:
   world: WorldConfig = WorldConfig()
   rounds: RoundsConfig = RoundsConfig()
   search: SearchConfig = SearchConfig()
+  extract: ExtractConfig = ExtractConfig()
   engine: EngineConfig = EngineConfig()
   scorer: ScorerConfig = ScorerConfig()
   sft: SFTConfig = SFTConfig()

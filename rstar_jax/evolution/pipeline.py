@@ -206,7 +206,7 @@ class Pipeline:
       return {}
     trees = extract_lib.load_trees(self.layout.search_dir(plan.index) / search_run.TREE_DIR)
     summary = extract_lib.extract(
-      trees, self.layout.sft_data(plan.index), self.layout.ppm_data(plan.index)
+      trees, self.layout.sft_data(plan.index), self.layout.ppm_data(plan.index), self.config.extract
     )
     self._write_viewer_pages(trees, self.layout.search_dir(plan.index) / "viewer")
     return summary.to_dict()
