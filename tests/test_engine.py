@@ -1,4 +1,5 @@
-"""Engine: greedy parity with transformers' generate, stops, budgets, seeds, recompilation, errors."""
+"""Engine: greedy parity with transformers' generate, stops, budgets, seeds, repeated prompts, the
+context limit, recompilation, errors; Scorer: parity with the value model, overlong texts."""
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from tiny_tokenizer import tiny_tokenizer
 import torch
 
 from rstar_jax.hf import load_model
+from rstar_jax.inference import Candidate
 from rstar_jax.inference import Engine
 from rstar_jax.inference import EngineConfig
 from rstar_jax.inference import SamplingParams
@@ -113,6 +115,39 @@ def test_sampling_is_seeded_and_logprobs_add_up(setup):
   assert all(x.logprob_sum < 0 for row in a for x in row)
 
 
+def test_a_repeated_prompt_is_independent_requests(setup):
+  _, model, tok = setup
+  engine = Engine(model, tok)
+  repeated = [PROMPTS[0], PROMPTS[1], PROMPTS[0], PROMPTS[0]]
+  params = SamplingParams(temperature=1.0, max_new_tokens=10, stop=("<end_of_step>",), seed=3)
+  rows = [tuple(c.token_ids for c in row) for row in engine.expand(repeated, 2, params)]
+  assert len({rows[0], rows[2], rows[3]}) == 3  # every occurrence samples on its own
+  again = [tuple(c.token_ids for c in row) for row in engine.expand(repeated, 2, params)]
+  assert again == rows
+  # Greedy decoding has nothing to draw: every occurrence gets the same step.
+  greedy = [[(c.text, c.token_ids) for c in row] for row in engine.expand(repeated, 2, GREEDY)]
+  assert greedy[0] == greedy[2] == greedy[3]
+  assert engine.stats.prompts == 3 * len(repeated)  # each occurrence is its own request
+
+
+def test_generation_stops_at_the_end_of_the_context(setup):
+  _, model, tok = setup
+  assert [len(tok.encode(p)) for p in PROMPTS] == [19, 113, 23]
+  params = SamplingParams(temperature=0.0, max_new_tokens=8, stop=("<end_of_answer>",))
+  free = Engine(model, tok).expand(PROMPTS, 2, params)
+  # A 30-token context leaves room for 11 new tokens after PROMPTS[0] (its budget of 8 fits), 7
+  # after PROMPTS[2] and none after PROMPTS[1].
+  out = Engine(model, tok, EngineConfig(max_seq_len=30)).expand(PROMPTS, 2, params)
+  assert [(c.token_ids, c.stop_reason) for c in out[0]] == [
+    (c.token_ids, c.stop_reason) for c in free[0]
+  ]
+  assert all(c.stop_reason == "length" for c in free[2])
+  for cut, whole in zip(out[2], free[2]):
+    assert (cut.token_ids, cut.stop_reason) == (whole.token_ids[:7], "context")
+    assert cut.text == tok.decode(list(cut.token_ids))
+  assert out[1] == [Candidate(text="", token_ids=(), stop_reason="context", logprob_sum=0.0)] * 2
+
+
 def test_recompilation_is_bounded_by_buckets(setup):
   _, model, tok = setup
   engine = Engine(model, tok, EngineConfig(min_length_bucket=32, min_batch_bucket=2))
@@ -136,7 +171,6 @@ def test_recompilation_is_bounded_by_buckets(setup):
   [
     (lambda e: e.expand([], 2, GREEDY), "at least one prompt"),
     (lambda e: e.expand(["x"], 0, GREEDY), "n must be a positive integer"),
-    (lambda e: e.expand(["x " * 2000], 1, GREEDY), "exceeds the maximum context"),
     (lambda e: e.expand("abc", 1, GREEDY), "sequence of strings"),
   ],
 )
@@ -173,6 +207,18 @@ def test_scorer_matches_value_model_at_last_token(setup):
   squashed = Scorer(ppm, tok).score(texts)
   np.testing.assert_allclose(squashed, np.tanh(got / 5), atol=1e-6)
   assert scorer.score([]).shape == (0,)
+
+
+def test_scorer_reads_an_overlong_text_from_its_last_tokens(setup):
+  _, model, tok = setup
+  ppm = ValueModel.from_policy(model)
+  scorer = Scorer(ppm, tok, ScorerConfig(max_seq_len=32, squash="none"))
+  got = scorer.score([PROMPTS[0], PROMPTS[1]])  # 19 and 113 tokens
+  for text, value in zip(PROMPTS[:2], got):
+    tail = np.asarray([tok.encode(text)[-32:]])
+    assert value == pytest.approx(float(np.asarray(ppm(tail))[0, -1]), abs=1e-5)
+  with pytest.raises(ValueError, match="text 1 encodes to no tokens"):
+    scorer.score([PROMPTS[0], ""])
 
 
 @pytest.mark.parametrize(

@@ -146,6 +146,9 @@ def test_classify():
   d = steps.classify("<code>\nx = 3\n<end_of_step>", c("\n<answer>\\boxed{3}<end_of_answer>"))
   assert d.terminal and d.answer == "3" and d.invalid is None
   assert steps.classify("", c("<code>\nx = 3", "length")).invalid == tree_lib.INVALID_TOO_LONG
+  for cut_by_context in ("<code>\nx = 3", ""):  # cut short, or no room left at all
+    d = steps.classify("", c(cut_by_context, "context"))
+    assert d.terminal and d.invalid == tree_lib.INVALID_CONTEXT
   assert steps.classify("", c("I give up")).invalid == tree_lib.INVALID_NO_ANSWER
   assert steps.classify("", c("no code here<end_of_step>")).invalid == tree_lib.INVALID_NO_CODE
 

@@ -15,8 +15,8 @@ from rstar_jax.format import prompts
 from rstar_jax.hf import load_model
 from rstar_jax.inference import Engine
 from rstar_jax.inference import EngineConfig
-from rstar_jax.inference import ScorerConfig
 from rstar_jax.inference import Scorer
+from rstar_jax.inference import ScorerConfig
 from rstar_jax.models import ValueModel
 from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import extract

@@ -6,7 +6,7 @@ import dataclasses
 
 from rstar_jax.format.prompts import STEP_STOPS
 
-STOP_REASONS = ("stop", "eos", "length")
+STOP_REASONS = ("stop", "eos", "length", "context")  # context: the model's context ran out
 SQUASHES = ("tanh5", "none", "sigmoid")
 
 
@@ -86,7 +86,7 @@ class Candidate:
 
   text: str
   token_ids: tuple[int, ...]
-  stop_reason: str  # 'stop' | 'eos' | 'length'
+  stop_reason: str  # one of STOP_REASONS
   logprob_sum: float  # sum of the model's (untempered) log-probabilities of token_ids
 
 

@@ -30,7 +30,9 @@ _FINISH_NAMES = {
   programs.FINISH_STOP: "stop",
   programs.FINISH_EOS: "eos",
   programs.FINISH_LENGTH: "length",
+  programs.FINISH_CONTEXT: "context",
 }
+_NO_ROOM = Candidate(text="", token_ids=(), stop_reason="context", logprob_sum=0.0)
 
 
 class Engine:
@@ -74,7 +76,11 @@ class Engine:
   def expand(
     self, prompts: Sequence[str], n: int, sampling: SamplingParams
   ) -> list[list[Candidate]]:
-    """`n` candidates for each prompt (outer list parallel to `prompts`)."""
+    """`n` candidates for each prompt (outer list parallel to `prompts`).
+
+    A prompt given k times is k independent requests (own prefill, own random streams), so
+    independent searches of one problem can share a call; greedy decoding gives them one answer.
+    """
     if not isinstance(sampling, SamplingParams):
       raise TypeError(f"sampling must be a SamplingParams, got {type(sampling).__name__}")
     if isinstance(prompts, str):
@@ -83,31 +89,31 @@ class Engine:
       raise ValueError("expand() needs at least one prompt")
     if not isinstance(n, int) or n < 1:
       raise ValueError(f"n must be a positive integer, got {n!r}")
-    distinct = list(dict.fromkeys(prompts))
-    ids = [self.tokenizer.encode(p) for p in distinct]
+    encoded = {p: self.tokenizer.encode(p) for p in dict.fromkeys(prompts)}
+    ids = [encoded[p] for p in prompts]
     for i, toks in enumerate(ids):
       if not toks:
         raise ValueError(f"prompt {i} encodes to no tokens")
-      if len(toks) + sampling.max_new_tokens > self.max_seq_len:
-        raise ValueError(
-          f"prompt {i} has {len(toks)} tokens; with max_new_tokens={sampling.max_new_tokens} it "
-          f"exceeds the maximum context of {self.max_seq_len}"
-        )
-    results: dict[int, list[Candidate]] = {}
+    # Each prompt generates at most up to the end of the context; one without room gets n empty
+    # 'context' candidates, so a long partial solution ends its branch instead of the call.
+    limits = [min(sampling.max_new_tokens, self.max_seq_len - len(t)) for t in ids]
+    results = [[_NO_ROOM] * n if limit < 1 else None for limit in limits]
+    fits = [i for i, limit in enumerate(limits) if limit >= 1]
     max_prompts = max(1, self.config.max_decode_rows // n)
-    for group in self._batcher.groups([len(t) for t in ids], max_prompts):
-      for index, cands in zip(
-        group, self._expand_group([ids[i] for i in group], group, n, sampling)
-      ):
+    for group in self._batcher.groups([len(ids[i]) for i in fits], max_prompts):
+      indices = [fits[g] for g in group]
+      rows = self._expand_group(
+        [ids[i] for i in indices], indices, [limits[i] for i in indices], n, sampling
+      )
+      for index, cands in zip(indices, rows):
         results[index] = cands
-    self.stats.prompts += len(distinct)
+    self.stats.prompts += len(prompts)
     self.stats.compiled_programs = len(self._programs)
-    by_prompt = {p: results[i] for i, p in enumerate(distinct)}
-    return [by_prompt[p] for p in prompts]
+    return results
 
   # ---- internals ----
 
-  def _controls(self, sampling: SamplingParams) -> programs.Controls:
+  def _controls(self, sampling: SamplingParams, limit_r: jax.Array) -> programs.Controls:
     if sampling.stop not in self._stop_tables:
       self._stop_tables[sampling.stop] = stop_table(self.tokenizer, sampling.stop)
     return programs.Controls(
@@ -115,13 +121,18 @@ class Engine:
       temperature=jnp.asarray(sampling.temperature, jnp.float32),
       top_k=jnp.asarray(sampling.top_k, jnp.int32),
       top_p=jnp.asarray(sampling.top_p, jnp.float32),
-      limit=jnp.asarray(sampling.max_new_tokens, jnp.int32),
+      limit=limit_r,
       eos_ids=jnp.asarray(self._eos_ids),
       stop_table=jnp.asarray(self._stop_tables[sampling.stop]),
     )
 
   def _expand_group(
-    self, ids: list[list[int]], prompt_indices: list[int], n: int, sampling: SamplingParams
+    self,
+    ids: list[list[int]],
+    prompt_indices: list[int],
+    limits: list[int],
+    n: int,
+    sampling: SamplingParams,
   ) -> list[list[Candidate]]:
     cfg, put = self.config, self._batcher.put
     p_real = len(ids)
@@ -129,13 +140,15 @@ class Engine:
     p, length = tokens.shape
     steps = bucket(sampling.max_new_tokens, 16)
     valid_r = np.repeat(np.arange(p) < p_real, n)
-    # Row identity = (prompt's position in this call, sample index): padding never shifts samples.
+    # Row identity = (prompt's position in this call, sample index): padding never shifts samples,
+    # and a prompt given k times is k independent requests.
     row_ids = np.asarray(
       [idx * n + j for idx in prompt_indices for j in range(n)]
       + [-1 - r for r in range((p - p_real) * n)],
       np.int32,
     )
-    controls = self._controls(sampling)
+    limit_r = np.repeat(limits + [sampling.max_new_tokens] * (p - p_real), n).astype(np.int32)
+    controls = self._controls(sampling, put(limit_r))
     stop_width = controls.stop_table.shape[1]
     self._programs.record("prefill", p, length)
     self._programs.record("start", p, length, n, steps, stop_width)
@@ -165,7 +178,11 @@ class Engine:
         stopped_text |= self._text_stops(state, sampling.stop, valid_r)
     tokens_rs, logprobs_rs = np.asarray(state.tokens_rs), np.asarray(state.logprobs_rs)
     counts = np.asarray(state.count_r)
-    finish = np.where(stopped_text, programs.FINISH_STOP, np.asarray(state.finish_r))
+    finish = np.asarray(state.finish_r)
+    # A row cut by the context, not by its own budget, says so.
+    clamped = (finish == programs.FINISH_LENGTH) & (limit_r < sampling.max_new_tokens)
+    finish = np.where(clamped, programs.FINISH_CONTEXT, finish)
+    finish = np.where(stopped_text, programs.FINISH_STOP, finish)
     self.stats.decode_tokens += int(counts[valid_r].sum())
     return [
       [

@@ -1,4 +1,4 @@
-"""The jitted programs of the engine: prefill (once per distinct prompt) and chunked decode.
+"""The jitted programs of the engine: prefill (once per prompt) and chunked decode.
 
 Both run the model's own layer forward with the attention of `kv_cache` (shared prompt KV plus a
 small per-sample suffix cache). Every shape is a bucket, and sampling settings are traced
@@ -26,6 +26,7 @@ from rstar_jax.models import rope
 from rstar_jax.models.transformer import Transformer
 
 FINISH_RUNNING, FINISH_STOP, FINISH_EOS, FINISH_LENGTH = 0, 1, 2, 3
+FINISH_CONTEXT = 4  # set on the host: a length finish at a limit the context cut short
 
 
 class DecodeState(NamedTuple):
@@ -47,7 +48,7 @@ class Controls(NamedTuple):
   temperature: jax.Array
   top_k: jax.Array
   top_p: jax.Array
-  limit: jax.Array  # max new tokens
+  limit: jax.Array  # max new tokens per row [R] (the budget, or less where the context ends)
   eos_ids: jax.Array  # [E], -1 padded
   stop_table: jax.Array  # [num_stops, M], -1 = wildcard (left padding)
 

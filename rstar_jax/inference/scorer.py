@@ -69,10 +69,9 @@ class Scorer:
     for i, toks in enumerate(ids):
       if not toks:
         raise ValueError(f"text {i} encodes to no tokens")
-      if len(toks) > self.max_seq_len:
-        raise ValueError(
-          f"text {i} has {len(toks)} tokens, more than the maximum context {self.max_seq_len}"
-        )
+    # An overlong text is scored on its last tokens, as the PPM trainer keeps them: the scored
+    # step (the last token) survives, and one long partial solution never aborts a search.
+    ids = [toks[-self.max_seq_len :] for toks in ids]
     raw = np.zeros((len(ids),), np.float32)
     for group in self._batcher.groups([len(t) for t in ids]):
       raw[group] = self._score_group([ids[i] for i in group])

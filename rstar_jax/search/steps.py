@@ -14,6 +14,9 @@ from rstar_jax.format import prompts
 from rstar_jax.format.program import assemble_program
 from rstar_jax.search import tree as tree_lib
 
+# Why a step the engine cut off before its end is invalid: its own token budget, or the context.
+_CUT_OFF = {"length": tree_lib.INVALID_TOO_LONG, "context": tree_lib.INVALID_CONTEXT}
+
 
 class CandidateLike(Protocol):
   text: str
@@ -63,8 +66,9 @@ def classify(solution: str, candidate: CandidateLike) -> Draft:
   """Decides what a candidate step is, given the partial solution before it.
 
   A step with `\\boxed{}` is terminal (invalid when no answer parses). Otherwise a step that ran
-  out of tokens, or ended without a step marker, is terminal-invalid; a step ending in
-  `<end_of_step>`/`<end_of_code>` is verified by executing the whole program so far.
+  out of tokens (its budget or the context), or ended without a step marker, is terminal-invalid;
+  a step ending in `<end_of_step>`/`<end_of_code>` is verified by executing the whole program so
+  far.
   """
   text, stop = candidate.text, candidate.stop_reason
   draft = Draft(text=text, stop_reason=stop)
@@ -72,8 +76,8 @@ def classify(solution: str, candidate: CandidateLike) -> Draft:
     draft.answer = grading.extract_answer(text)
     if draft.answer is None:
       draft.invalid = tree_lib.INVALID_NO_ANSWER
-  elif stop == "length":
-    draft.invalid = tree_lib.INVALID_TOO_LONG
+  elif stop in _CUT_OFF:
+    draft.invalid = _CUT_OFF[stop]
   elif not text.endswith((prompts.END_OF_STEP, prompts.END_OF_CODE)):
     draft.invalid = tree_lib.INVALID_NO_ANSWER
   else:

@@ -17,6 +17,7 @@ INVALID_NO_ANSWER = "no_answer"
 INVALID_CODE_ERRORS = "code_errors"
 INVALID_TOO_DEEP = "too_deep"
 INVALID_TOO_LONG = "step_too_long"
+INVALID_CONTEXT = "context_limit"  # the partial solution filled the policy's context
 INVALID_NO_CODE = "no_code"
 INVALID_DEAD_END = "dead_end"
 
