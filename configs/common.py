@@ -7,7 +7,12 @@ frozen configs: `problems` → `ProblemsConfig`, `bootstrap` → `BootstrapSourc
 `RoundsConfig`, `search` → `SearchConfig` (the round plan sets mode / rollouts /
 extra_rollouts / seed), `extract` → `ExtractConfig`, `engine` → `EngineConfig`, `scorer` →
 `ScorerConfig`, `sft` → `SFTConfig`, `ppm` → `PPMConfig`, `eval` → `EvalConfig`. Every section
-starts from the library defaults, so every field can be overridden on the command line."""
+starts from the library defaults, so every field can be overridden on the command line.
+
+The values are the paper's recipe (rStar-Math, Guan et al. 2025) and, where the paper is silent,
+the official code's (github.com/microsoft/rStar, branch rStar-math: config/*.yaml, the train_SFT
+and train_RM launches in README.md, train/rm.py); where the two disagree the paper wins, as noted.
+"""
 
 from collections.abc import Iterable
 import dataclasses
@@ -86,6 +91,9 @@ def base_config(name: str) -> ml_collections.ConfigDict:
 
   c.rounds = ml_collections.ConfigDict()
   c.rounds.num_rounds = 4
+  # Paper §3.3: 8 rollouts in round 1 and 16 afterwards (the official sample_mcts.yaml and
+  # sft_sample_mcts.yaml say `iterations: 48`; the maintainers confirm 8 for round 1 in
+  # microsoft/rStar#26). Round 4's still-unsolved problems get new trees of 64, then 128 rollouts.
   c.rounds.bootstrap_rollouts = 8
   c.rounds.rollouts = 16
   c.rounds.ppm_from_round = 3
@@ -94,14 +102,18 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   # SFT of round k starts from 'base' (the bootstrap policy, as the paper) or 'previous'.
   c.rounds.sft_init = "base"
 
-  # The round plan sets mode, rollouts, extra_rollouts and seed.
+  # The round plan sets mode, rollouts, extra_rollouts and seed. Sampling as the official search
+  # of rounds 2-4 (config/sft_sample_mcts.yaml). Round 1 there (config/sample_mcts.yaml) samples
+  # at temperature 0.7 and allows 2 consecutive code errors; the round plan has no per-round
+  # search fields yet, so round 1 runs with these.
   c.search = library_defaults(SearchConfig, skip=PIPELINE_SET["search"])
-  c.search.num_candidates = 8
-  c.search.max_depth = 16
-  c.search.step_max_tokens = 2048
-  c.search.temperature = 0.7
-  c.search.c_puct = 2.0
-  c.search.max_code_errors = 1
+  c.search.num_candidates = 12  # n_generate_sample: 12 (both sampling configs, line 13).
+  c.search.max_depth = 16  # max_depth (line 12).
+  c.search.step_max_tokens = 2048  # max_tokens (line 17).
+  c.search.temperature = 1.0  # sft_sample_mcts.yaml:6.
+  c.search.c_puct = 2.0  # c_puct (sft_sample_mcts.yaml:23).
+  c.search.max_code_errors = 1  # errors_threshold (sft_sample_mcts.yaml:7).
+  c.search.extra_mode = "fresh"  # Paper §3.3, round 4: "additional MCTS with new random seeds".
   c.search.batch_size = 16
 
   # Which trajectories and step pairs become training data (official rules by default).
@@ -110,36 +122,47 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.engine = library_defaults(EngineConfig)  # Shape buckets and limits of the policy engine.
   c.scorer = library_defaults(ScorerConfig)  # Shape buckets and score squashing of the PPM.
 
-  # The pipeline sets each trainer's seed, progress bar and HF export.
+  # The pipeline sets each trainer's seed, progress bar and HF export. Optimisers as the official
+  # launches (README.md: train_SFT lines 215-235, train_RM lines 246-266) with transformers'
+  # defaults where they set nothing: AdamW betas (0.9, 0.999), eps 1e-8, gradient clip 1.0.
   c.sft = library_defaults(SFTConfig, skip=PIPELINE_SET["sft"])
-  c.sft.lr = 7e-6
-  c.sft.epochs = 2.0
-  c.sft.batch_size = 128
+  c.sft.lr = 7e-6  # README.md:229.
+  c.sft.epochs = 2.0  # README.md:221.
+  c.sft.batch_size = 128  # 8 GPUs x 4 per device (README.md:222) x 4 accumulated (:224).
   c.sft.grad_accum = 1
-  c.sft.max_len = 2048
+  c.sft.max_len = 2048  # model_max_length (train/train_SFT.py:70).
   c.sft.checkpoint_every = 200
-  c.sft.warmup_ratio = 0.03
+  c.sft.schedule = "linear"  # README.md:232, decaying to 0.
+  c.sft.warmup_ratio = 0.0  # README.md:231.
+  c.sft.weight_decay = 0.1  # README.md:230.
+  c.sft.adam_b2 = 0.999
 
   c.ppm = library_defaults(PPMConfig, skip=PIPELINE_SET["ppm"])
-  c.ppm.lr = 7e-6
-  c.ppm.epochs = 2.0
-  c.ppm.batch_size = 512
+  c.ppm.lr = 7e-6  # README.md:255.
+  c.ppm.epochs = 2.0  # README.md:252.
+  c.ppm.batch_size = 512  # 8 processes x 16 per device (README.md:250) x 4 accumulated (:253).
   c.ppm.grad_accum = 1
-  c.ppm.max_len = 2048
+  c.ppm.max_len = 2048  # README.md:264.
   c.ppm.checkpoint_every = 200
-  c.ppm.warmup_ratio = 0.03
-  c.ppm.eval_fraction = 0.05
+  c.ppm.schedule = "linear"  # transformers' default schedule, decaying to 0.
+  c.ppm.warmup_ratio = 0.0
+  c.ppm.weight_decay = 0.0
+  c.ppm.adam_b2 = 0.999
+  c.ppm.eval_fraction = 0.05  # train_test_split(test_size=0.05) (train/train_RM.py:89).
+  c.ppm.head_dropout = 0.1  # summary_dropout_prob (train/rm.py:71).
 
+  # MCTS+PPM as the paper's headline numbers: 64 independent runs ("64 trajectories"), each as
+  # config/sft_eval_mcts.yaml, the answer a majority over the top 4 runs (run_example.sh:38).
   c.eval = library_defaults(EvalConfig)
   c.eval.greedy = True
   c.eval.samples = 8
-  c.eval.temperature = 0.7
-  c.eval.num_candidates = 8
-  c.eval.mcts_runs = 4
-  c.eval.mcts_rollouts = 16
+  c.eval.temperature = 1.0  # sft_eval_mcts.yaml:6.
+  c.eval.num_candidates = 32  # n_generate_sample (sft_eval_mcts.yaml:13).
+  c.eval.mcts_runs = 64
+  c.eval.mcts_rollouts = 12  # iterations (sft_eval_mcts.yaml:16).
   c.eval.top_k_runs = 4
-  c.eval.max_depth = 16
-  c.eval.step_max_tokens = 2048
+  c.eval.max_depth = 16  # sft_eval_mcts.yaml:12.
+  c.eval.step_max_tokens = 2048  # sft_eval_mcts.yaml:17.
   c.eval.batch_size = 16
   c.eval.seed = 1234
 

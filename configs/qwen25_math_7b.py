@@ -4,9 +4,13 @@
       --config.bootstrap.policy=/ckpt/Qwen2.5-Math-7B --config.problems.train=/data/train.jsonl \
       --config.problems.heldout=../shared/data/benchmarks/math500.jsonl
 
-Budgets are the official ones: 8 rollouts in the bootstrap round, 16 afterwards, depth 16, 2048
-tokens per step, 64 then 128 extra rollouts for problems still unsolved in round 4; SFT and PPM
-with lr 7e-6, 2 epochs, global batch 128 examples / 512 pairs, max length 2048, bf16, FSDP.
+The recipe is configs/common.py's (the paper's, and the official code's where the paper is
+silent): 8 rollouts in the bootstrap round, 16 afterwards, 12 candidates per expansion at
+temperature 1, depth 16, 2048 tokens per step, fresh trees of 64 then 128 rollouts for problems
+still unsolved in round 4; SFT with lr 7e-6, linear decay, weight decay 0.1, 2 epochs, 128
+examples per step; PPM with lr 7e-6, 2 epochs, 512 pairs per step, head dropout 0.1; max length
+2048, bf16, FSDP; evaluation by 64 MCTS+PPM runs (32 candidates, 12 rollouts) and a majority
+over the top 4. This file sets what the hardware decides.
 """
 
 from configs import common
@@ -17,14 +21,11 @@ def get_config(arg: str | None = None):
   c.model_dtype = "bfloat16"
   c.mesh = "fsdp:8"  # One host of 8 GPUs; on N hosts use 'data:N,fsdp:8'.
   c.search.batch_size = 256
-  c.search.num_candidates = 16
   c.sft.grad_accum = 4
   c.sft.remat = True
   c.ppm.grad_accum = 16
-  c.ppm.remat = True
+  c.ppm.remat = True  # gradient_checkpointing (README.md:254).
   c.eval.batch_size = 64
-  c.eval.mcts_runs = 64  # "64 trajectories" of the paper's headline numbers.
-  c.eval.mcts_rollouts = 16
   if arg:
     raise ValueError(f"configs/qwen25_math_7b.py takes no variant, got {arg!r}")
   return c

@@ -24,15 +24,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   c.rounds.bootstrap_rollouts = 4
   c.rounds.rollouts = 8
-  c.rounds.extra_rollouts = (4,)
+  c.rounds.extra_rollouts = (16,)  # A fresh tree of twice the budget for round 4's unsolved.
   c.rounds.sft_init = "previous"  # The tiny policy gains more from continued training.
 
   c.search.num_candidates = 4
+  c.search.temperature = 0.7  # The tiny policy was tuned with these, not the paper's settings.
   c.search.max_depth = 10
   c.search.step_max_tokens = 96
   c.search.batch_size = 64
 
   for section in (c.sft, c.ppm):
+    # The optimiser the tiny models were tuned with (the paper's is in common.py).
+    section.schedule = "cosine"
+    section.weight_decay = 0.0
+    section.adam_b2 = 0.95
     section.lr = 5e-4
     section.max_len = 512
     section.checkpoint_every = 20
@@ -44,6 +49,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.ppm.epochs = 2.0
   c.ppm.eval_fraction = 0.15
 
+  c.eval.temperature = 0.7
   c.eval.num_candidates = 4
   c.eval.mcts_runs = 1
   c.eval.mcts_rollouts = 8

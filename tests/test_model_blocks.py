@@ -16,6 +16,7 @@ from rstar_jax.inference.kv_cache import empty_suffix
 from rstar_jax.models import ModelConfig
 from rstar_jax.models import RopeConfig
 from rstar_jax.models import Transformer
+from rstar_jax.models import ValueModel
 from rstar_jax.models import attend
 from rstar_jax.models import causal_mask
 from rstar_jax.models import rope
@@ -160,3 +161,25 @@ def test_host_rope_tables_match_traced_ones(rope_config, length):
   for host, device in zip(rope.arange_cos_sin(config, length), traced):
     assert host.shape == device.shape == (1, length, config.rotary_dim)
     np.testing.assert_allclose(host, np.asarray(device), rtol=1e-6, atol=1e-6)
+
+
+def test_value_head_has_the_official_init_and_drops_out_only_given_keys():
+  ppm = ValueModel.from_policy(Transformer(CONFIG, rngs=nnx.Rngs(0)), rngs=nnx.Rngs(3))
+  kernel = np.asarray(ppm.score_kernel[...])
+  assert abs(kernel.mean() - 5e-7) < 5e-7 and 0.5e-6 < kernel.std() < 2e-6
+  np.testing.assert_array_equal(np.asarray(ppm.score_bias[...]), [np.float32(1e-6)])
+  # A trained-like head, so that dropping its input shows in the scores.
+  ppm.score_kernel[...] = jnp.asarray(np.random.RandomState(1).randn(CONFIG.hidden_size, 1))
+  keys = jax.random.split(jax.random.key(0), 2)
+  plain = np.asarray(ppm(TOKENS))
+  np.testing.assert_allclose(plain, np.asarray(jax.jit(lambda m: m(TOKENS))(ppm)), rtol=1e-5)
+  dropped = np.asarray(ppm(TOKENS, dropout_keys_b=keys))
+  assert not np.allclose(dropped, plain)
+  np.testing.assert_array_equal(dropped, np.asarray(ppm(TOKENS, dropout_keys_b=keys)))
+  assert ppm.head_dropout.rate == 0.1  # The official default.
+  off = nnx.view(ppm, head_dropout=0.0)
+  assert off.head_dropout.rate == 0.0 and ppm.head_dropout.rate == 0.1
+  np.testing.assert_array_equal(np.asarray(off(TOKENS, dropout_keys_b=keys)), plain)
+  # Each row draws from its own key: a row's scores do not depend on the other rows.
+  one_row = np.asarray(ppm(TOKENS[:1], dropout_keys_b=keys[:1]))
+  np.testing.assert_allclose(one_row, dropped[:1], rtol=1e-5)

@@ -19,10 +19,21 @@ from rstar_jax.models.layers import Embedding
 from rstar_jax.models.layers import RMSNorm
 from rstar_jax.models.params import new_param
 from rstar_jax.models.params import normal
-from rstar_jax.models.params import zeros
 from rstar_jax.models.sharding import constrain
 
-_SCORE_INIT_STD = 1e-3  # small, so a fresh PPM starts near 0 for every prefix
+HEAD_DROPOUT = 0.1  # The official value head's `summary_dropout_prob` (train/rm.py).
+# The official head init (train/rm.py): weight ~ N(5e-7, 1e-6²), bias 1e-6, so a fresh PPM scores
+# every prefix at about 0.
+_HEAD_MEAN, _HEAD_STD, _HEAD_BIAS = 5e-7, 1e-6, 1e-6
+
+
+def _head_kernel_init(key, shape, dtype):
+  return (_HEAD_MEAN + _HEAD_STD * jax.random.normal(key, shape, jnp.float32)).astype(dtype)
+
+
+def _head_bias_init(key, shape, dtype):
+  del key
+  return jnp.full(shape, _HEAD_BIAS, dtype)
 
 
 def _run_layer(layer: DecoderLayer, x_btd, rope_cos_sin, attention: AttentionFn, cache):
@@ -127,16 +138,34 @@ class Transformer(_Backbone):
 
 
 class ValueModel(_Backbone):
-  """The PPM: backbone + scalar head (hidden -> 1, with bias), one raw score per position."""
+  """The PPM: backbone + scalar head (hidden -> 1, with bias), one raw score per position.
+
+  As the official value head, the head's input goes through dropout (rate `head_dropout`; set it
+  with `nnx.view(model, head_dropout=rate)`) when the caller passes per-row dropout keys. Only
+  the PPM trainer's training steps do, so scoring and evaluation never drop.
+  """
 
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     super().__init__(config, rngs=rngs)
-    self.score_kernel = new_param(
-      rngs, normal(_SCORE_INIT_STD), (config.hidden_size, 1), ("embed", None), config.param_dtype
-    )
-    self.score_bias = new_param(rngs, zeros, (1,), (None,), config.param_dtype)
+    self.head_dropout = nnx.Dropout(HEAD_DROPOUT)
+    self._new_head(rngs)
 
-  def scores(self, h_btd: jax.Array) -> jax.Array:
+  def _new_head(self, rngs: nnx.Rngs) -> None:
+    cfg = self.config
+    self.score_kernel = new_param(
+      rngs, _head_kernel_init, (cfg.hidden_size, 1), ("embed", None), cfg.param_dtype
+    )
+    self.score_bias = new_param(rngs, _head_bias_init, (1,), (None,), cfg.param_dtype)
+
+  def set_view(self, remat: bool | None = None, head_dropout: float | None = None):
+    """`nnx.view(model, head_dropout=rate)`: the same model with the head's dropout rate set."""
+    super().set_view(remat)
+    if head_dropout is not None:
+      self.head_dropout = nnx.Dropout(head_dropout)
+
+  def scores(self, h_btd: jax.Array, dropout_keys_b: jax.Array | None = None) -> jax.Array:
+    if dropout_keys_b is not None:
+      h_btd = jax.vmap(lambda h_td, key: self.head_dropout(h_td, rngs=key))(h_btd, dropout_keys_b)
     y = jnp.einsum(
       "btd,do->bto", h_btd.astype(jnp.float32), self.score_kernel[...].astype(jnp.float32)
     )
@@ -148,21 +177,18 @@ class ValueModel(_Backbone):
     positions_bt: jax.Array | None = None,
     *,
     mask_bt: jax.Array | None = None,
+    dropout_keys_b: jax.Array | None = None,
   ) -> jax.Array:
-    return self.scores(self.hidden_states(tokens_bt, positions_bt, mask_bt=mask_bt))
+    h_btd = self.hidden_states(tokens_bt, positions_bt, mask_bt=mask_bt)
+    return self.scores(h_btd, dropout_keys_b)
 
   @classmethod
   def from_policy(cls, policy: Transformer, *, rngs: nnx.Rngs | None = None) -> ValueModel:
     """PPM initialised from a policy: backbone copied (own buffers), LM head dropped, fresh head."""
-    rngs = rngs or nnx.Rngs(0)
     ppm = nnx.eval_shape(lambda: cls(policy.config, rngs=nnx.Rngs(0)))
     backbone = jax.tree.map(jnp.copy, nnx.state(policy, nnx.Param))
     if not policy.config.tie_embeddings:
       del backbone["lm_head"]
     nnx.update(ppm, backbone)
-    cfg = policy.config
-    ppm.score_kernel = new_param(
-      rngs, normal(_SCORE_INIT_STD), (cfg.hidden_size, 1), ("embed", None), cfg.param_dtype
-    )
-    ppm.score_bias = new_param(rngs, zeros, (1,), (None,), cfg.param_dtype)
+    ppm._new_head(rngs or nnx.Rngs(0))
     return ppm

@@ -6,6 +6,11 @@ child's reward is backed up along its path as soon as it is created, while inval
 (code errors, too deep, no answer) get W = -1, N = 1 locally only (the official behaviour); in
 'ppm' and 'eval' modes every new non-terminal child starts at W = PPM score, N = 1. All trees of a batch advance in lockstep: one
 level is one `expand_leaves` call for the leaves of every tree that needs one.
+
+Round 4 (`SearchConfig.extra_rollouts`): a tree that has spent its budget, or has no leaf left,
+without a correct answer moves to the next stage, on a fresh tree by default; every stage draws
+from its own random stream. A batch's trees finish all their stages before the search returns,
+so a resumed `run_search` never sees a problem half-way through its stages.
 """
 
 from collections.abc import Sequence
@@ -25,6 +30,12 @@ def stable_seed(*parts: object) -> int:
   return int.from_bytes(digest[:4], "little")
 
 
+def _stage_rng(cfg: SearchConfig, problem_id: str, run: int, stage: int) -> np.random.Generator:
+  """The random stream of one stage of one problem's search (stage 0: the first budget)."""
+  parts = (cfg.seed, problem_id, run) + (("stage", stage) if stage else ())
+  return np.random.default_rng(stable_seed(*parts))
+
+
 @dataclasses.dataclass
 class _Rollouts:
   """The rollout state machine of one tree."""
@@ -42,20 +53,27 @@ class _Rollouts:
 
   def next_leaf(self, cfg: SearchConfig) -> tree_lib.Node | None:
     """The node to expand at this level, starting a new rollout if needed; None when done."""
-    if self.current is not None:
-      return self.current
-    if self.started >= self.budget:
-      if cfg.mode == "eval" or self.stage >= len(cfg.extra_rollouts) or self.solved():
-        return None
-      self.budget += cfg.extra_rollouts[self.stage]
-      self.stage += 1
-      self.rng = np.random.default_rng(
-        stable_seed(cfg.seed, self.tree.problem_id, self.run, "stage", self.stage)
-      )
-    self.current = tree_lib.select_leaf(self.tree, cfg.c_puct, self.rng)
-    if self.current is not None:
-      self.started += 1
+    while self.current is None:
+      if self.started < self.budget:
+        self.current = tree_lib.select_leaf(self.tree, cfg.c_puct, self.rng)
+      if self.current is not None:
+        self.started += 1
+      elif not self._next_stage(cfg):
+        break
     return self.current
+
+  def _next_stage(self, cfg: SearchConfig) -> bool:
+    """Moves an unsolved problem to its next budget (a total), on a fresh tree in 'fresh' mode."""
+    if cfg.mode == "eval" or self.stage >= len(cfg.extra_rollouts) or self.solved():
+      return False
+    self.budget = cfg.extra_rollouts[self.stage]
+    self.stage += 1
+    self.rng = _stage_rng(cfg, self.tree.problem_id, self.run, self.stage)
+    if cfg.extra_mode == "fresh":
+      tree = self.tree
+      tree.nodes = tree_lib.Tree(tree.problem_id, tree.question, tree.gold).nodes
+      self.started = 0
+    return True
 
   def advance(self, cfg: SearchConfig) -> None:
     """After the current node was expanded: descend to a child or end the rollout."""
@@ -92,7 +110,7 @@ def search_trees(
   stats = stats if stats is not None else expand_lib.SearchStats()
   runs = list(runs) if runs is not None else [0] * len(trees)
   states = [
-    _Rollouts(t, run, cfg.rollouts, np.random.default_rng(stable_seed(cfg.seed, t.problem_id, run)))
+    _Rollouts(t, run, cfg.rollouts, _stage_rng(cfg, t.problem_id, run, 0))
     for t, run in zip(trees, runs, strict=True)
   ]
   level_rng = np.random.default_rng(stable_seed(cfg.seed, *(t.problem_id for t in trees)))

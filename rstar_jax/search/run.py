@@ -3,7 +3,8 @@
 Each finished batch becomes one shard (`<out_dir>/trees/trees-NNNNN.array_record`, written to a
 temporary name and renamed), so a run killed at any moment loses at most the batch in flight. On
 restart the finished problem ids are read back from the shards and skipped: no problem is lost
-or written twice.
+or written twice. A problem has one record, its final tree: in round 4, the tree of its last
+stage (`SearchConfig.extra_mode`), written only once every stage of its batch is done.
 """
 
 import collections
