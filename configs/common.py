@@ -24,6 +24,7 @@ from ml_collections import config_dict
 
 from rstar_jax.evaluation.config import EvalConfig
 from rstar_jax.evolution.config import PIPELINE_SET
+from rstar_jax.evolution.plan import RoundsConfig
 from rstar_jax.inference import EngineConfig
 from rstar_jax.inference import ScorerConfig
 from rstar_jax.search.config import SearchConfig
@@ -89,7 +90,7 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.world.teacher = library_defaults(TeacherConfig)  # Error rates.
   c.world.bootstrap = library_defaults(BootstrapConfig)  # Model size and pre-training budget.
 
-  c.rounds = ml_collections.ConfigDict()
+  c.rounds = library_defaults(RoundsConfig)
   c.rounds.num_rounds = 4
   # Paper §3.3: 8 rollouts in round 1 and 16 afterwards (the official sample_mcts.yaml and
   # sft_sample_mcts.yaml say `iterations: 48`; the maintainers confirm 8 for round 1 in
@@ -101,14 +102,18 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.rounds.baseline_rounds = (4,)  # Rounds that also train the ORM / PQM baselines.
   # SFT of round k starts from 'base' (the bootstrap policy, as the paper) or 'previous'.
   c.rounds.sft_init = "base"
+  # Round 1 searches with the bootstrap policy as config/sample_mcts.yaml does: temperature 0.7
+  # (line 6) and 2 consecutive code errors allowed (line 7); rounds 2-4 use `search` below.
+  c.rounds.bootstrap_temperature = 0.7
+  c.rounds.bootstrap_max_code_errors = 2
 
   # The round plan sets mode, rollouts, extra_rollouts and seed. Sampling as the official search
-  # of rounds 2-4 (config/sft_sample_mcts.yaml). Round 1 there (config/sample_mcts.yaml) samples
-  # at temperature 0.7 and allows 2 consecutive code errors; the round plan has no per-round
-  # search fields yet, so round 1 runs with these.
+  # of rounds 2-4 (config/sft_sample_mcts.yaml); round 1's differences are in `rounds` above.
   c.search = library_defaults(SearchConfig, skip=PIPELINE_SET["search"])
   c.search.num_candidates = 12  # n_generate_sample: 12 (both sampling configs, line 13).
-  c.search.max_depth = 16  # max_depth (line 12).
+  # max_depth: 16 (line 12) lets non-terminal steps reach depth 16; ours cuts a non-terminal
+  # step AT max_depth, so the same tree depth is 17.
+  c.search.max_depth = 17
   c.search.step_max_tokens = 2048  # max_tokens (line 17).
   c.search.temperature = 1.0  # sft_sample_mcts.yaml:6.
   c.search.c_puct = 2.0  # c_puct (sft_sample_mcts.yaml:23).
@@ -155,18 +160,20 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   # config/sft_eval_mcts.yaml, the answer a majority over the top 4 runs (run_example.sh:38).
   c.eval = library_defaults(EvalConfig)
   c.eval.greedy = True
+  c.eval.greedy_mode = "official"  # Greedy pass@1 as config/sft_eval_greedy.yaml decodes it.
   c.eval.samples = 8
   c.eval.temperature = 1.0  # sft_eval_mcts.yaml:6.
   c.eval.num_candidates = 32  # n_generate_sample (sft_eval_mcts.yaml:13).
   c.eval.mcts_runs = 64
   c.eval.mcts_rollouts = 12  # iterations (sft_eval_mcts.yaml:16).
   c.eval.top_k_runs = 4
-  c.eval.max_depth = 16  # sft_eval_mcts.yaml:12.
+  c.eval.max_depth = 17  # sft_eval_mcts.yaml:12's 16, counted as `search.max_depth` above.
   c.eval.step_max_tokens = 2048  # sft_eval_mcts.yaml:17.
   c.eval.batch_size = 16
   c.eval.seed = 1234
 
   c.sandbox_workers = 0  # 0: one per CPU core.
+  c.sandbox_timeout_s = 30.0  # TIMEOUT_SECONDS (rstar_deepthink/tools/python_tool.py:15).
   c.viewer_problems = 3  # Tree pages written per round.
   c.progress = True
   return c

@@ -26,6 +26,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.rounds.rollouts = 8
   c.rounds.extra_rollouts = (16,)  # A fresh tree of twice the budget for round 4's unsolved.
   c.rounds.sft_init = "previous"  # The tiny policy gains more from continued training.
+  c.rounds.bootstrap_temperature = None  # Round 1 samples like the other rounds.
+  c.rounds.bootstrap_max_code_errors = None
+  c.sandbox_timeout_s = 10.0  # The world's programs are a few lines of arithmetic.
 
   c.search.num_candidates = 4
   c.search.temperature = 0.7  # The tiny policy was tuned with these, not the paper's settings.
@@ -50,6 +53,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.ppm.eval_fraction = 0.15
 
   c.eval.temperature = 0.7
+  c.eval.greedy_mode = "stepwise"  # The tiny policy writes one step at a time.
   c.eval.num_candidates = 4
   c.eval.mcts_runs = 1
   c.eval.mcts_rollouts = 8

@@ -20,11 +20,9 @@ from absl import flags
 
 from launch import common
 from rstar_jax.data import sources
-from rstar_jax.evaluation import harness
 from rstar_jax.evaluation import report
-from rstar_jax.evolution.config import RunConfig
+from rstar_jax.evolution import pipeline
 from rstar_jax.evolution.layout import RunLayout
-from rstar_jax.runtime import mesh as mesh_lib
 
 _CONFIG = common.define_config()
 _POLICY = flags.DEFINE_string("policy", None, "HF folder of the policy.")
@@ -45,28 +43,6 @@ def _run_problems(layout: RunLayout):
     return sources.load_problem_file(_PROBLEMS.value, _LIMIT.value)
   paths = json.loads((layout.prepare_dir / "paths.json").read_text(encoding="utf-8"))
   return sources.load_problem_file(paths["heldout"], _LIMIT.value)
-
-
-def _evaluate(
-  config: RunConfig,
-  problems: list,
-  policy: pathlib.Path,
-  reward_models: dict[str, pathlib.Path],
-  out: pathlib.Path,
-) -> dict:
-  return harness.evaluate_model_dirs(
-    problems,
-    policy,
-    reward_models,
-    config.eval,
-    engine=config.engine,
-    scorer=config.scorer,
-    dtype=config.model_dtype,
-    mesh=mesh_lib.local_mesh(config.engine_mesh, config.engine_devices),
-    sandbox_workers=config.sandbox_workers or None,
-    out_dir=out,
-    progress=config.progress,
-  )
 
 
 def main(argv: list[str]) -> None:
@@ -90,7 +66,9 @@ def main(argv: list[str]) -> None:
         for n in ("ppm", "orm", "pqm")
         if (layout.hf_dir(k, n) / "config.json").is_file()
       }
-      rep = _evaluate(config, problems, layout.hf_dir(k, "sft"), rms, out / f"round_{k}")
+      rep = pipeline.evaluate_models(
+        config, problems, layout.hf_dir(k, "sft"), rms, out / f"round_{k}"
+      )
       results[k] = {"evaluate": {"accuracy": rep["accuracy"]}}
     table = report.write_run_report(
       results, out / "report.json", out / "report.md", out / "accuracy.png"
@@ -102,7 +80,7 @@ def main(argv: list[str]) -> None:
       raise app.UsageError("--policy needs --problems")
     problems = sources.load_problem_file(_PROBLEMS.value, _LIMIT.value)
     rms = {n: pathlib.Path(f.value) for n, f in _REWARD.items() if f.value}
-    rep = _evaluate(config, problems, pathlib.Path(_POLICY.value), rms, out)
+    rep = pipeline.evaluate_models(config, problems, pathlib.Path(_POLICY.value), rms, out)
     table = report.format_table([{"model": _POLICY.value, **rep["accuracy"]}], first="model")
     (out / "report.md").write_text(table + "\n", encoding="utf-8")
   print(f"{len(problems)} problems\n{table}")

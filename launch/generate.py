@@ -19,7 +19,6 @@ from launch import common
 from rstar_jax import inference
 from rstar_jax.data import sources
 from rstar_jax.runtime import mesh as mesh_lib
-from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import extract
 from rstar_jax.search import run as search_run
 
@@ -60,7 +59,7 @@ def main(argv: list[str]) -> None:
     if _MODE.value == "ppm"
     else None
   )
-  with SandboxPool(num_workers=config.sandbox_workers or None) as pool:
+  with config.sandbox_pool() as pool:
     summary = search_run.run_search(
       sources.load_problem_file(_PROBLEMS.value, _LIMIT.value),
       engine,

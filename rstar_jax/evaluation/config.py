@@ -1,8 +1,14 @@
 """What an evaluation runs, and the one place its budgets become search configs."""
 
 import dataclasses
+from typing import Literal
 
+from rstar_jax.format import prompts
 from rstar_jax.search.config import SearchConfig
+
+# The official greedy `max_depth: 2` lets non-terminal steps reach depth 2 (a node is cut when
+# deeper than it); `SearchConfig.max_depth` cuts a non-terminal step AT its value, hence 3.
+OFFICIAL_GREEDY_DEPTH = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -11,9 +17,13 @@ class EvalConfig:
 
   samples: k of maj@k and N of best-of-N (0 disables both).
   mcts_runs / mcts_rollouts / top_k_runs: MCTS+PPM budget (mcts_runs 0 disables it).
+  greedy_mode: 'stepwise' decodes greedy pass@1 step by step like the search; 'official' as the
+    official greedy evaluation (config/sft_eval_greedy.yaml): the whole program in one step up to
+    `<end_of_code>`, then the answer, 4096 tokens per step, 3 consecutive code errors allowed.
   """
 
   greedy: bool = True
+  greedy_mode: Literal["stepwise", "official"] = "stepwise"
   samples: int = 8
   temperature: float = 0.7
   num_candidates: int = 4
@@ -26,6 +36,8 @@ class EvalConfig:
   seed: int = 1234
 
   def __post_init__(self):
+    if self.greedy_mode not in ("stepwise", "official"):
+      raise ValueError(f"greedy_mode must be stepwise|official, got {self.greedy_mode!r}")
     if self.samples < 0 or self.mcts_runs < 0:
       raise ValueError("EvalConfig.samples and mcts_runs must be >= 0")
     if (
@@ -42,7 +54,23 @@ class EvalConfig:
       raise ValueError(f"EvalConfig budgets must be >= 1: {self}")
 
   def chain_search(self, temperature: float, seed: int) -> SearchConfig:
-    """One sampled solution as a search: one candidate per step, one rollout, no reward model."""
+    """One sampled solution as a search: one candidate per step, one rollout, no reward model.
+
+    At temperature 0 (greedy pass@1) with `greedy_mode='official'` the official greedy decoding.
+    """
+    if temperature == 0 and self.greedy_mode == "official":
+      return SearchConfig(
+        mode="terminal",
+        rollouts=1,
+        num_candidates=1,
+        max_depth=OFFICIAL_GREEDY_DEPTH,
+        step_max_tokens=4096,  # max_tokens.
+        temperature=0.0,
+        max_code_errors=3,  # errors_threshold.
+        stops=(prompts.END_OF_CODE, prompts.END_OF_ANSWER),  # stop.
+        batch_size=self.batch_size,
+        seed=seed,
+      )
     return SearchConfig(
       mode="terminal",
       rollouts=1,

@@ -28,7 +28,6 @@ from rstar_jax.format import prompts
 from rstar_jax.inference import EngineConfig
 from rstar_jax.inference import ScorerConfig
 from rstar_jax.runtime import files
-from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import expand as expand_lib
 from rstar_jax.search import mcts
 from rstar_jax.search import tree as tree_lib
@@ -176,7 +175,7 @@ def evaluate_model_dirs(
   scorer: ScorerConfig,
   dtype: str | None,
   mesh: Mesh,
-  sandbox_workers: int | None,
+  pool: expand_lib.PoolLike,
   out_dir: pathlib.Path,
   progress: bool = True,
 ) -> dict[str, Any]:
@@ -188,8 +187,7 @@ def evaluate_model_dirs(
     name: inference.load_scorer(path, scorer, tokenizer_dir=policy_dir, dtype=dtype, mesh=mesh)
     for name, path in reward_dirs.items()
   }
-  with SandboxPool(num_workers=sandbox_workers) as pool:
-    return evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=out_dir, progress=progress)
+  return evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=out_dir, progress=progress)
 
 
 def make_report(per_problem: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:

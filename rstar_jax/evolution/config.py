@@ -14,6 +14,8 @@ from rstar_jax.inference import EngineConfig
 from rstar_jax.inference import ScorerConfig
 from rstar_jax.models.config import DTYPES
 from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.sandbox import Limits
+from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search.config import SearchConfig
 from rstar_jax.search.extract import ExtractConfig
 from rstar_jax.training.config import PPMConfig
@@ -89,6 +91,7 @@ class RunConfig:
   ppm: PPMConfig = PPMConfig()
   eval: EvalConfig = EvalConfig()
   sandbox_workers: int = 0  # 0: one per CPU core.
+  sandbox_timeout_s: float = Limits().timeout_s  # Wall-clock limit of one step's program.
   viewer_problems: int = 3  # Tree pages written per round.
   progress: bool = True
 
@@ -100,6 +103,8 @@ class RunConfig:
         raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {sorted(DTYPES)}")
     for name in ("mesh", "engine_mesh"):
       mesh_lib.parse_mesh_shape(getattr(self, name))
+    if self.sandbox_timeout_s <= 0:
+      raise ValueError(f"sandbox_timeout_s must be positive, got {self.sandbox_timeout_s}")
     for name in ("train_devices", "engine_devices", "sandbox_workers", "viewer_problems"):
       if getattr(self, name) < 0:
         raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -114,6 +119,12 @@ class RunConfig:
         f"{', '.join(missing)} not set: a run on your own problems and policy needs all of "
         f"{', '.join(own)} (leave all three empty for the built-in world)"
       )
+
+  def sandbox_pool(self) -> SandboxPool:
+    """A sandbox pool with the run's workers and time-out (a context manager)."""
+    return SandboxPool(
+      num_workers=self.sandbox_workers or None, limits=Limits(timeout_s=self.sandbox_timeout_s)
+    )
 
   @property
   def builtin_world(self) -> bool:

@@ -26,7 +26,6 @@ from rstar_jax.evolution.plan import RoundPlan
 from rstar_jax.runtime import files
 from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.runtime.sync import ProcessSync
-from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import extract as extract_lib
 from rstar_jax.search import run as search_run
 from rstar_jax.search import viewer
@@ -54,6 +53,31 @@ def fit_batch_size(cfg, usable: float, unit_shards: int) -> int | None:
   if usable < 1 or available < unit:
     return None
   return min(cfg.batch_size, available // unit * unit)
+
+
+def evaluate_models(
+  config: RunConfig,
+  problems: Sequence,
+  policy_dir: pathlib.Path,
+  reward_dirs: dict[str, pathlib.Path],
+  out_dir: pathlib.Path,
+) -> dict[str, Any]:
+  """The config's evaluation of a policy and reward models (HF folders) on this host's devices;
+  writes `out_dir/report.json` and returns the report."""
+  with config.sandbox_pool() as pool:
+    return evaluation.evaluate_model_dirs(
+      problems,
+      policy_dir,
+      reward_dirs,
+      config.eval,
+      engine=config.engine,
+      scorer=config.scorer,
+      dtype=config.model_dtype,
+      mesh=mesh_lib.local_mesh(config.engine_mesh, config.engine_devices),
+      pool=pool,
+      out_dir=out_dir,
+      progress=config.progress,
+    )
 
 
 class Pipeline:
@@ -127,15 +151,17 @@ class Pipeline:
     )
 
   def sandbox(self):
-    return SandboxPool(num_workers=self.config.sandbox_workers or None)
+    return self.config.sandbox_pool()
 
   def search_config(self, plan: RoundPlan) -> SearchConfig:
+    overrides = {"temperature": plan.temperature, "max_code_errors": plan.max_code_errors}
     return dataclasses.replace(
       self.config.search,
       mode=plan.search_mode,
       rollouts=plan.rollouts,
       extra_rollouts=plan.extra_rollouts,
       seed=self.config.seed + 1000 * plan.index,
+      **{name: value for name, value in overrides.items() if value is not None},
     )
 
   # Stages -----------------------------------------------------------------------------------
@@ -306,18 +332,12 @@ class Pipeline:
     out = self.layout.eval_dir(k)
     share_dir = out / f"process_{self.sync.index}"
     shutil.rmtree(share_dir, ignore_errors=True)  # Evaluation restarts whole when interrupted.
-    evaluation.evaluate_model_dirs(
+    evaluate_models(
+      self.config,
       _share(self.problems("heldout"), self.sync),
       self.policy_dir(k),
       reward_models,
-      self.config.eval,
-      engine=self.config.engine,
-      scorer=self.config.scorer,
-      dtype=self.config.model_dtype,
-      mesh=self.local_mesh(),
-      sandbox_workers=self.config.sandbox_workers or None,
-      out_dir=share_dir,
-      progress=self.config.progress,
+      share_dir,
     )
     self.sync.barrier(f"{out}:evaluated")
     if not self.sync.is_leader:

@@ -14,7 +14,7 @@ from typing import Literal
 @dataclasses.dataclass(frozen=True)
 class RoundPlan:
   """One round. `policy_round` / `ppm_round` name the round whose models it uses (0 = bootstrap,
-  None = no PPM)."""
+  None = no PPM); `temperature` / `max_code_errors` override the search's when set."""
 
   index: int
   search_mode: str
@@ -23,6 +23,8 @@ class RoundPlan:
   policy_round: int
   ppm_round: int | None
   train_baselines: bool
+  temperature: float | None = None
+  max_code_errors: int | None = None
 
   @property
   def stages(self) -> tuple[str, ...]:
@@ -35,7 +37,8 @@ class RoundPlan:
 class RoundsConfig:
   """The schedule's budgets. `extra_rollouts` go to the last round's still-unsolved problems;
   `baseline_rounds` also train the ORM / PQM baselines; round k's SFT starts from the bootstrap
-  policy (`sft_init='base'`, as the paper) or from round k-1's policy ('previous')."""
+  policy (`sft_init='base'`, as the paper) or from round k-1's policy ('previous'). Round 1 searches with the bootstrap policy, which the official code samples
+  differently (`bootstrap_temperature`, `bootstrap_max_code_errors`; None: the search's)."""
 
   num_rounds: int = 4
   bootstrap_rollouts: int = 8
@@ -44,6 +47,8 @@ class RoundsConfig:
   extra_rollouts: tuple[int, ...] = (64, 128)
   baseline_rounds: tuple[int, ...] = (4,)
   sft_init: Literal["base", "previous"] = "base"
+  bootstrap_temperature: float | None = None
+  bootstrap_max_code_errors: int | None = None
 
   def __post_init__(self):
     if self.num_rounds < 1:
@@ -75,6 +80,8 @@ def make_plan(cfg: RoundsConfig) -> list[RoundPlan]:
         policy_round=k - 1,
         ppm_round=k - 1 if use_ppm else None,
         train_baselines=k in cfg.baseline_rounds,
+        temperature=cfg.bootstrap_temperature if k == 1 else None,
+        max_code_errors=cfg.bootstrap_max_code_errors if k == 1 else None,
       )
     )
   return plans

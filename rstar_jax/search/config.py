@@ -4,6 +4,8 @@ import dataclasses
 import itertools
 from typing import Literal
 
+from rstar_jax.format import prompts
+
 Mode = Literal["terminal", "ppm", "eval"]
 MODES = ("terminal", "ppm", "eval")
 ExtraMode = Literal["fresh", "continue"]
@@ -32,6 +34,8 @@ class SearchConfig:
   batch_size: problems whose trees advance together (one policy call per depth level).
   num_runs, top_k: evaluation — independent runs per problem, majority over the top-k runs.
   beam_width: step-level beam search — partial solutions kept per depth.
+  stops: generation of one step ends at any of these (the official greedy evaluation stops only
+    at `<end_of_code>` and `<end_of_answer>`, so its first step is the whole program).
   answer_step_only: when an expansion yields an answer step, keep only the first one and drop
     the other candidates (the official rule); False keeps the distinct non-answer steps too.
   """
@@ -54,6 +58,7 @@ class SearchConfig:
   top_k_runs: int = 4
   beam_width: int = 4
   answer_step_only: bool = True
+  stops: tuple[str, ...] = prompts.STEP_STOPS
 
   def __post_init__(self):
     if self.mode not in MODES:

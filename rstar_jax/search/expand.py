@@ -78,7 +78,7 @@ def sampling_params(cfg: SearchConfig, seed: int) -> SamplingParams:
     top_k=cfg.top_k,
     top_p=cfg.top_p,
     max_new_tokens=cfg.step_max_tokens,
-    stop=prompts.STEP_STOPS,
+    stop=cfg.stops,
     seed=seed,
   )
 
