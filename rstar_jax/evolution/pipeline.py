@@ -118,7 +118,9 @@ class Pipeline:
     return None
 
   def tokenizer(self):
-    return hf.load_tokenizer(self._tokenizer_dir())
+    """The trainers' tokenizer: the bootstrap's with every step marker as a special token (the
+    trainers grow the model's vocabulary to it), so every exported model carries the markers."""
+    return hf.with_step_markers(hf.load_tokenizer(self._tokenizer_dir()))[0]
 
   def local_mesh(self):
     """The mesh search and evaluation run on: this host's devices only."""
@@ -129,14 +131,19 @@ class Pipeline:
       self.config.mesh, self.config.train_devices, num_processes=self.sync.count
     )
 
-  def _tokenizer_dir(self) -> pathlib.Path:
-    return pathlib.Path(self.config.bootstrap.tokenizer or self.policy_dir(0))
+  def _tokenizer_dir(self, model_dir: pathlib.Path | None = None) -> pathlib.Path:
+    """A trained model's own tokenizer (its export holds one, with the step markers), else the
+    bootstrap's: `bootstrap.tokenizer`, or the bootstrap policy's folder."""
+    bootstrap = pathlib.Path(self.config.bootstrap.tokenizer or self.policy_dir(0))
+    if model_dir is None or model_dir == self.policy_dir(0):
+      return bootstrap
+    return model_dir if (model_dir / "tokenizer_config.json").is_file() else bootstrap
 
   def engine(self, k: int, mesh):
     return inference.load_engine(
       self.policy_dir(k),
       self.config.engine,
-      tokenizer_dir=self._tokenizer_dir(),
+      tokenizer_dir=self._tokenizer_dir(self.policy_dir(k)),
       dtype=self.config.model_dtype,
       mesh=mesh,
     )
@@ -145,7 +152,7 @@ class Pipeline:
     return inference.load_scorer(
       path,
       self.config.scorer,
-      tokenizer_dir=self._tokenizer_dir(),
+      tokenizer_dir=self._tokenizer_dir(path),
       dtype=self.config.model_dtype,
       mesh=mesh,
     )

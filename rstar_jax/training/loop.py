@@ -197,6 +197,15 @@ def host_layout(cfg: TrainConfig, mesh: Mesh) -> inputs.Layout:
   return layout
 
 
+def marked_tokenizer(tokenizer: Any, name: str) -> Any:
+  """The tokenizer with every step marker as a special token (added, as the official trainer
+  does, where it lacks them); the model's vocabulary must then grow to it (`grow_vocab`)."""
+  tokenizer, added = hf.with_step_markers(tokenizer)
+  if added:
+    logging.info("%s: step markers added to the tokenizer as special tokens %s", name, added)
+  return tokenizer
+
+
 def load_init(init: Any, mesh: Mesh) -> nnx.Module:
   """A model object as is, or an HF folder loaded onto the mesh."""
   if isinstance(init, (str, pathlib.Path)):

@@ -12,6 +12,7 @@ from jax.sharding import Mesh
 import numpy as np
 
 from rstar_jax import models
+from rstar_jax.models.vocab import grow_vocab
 from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training import inputs
 from rstar_jax.training import loop
@@ -66,10 +67,12 @@ def train_ppm(
   """
   out = pathlib.Path(out_dir)
   mesh = mesh or mesh_lib.single_device_mesh()
+  tokenizer = loop.marked_tokenizer(tokenizer, "ppm")
   data, stats = ppm_data.load_pairs(data_dir, tokenizer, cfg)
   train, held = ppm_data.split_by_problem(data, cfg.eval_fraction, cfg.seed)
   with jax.set_mesh(mesh):
-    model = nnx.view(value_model(init, mesh), head_dropout=cfg.head_dropout)
+    model = grow_vocab(value_model(init, mesh), len(tokenizer))
+    model = nnx.view(model, head_dropout=cfg.head_dropout)
     layout = loop.host_layout(cfg, mesh)
     pid = loop.pad_id(tokenizer)
     stream, total = inputs.train_stream(

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 from jax.sharding import Mesh
 
+from rstar_jax.models.vocab import grow_vocab
 from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training import inputs
 from rstar_jax.training import loop
@@ -38,15 +39,18 @@ def train_sft(
 ) -> loop.TrainResult:
   """Trains a policy (`Transformer` or HF folder) on an SFT dataset directory.
 
-  Resumes from the latest checkpoint under `out_dir/checkpoints` when there is one; a run that
-  already finished returns its final model without training. Writes `metrics.jsonl`,
-  `tensorboard/` and (with `cfg.export_hf`) an HF folder `out_dir/hf`.
+  As the official trainer, it first adds the step markers the tokenizer lacks as special tokens
+  and grows the model's vocabulary when they do not fit (`grow_vocab`). Resumes from the latest
+  checkpoint under `out_dir/checkpoints` when there is one; a run that already finished returns
+  its final model without training. Writes `metrics.jsonl`, `tensorboard/` and (with
+  `cfg.export_hf`) an HF folder `out_dir/hf`, with the tokenizer holding the markers.
   """
   out = pathlib.Path(out_dir)
   mesh = mesh or mesh_lib.single_device_mesh()
+  tokenizer = loop.marked_tokenizer(tokenizer, "sft")
   data = sft_data.load_sft(data_dir, tokenizer, cfg)
   with jax.set_mesh(mesh):
-    model = loop.load_init(init, mesh)
+    model = grow_vocab(loop.load_init(init, mesh), len(tokenizer))
     layout = loop.host_layout(cfg, mesh)
     batcher = sft_data.make_sft_batcher(data, pad_id=loop.pad_id(tokenizer), cfg=cfg)
     stream, total = inputs.train_stream(
