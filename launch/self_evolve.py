@@ -17,6 +17,7 @@ from absl import app
 
 from launch import common
 from rstar_jax.evolution import evolve
+from rstar_jax.evolution import pipeline
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.runtime import lock
 
@@ -30,7 +31,7 @@ def main(argv: list[str]) -> None:
   sync = common.init_processes()
   try:
     table = evolve.run_evolution(config, sync)
-  except lock.RunDirBusyError as e:
+  except (lock.RunDirBusyError, pipeline.PreflightError) as e:
     sys.exit(f"self_evolve: {e}")
   if sync.is_leader:
     layout = RunLayout(pathlib.Path(config.run_dir))

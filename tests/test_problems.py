@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from rstar_jax.data import sources
 from rstar_jax.data.benchmarks import load_benchmark
 from rstar_jax.data.problems import LoadReport
 from rstar_jax.data.problems import Problem
@@ -73,3 +74,16 @@ def test_on_error_must_be_skip_or_raise(tmp_path):
   (tmp_path / "p.jsonl").write_text('{"question": "q", "answer": "1"}\n')
   with pytest.raises(ValueError, match="on_error"):
     load_problems(tmp_path / "p.jsonl", on_error="ignore")
+
+
+def test_non_utf8_lines_are_named(tmp_path):
+  path = tmp_path / "p.jsonl"
+  good = json.dumps({"id": "a", "question": "q", "answer": "1"}).encode()
+  path.write_bytes(good + b"\n" + b'{"id": "b", "question": "caf\xe9", "answer": "2"}\n')
+  with pytest.raises(ProblemFileError, match=r"p\.jsonl:2: not UTF-8 \(byte 0xe9"):
+    load_problems(path, on_error="raise")
+  assert [p.id for p in load_problems(path)] == ["a"]
+  first_bad = tmp_path / "q.jsonl"
+  first_bad.write_bytes(b"\n" + b'{"id": "b", "question": "caf\xe9"}\n')
+  with pytest.raises(ValueError, match=r"q\.jsonl:2: not UTF-8"):
+    sources.load_problem_file(first_bad)

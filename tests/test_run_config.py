@@ -112,3 +112,38 @@ def test_launcher_refuses_a_bad_field_before_any_work(tmp_path):
   assert "config.search: SearchConfig.max_depth must be >= 1" in proc.stderr
   assert "Traceback" not in proc.stderr
   assert not run_dir.exists()
+
+
+def test_unusable_inputs_are_refused_before_any_work(tmp_path):
+  """Every bad input is named at once, before the world or any stage runs."""
+  bad_problems = tmp_path / "train.jsonl"
+  bad_problems.write_bytes(b'{"id": "a", "question": "caf\xe9", "answer": "1"}\n')
+  run_dir = tmp_path / "run"
+  proc = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "launch.self_evolve",
+      "--config=configs/world.py:smoke",
+      f"--config.run_dir={run_dir}",
+      f"--config.problems.train={bad_problems}",
+      f"--config.problems.heldout={tmp_path / 'missing.jsonl'}",
+      f"--config.bootstrap.policy={tmp_path}",
+      "--config.mesh=fsdp:3",
+    ],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
+  assert proc.returncode != 0
+  assert "Traceback" not in proc.stderr
+  for expected in (
+    "config.problems.train:",
+    "train.jsonl:1: not UTF-8",
+    "config.problems.heldout: problem file",
+    "config.bootstrap.policy:",
+    "config.mesh:",
+  ):
+    assert expected in proc.stderr, (expected, proc.stderr[-2000:])
+  assert not (run_dir / "prepare").exists()

@@ -50,12 +50,18 @@ def read_records(
   path = os.fspath(path)
   report = report if report is not None else LoadReport(path)
   problems, seen = [], set()
-  with open(path, encoding="utf-8") as f:
-    lines = f.readlines()
-  for lineno, line in enumerate(lines, start=1):
-    if not line.strip():
+  with open(path, "rb") as f:
+    lines = f.read().splitlines()
+  for lineno, raw in enumerate(lines, start=1):
+    if not raw.strip():
       continue
     try:
+      try:
+        line = raw.decode("utf-8")
+      except UnicodeDecodeError as e:
+        raise ProblemFileError(
+          f"{path}:{lineno}: not UTF-8 (byte {raw[e.start]:#04x} at column {e.start + 1})"
+        ) from None
       try:
         record = json.loads(line)
       except json.JSONDecodeError as e:

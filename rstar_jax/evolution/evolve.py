@@ -47,6 +47,7 @@ def _run(config: RunConfig, layout: RunLayout, sync: ProcessSync) -> str:
   if sync.is_leader:
     _record_config(config, layout)
   pipeline = Pipeline(config, layout, sync)
+  pipeline.preflight()
   tables: list[str] = []
 
   def on_round(k: int, results) -> None:

@@ -55,6 +55,10 @@ def fit_batch_size(cfg, usable: float, unit_shards: int) -> int | None:
   return min(cfg.batch_size, available // unit * unit)
 
 
+class PreflightError(ValueError):
+  """The run config names inputs that cannot be used; one line per field."""
+
+
 def evaluate_models(
   config: RunConfig,
   problems: Sequence,
@@ -170,6 +174,32 @@ class Pipeline:
       seed=self.config.seed + 1000 * plan.index,
       **{name: value for name, value in overrides.items() if value is not None},
     )
+
+  def preflight(self) -> None:
+    """Checks, before any stage runs, what would otherwise fail hours in: the configured problem
+    files load, the configured models are HF folders, both meshes fit the devices. Raises
+    `PreflightError` with one line per bad field."""
+    c = self.config
+    checks = {
+      "problems.train": lambda: c.problems.train and sources.load_problem_file(c.problems.train),
+      "problems.heldout": lambda: (
+        c.problems.heldout and sources.load_problem_file(c.problems.heldout)
+      ),
+      "bootstrap.policy": lambda: c.bootstrap.policy and hf.require_model_dir(c.bootstrap.policy),
+      "bootstrap.tokenizer": lambda: (
+        c.bootstrap.tokenizer and hf.load_tokenizer(c.bootstrap.tokenizer)
+      ),
+      "engine_mesh": self.local_mesh,
+      "mesh": self.global_mesh,
+    }
+    errors = []
+    for name, check in checks.items():
+      try:
+        check()
+      except Exception as e:  # Every failure is reported with its field.
+        errors.append(f"config.{name}: {e}")
+    if errors:
+      raise PreflightError("\n".join(errors))
 
   # Stages -----------------------------------------------------------------------------------
 
