@@ -41,7 +41,9 @@ def test_sft_overfits_small_dataset_and_exports(tmp_path):
   losses = [h["loss"] for h in result.history]
   assert result.step == 60 and losses[0] > 3.0
   assert losses[-1] < 0.05, losses[-10:]
-  lines = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+  lines = [
+    json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()
+  ]
   assert {"loss", "lr", "grad_norm", "tokens_per_s"} <= set(lines[0])
   assert len(lines) == 60 and any((tmp_path / "out" / "tensorboard").iterdir())
   assert sorted(p.name for p in result.checkpoint_dir.iterdir() if p.name.isdigit()) == ["30", "60"]
