@@ -31,7 +31,12 @@ _PROBLEMS = flags.DEFINE_string(
 _LIMIT = flags.DEFINE_integer("limit", 0, "Only the first N problems (0: all).")
 _MODE = flags.DEFINE_enum("mode", "terminal", ["terminal", "ppm"], "Value signal of the search.")
 _ROLLOUTS = flags.DEFINE_integer("rollouts", 16, "Rollouts per problem.")
-_EXTRA = flags.DEFINE_list("extra_rollouts", [], "Extra rollout budgets for unsolved problems.")
+_EXTRA = flags.DEFINE_list(
+  "extra_rollouts",
+  [],
+  "Further budgets, in total rollouts, for problems still unsolved (e.g. 64,128); how each stage "
+  "searches is --config.search.extra_mode ('fresh': a new tree with a new seed).",
+)
 _OUT = flags.DEFINE_string("out", None, "Output directory (trees/ shards).", required=True)
 _EXTRACT = flags.DEFINE_bool("extract", False, "Also write the SFT and PPM datasets.")
 
