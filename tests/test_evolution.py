@@ -207,3 +207,17 @@ def test_report_table_and_plot(tmp_path):
   rows = report.round_rows(results)
   assert rows[0] == {"round": 0, "greedy": 0.125} and rows[2]["round"] == 2
   assert "| 0 | 12.5% | – | – |" in report.format_table(rows)
+
+
+def test_report_columns_keep_one_order_whatever_the_rows_say():
+  methods = ["best_of_8[pqm]", "mcts+ppm", "maj@8", "best_of_8[orm]", "pass@8", "greedy"]
+  rows = [
+    {"round": 1, report.PPM_PAIR_ACC: 0.5, **dict.fromkeys(methods, 0.5)},
+    {"round": 2, "best_of_8[ppm]": 0.25, "greedy": 0.5},
+  ]
+  header = report.format_table(rows).splitlines()[0]
+  assert header == (
+    "| round | greedy | pass@8 | maj@8 | best_of_8[ppm] | mcts+ppm | best_of_8[orm] | "
+    f"best_of_8[pqm] | {report.PPM_PAIR_ACC} |"
+  )
+  assert report.format_table(rows[::-1]).splitlines()[0] == header

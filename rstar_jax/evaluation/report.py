@@ -4,6 +4,7 @@ from collections.abc import Mapping, Sequence
 import json
 import os
 import pathlib
+import re
 from typing import Any
 
 from rstar_jax.evaluation import harness as evaluation
@@ -34,14 +35,33 @@ def round_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[d
   return rows
 
 
+# Method columns in this order whatever order the rows were written in (a resumed run's rows
+# come back in another): greedy, then the k-sample methods, MCTS+PPM, the baselines' best-of-k.
+_COLUMN_ORDER = (
+  re.compile(r"greedy$"),
+  re.compile(r"pass@\d+$"),
+  re.compile(r"maj@\d+$"),
+  re.compile(r"best_of_\d+\[ppm\]$"),
+  re.compile(re.escape(evaluation.MCTS_PPM) + "$"),
+  re.compile(r"best_of_\d+\[.*\]$"),
+)
+
+
+def _column_rank(column: str) -> tuple[int, str]:
+  if column == PPM_PAIR_ACC:
+    return len(_COLUMN_ORDER) + 1, column
+  rank = next((i for i, p in enumerate(_COLUMN_ORDER) if p.match(column)), len(_COLUMN_ORDER))
+  return rank, column
+
+
 def _columns(rows: Sequence[Mapping[str, Any]], first: str) -> list[str]:
-  """Columns in order of first appearance, the PPM pair accuracy (not a method) last."""
-  columns = list(dict.fromkeys(c for r in rows for c in r if c != first))
-  return sorted(columns, key=lambda c: c == PPM_PAIR_ACC)
+  """Every column but `first`, in the fixed method order; the PPM pair accuracy (not a method)
+  last."""
+  return sorted({c for r in rows for c in r if c != first}, key=_column_rank)
 
 
 def format_table(rows: Sequence[Mapping[str, Any]], first: str = "round") -> str:
-  """A Markdown table; columns in order of first appearance, numbers as percentages."""
+  """A Markdown table; columns in the fixed method order, numbers as percentages."""
   if not rows:
     return "(no finished rounds)"
   columns = [first] + _columns(rows, first)
