@@ -2,17 +2,12 @@
 context, and first steps scripted long enough that the partial solution fills it."""
 
 import pytest
-from tiny_hf import make_tiny_hf_model
-from tiny_tokenizer import tiny_tokenizer
+from tiny_tokenizer import tiny_engine_and_scorer
 
 from rstar_jax.data.problems import Problem
 from rstar_jax.format import prompts
-from rstar_jax.hf import load_model
-from rstar_jax.inference import Engine
 from rstar_jax.inference import EngineConfig
-from rstar_jax.inference import Scorer
 from rstar_jax.inference import ScorerConfig
-from rstar_jax.models import ValueModel
 from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import extract
 from rstar_jax.search import run
@@ -59,13 +54,11 @@ class _LongFirstSteps:
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-  path = tmp_path_factory.mktemp("policy")
-  make_tiny_hf_model(path, "qwen2", vocab_size=320, eos_token_id=1, pad_token_id=0)
-  tok = tiny_tokenizer()
-  policy = load_model(path)
-  engine = Engine(policy, tok, EngineConfig(max_seq_len=CONTEXT, decode_chunk=8))
-  scorer = Scorer(ValueModel.from_policy(policy), tok, ScorerConfig(max_seq_len=CONTEXT))
-  return engine, scorer, tok
+  return tiny_engine_and_scorer(
+    tmp_path_factory.mktemp("policy"),
+    EngineConfig(max_seq_len=CONTEXT, decode_chunk=8),
+    ScorerConfig(max_seq_len=CONTEXT),
+  )
 
 
 def test_a_partial_solution_at_the_context_limit_ends_its_branch(models, tmp_path):

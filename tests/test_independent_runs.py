@@ -3,16 +3,10 @@ of one problem (one policy call per depth, the same prompt repeated) grow differ
 same trees again from the same seed."""
 
 import pytest
-from tiny_hf import make_tiny_hf_model
-from tiny_tokenizer import tiny_tokenizer
+from tiny_tokenizer import tiny_engine_and_scorer
 
 from rstar_jax.data.problems import Problem
 from rstar_jax.evaluation import multirun
-from rstar_jax.hf import load_model
-from rstar_jax.inference import Engine
-from rstar_jax.inference import EngineConfig
-from rstar_jax.inference import Scorer
-from rstar_jax.models import ValueModel
 from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import extract
 from rstar_jax.search.config import SearchConfig
@@ -23,13 +17,8 @@ PROBLEM = Problem("p0", "Tom has 3 apples and buys 5 more. How many apples now?"
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-  path = tmp_path_factory.mktemp("policy")
-  make_tiny_hf_model(path, "qwen2", vocab_size=320, eos_token_id=1, pad_token_id=0)
-  tok = tiny_tokenizer()
-  policy = load_model(path)
-  return Engine(policy, tok, EngineConfig(decode_chunk=8)), Scorer(
-    ValueModel.from_policy(policy), tok
-  )
+  engine, scorer, _ = tiny_engine_and_scorer(tmp_path_factory.mktemp("policy"))
+  return engine, scorer
 
 
 @pytest.mark.parametrize("method", ["mcts", "beam"])

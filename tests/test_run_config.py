@@ -1,10 +1,7 @@
 """configs/*.py → the typed `RunConfig`: every shipped config converts; bad values name their field."""
 
-import pathlib
-import subprocess
-import sys
-
 import pytest
+import smoke_launcher
 
 from configs import qwen25_math_1_5b
 from configs import qwen25_math_7b
@@ -12,8 +9,6 @@ from configs import world
 from launch import run_config
 from rstar_jax.evolution.config import RunConfig
 from rstar_jax.search.config import SearchConfig
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -94,20 +89,7 @@ def test_ints_widen_to_floats_and_none_fills_optionals():
 
 def test_launcher_refuses_a_bad_field_before_any_work(tmp_path):
   run_dir = tmp_path / "run"
-  proc = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "launch.self_evolve",
-      "--config=configs/world.py:smoke",
-      f"--config.run_dir={run_dir}",
-      "--config.search.max_depth=0",
-    ],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=120,
-  )
+  proc = smoke_launcher.self_evolve(run_dir, "--config.search.max_depth=0")
   assert proc.returncode != 0
   assert "config.search: SearchConfig.max_depth must be >= 1" in proc.stderr
   assert "Traceback" not in proc.stderr
@@ -119,22 +101,12 @@ def test_unusable_inputs_are_refused_before_any_work(tmp_path):
   bad_problems = tmp_path / "train.jsonl"
   bad_problems.write_bytes(b'{"id": "a", "question": "caf\xe9", "answer": "1"}\n')
   run_dir = tmp_path / "run"
-  proc = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "launch.self_evolve",
-      "--config=configs/world.py:smoke",
-      f"--config.run_dir={run_dir}",
-      f"--config.problems.train={bad_problems}",
-      f"--config.problems.heldout={tmp_path / 'missing.jsonl'}",
-      f"--config.bootstrap.policy={tmp_path}",
-      "--config.mesh=fsdp:3",
-    ],
-    cwd=REPO,
-    capture_output=True,
-    text=True,
-    timeout=120,
+  proc = smoke_launcher.self_evolve(
+    run_dir,
+    f"--config.problems.train={bad_problems}",
+    f"--config.problems.heldout={tmp_path / 'missing.jsonl'}",
+    f"--config.bootstrap.policy={tmp_path}",
+    "--config.mesh=fsdp:3",
   )
   assert proc.returncode != 0
   assert "Traceback" not in proc.stderr

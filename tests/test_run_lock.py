@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+import smoke_launcher
 
 from rstar_jax.runtime import lock
 
@@ -52,19 +53,7 @@ def test_launcher_refuses_a_busy_run_dir(tmp_path):
   child = _holding_child(run_dir)
   try:
     start = time.monotonic()
-    proc = subprocess.run(
-      [
-        sys.executable,
-        "-m",
-        "launch.self_evolve",
-        "--config=configs/world.py:smoke",
-        f"--config.run_dir={run_dir}",
-      ],
-      cwd=REPO,
-      capture_output=True,
-      text=True,
-      timeout=120,
-    )
+    proc = smoke_launcher.self_evolve(run_dir)
   finally:
     child.send_signal(signal.SIGKILL)
     child.wait()

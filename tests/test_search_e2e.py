@@ -6,18 +6,11 @@ batch, resumes, and the extracted datasets are read back through grain.
 
 import grain
 import pytest
-from tiny_hf import make_tiny_hf_model
-from tiny_tokenizer import tiny_tokenizer
+from tiny_tokenizer import tiny_engine_and_scorer
 
 from rstar_jax.data import records
 from rstar_jax.data.problems import Problem
 from rstar_jax.format import prompts
-from rstar_jax.hf import load_model
-from rstar_jax.inference import Engine
-from rstar_jax.inference import EngineConfig
-from rstar_jax.inference import Scorer
-from rstar_jax.inference import ScorerConfig
-from rstar_jax.models import ValueModel
 from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import extract
 from rstar_jax.search import run
@@ -47,12 +40,8 @@ class _KilledErrorOn:
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-  path = tmp_path_factory.mktemp("policy")
-  make_tiny_hf_model(path, "qwen2", vocab_size=320, eos_token_id=1, pad_token_id=0)
-  tok = tiny_tokenizer()
-  policy = load_model(path)
-  config = EngineConfig(decode_chunk=8)
-  return Engine(policy, tok, config), Scorer(ValueModel.from_policy(policy), tok, ScorerConfig())
+  engine, scorer, _ = tiny_engine_and_scorer(tmp_path_factory.mktemp("policy"))
+  return engine, scorer
 
 
 def test_search_resume_extract_with_tiny_model(models, tmp_path):

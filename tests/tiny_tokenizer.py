@@ -1,13 +1,23 @@
-"""A small byte-level BPE tokenizer with the step markers as special tokens (built locally)."""
+"""A small byte-level BPE tokenizer with the step markers as special tokens (built locally), and
+a tiny engine and scorer that use it."""
 
 from __future__ import annotations
 
 import functools
+import pathlib
+from typing import Any
 
+from tiny_hf import make_tiny_hf_model
 import tokenizers
 import transformers
 
 from rstar_jax.format.prompts import STEP_MARKERS
+from rstar_jax.hf import load_model
+from rstar_jax.inference import Engine
+from rstar_jax.inference import EngineConfig
+from rstar_jax.inference import Scorer
+from rstar_jax.inference import ScorerConfig
+from rstar_jax.models import ValueModel
 
 CORPUS = [
   "<|user|>:\nTom has 3 apples and buys 5 more. How many apples now?\n<|assistant|>: Let's think step by step "
@@ -39,4 +49,21 @@ def tiny_tokenizer(vocab_size: int = 320) -> transformers.PreTrainedTokenizerFas
     pad_token="<pad>",
     eos_token="<eos>",
     additional_special_tokens=list(STEP_MARKERS),
+  )
+
+
+def tiny_engine_and_scorer(
+  directory: pathlib.Path,
+  engine_config: EngineConfig = EngineConfig(decode_chunk=8),
+  scorer_config: ScorerConfig = ScorerConfig(),
+) -> tuple[Engine, Scorer, Any]:
+  """A random tiny Qwen2 policy saved in `directory` and loaded back, served as an `Engine`, with
+  a `Scorer` on a value model of its backbone, and their tokenizer."""
+  make_tiny_hf_model(directory, "qwen2", vocab_size=320, eos_token_id=1, pad_token_id=0)
+  tok = tiny_tokenizer()
+  policy = load_model(directory)
+  return (
+    Engine(policy, tok, engine_config),
+    Scorer(ValueModel.from_policy(policy), tok, scorer_config),
+    tok,
   )
