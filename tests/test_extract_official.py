@@ -273,3 +273,13 @@ def test_extracted_datasets_carry_the_counts(tmp_path):
 def test_bad_config_is_named(fields, message):
   with pytest.raises(ValueError, match=re.escape(message)):
     extract.ExtractConfig(**fields)
+
+
+def test_trees_written_twice_are_loaded_once(tmp_path):
+  """Two processes that raced on one run directory wrote the same problem twice."""
+  trees = [tree_lib.Tree(f"p{i}", "q", "1") for i in range(3)]
+  shards = records.ShardSequence(tmp_path / "trees", "trees")
+  shards.append([t.to_dict() for t in trees[:2]])
+  shards.append([{**t.to_dict(), "question": "again"} for t in trees[1:]])
+  loaded = extract.load_trees(tmp_path / "trees")
+  assert [(t.problem_id, t.question) for t in loaded] == [("p0", "q"), ("p1", "q"), ("p2", "again")]

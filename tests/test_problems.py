@@ -87,3 +87,10 @@ def test_non_utf8_lines_are_named(tmp_path):
   first_bad.write_bytes(b"\n" + b'{"id": "b", "question": "caf\xe9"}\n')
   with pytest.raises(ValueError, match=r"q\.jsonl:2: not UTF-8"):
     sources.load_problem_file(first_bad)
+
+
+def test_a_boolean_answer_is_refused(tmp_path):
+  path = tmp_path / "p.jsonl"
+  path.write_text(json.dumps({"id": "a", "question": "q", "answer": True}) + "\n")
+  with pytest.raises(ProblemFileError, match=r"p\.jsonl:1: field 'answer' must be a string"):
+    load_problems(path, on_error="raise")

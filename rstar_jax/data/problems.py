@@ -94,7 +94,7 @@ def _text_field(record: dict[str, Any], name: str) -> str:
   value = record.get(name)
   if value is None or (isinstance(value, str) and not value.strip()):
     raise ProblemFileError(f"missing or empty field {name!r}")
-  if not isinstance(value, (str, int, float)):
+  if isinstance(value, bool) or not isinstance(value, (str, int, float)):
     raise ProblemFileError(f"field {name!r} must be a string or number, got {type(value).__name__}")
   return str(value)
 

@@ -21,6 +21,7 @@ import collections
 from collections.abc import Iterable, Iterator, Sequence
 import dataclasses
 import json
+import logging
 import os
 import pathlib
 from typing import Any, Literal
@@ -327,11 +328,20 @@ def extract(
 
 
 def load_trees(tree_dir: str | os.PathLike) -> list[tree_lib.Tree]:
-  """Every tree record of a search output directory (`run_search`'s `trees/` shards)."""
+  """Every tree of a search output directory (`run_search`'s `trees/` shards), one per problem
+  and run: a tree written again (two processes that raced on one directory) is kept once."""
   paths = records.shard_paths(pathlib.Path(tree_dir))
   if not paths:
     raise FileNotFoundError(f"{tree_dir}: no tree shards (*{records.SHARD_SUFFIX})")
-  return [tree_lib.Tree.from_dict(r) for p in paths for r in records.read_shard(p)]
+  trees: dict[tuple[str, Any], tree_lib.Tree] = {}
+  for path in paths:
+    for i, record in enumerate(records.read_shard(path)):
+      key = (record.get("problem_id"), record.get("run"))
+      if key in trees:
+        logging.warning("%s record %d: a second tree for %s; the first is kept", path, i, key)
+        continue
+      trees[key] = tree_lib.Tree.from_dict(record)
+  return list(trees.values())
 
 
 def main(argv: Sequence[str] | None = None) -> ExtractSummary:
