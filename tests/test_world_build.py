@@ -36,7 +36,7 @@ def test_paths_are_inside_out_dir(tmp_path):
   "kwargs", [{"num_train": 0, "num_heldout": 3}, {"num_train": 3, "num_heldout": 0}]
 )
 def test_empty_splits_are_refused(tmp_path, kwargs):
-  with pytest.raises(ValueError, match="num_train and num_heldout"):
+  with pytest.raises(ValueError, match=r"world\.num_train and world\.num_heldout must be >= 1"):
     world.WorldConfig(seed=0, **kwargs)
 
 
