@@ -25,6 +25,7 @@ from ml_collections import config_dict
 from rstar_jax.evaluation.config import EvalConfig
 from rstar_jax.evolution.config import PIPELINE_SET
 from rstar_jax.evolution.plan import RoundsConfig
+from rstar_jax.format import prompts
 from rstar_jax.inference import EngineConfig
 from rstar_jax.inference import ScorerConfig
 from rstar_jax.search.config import SearchConfig
@@ -77,10 +78,19 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.problems.heldout = ""  # JSONL or a ../shared/data/benchmarks file; '' = world held-out.
   c.problems.max_train = 0  # 0: all.
   c.problems.max_heldout = 0
+  # Evaluation sets the training problems are checked against before round 1 (contamination.md
+  # in the run directory; a missing folder skips the report); word n-grams, 13 as GPT-3.
+  c.problems.benchmarks_dir = "../shared/data/benchmarks"
+  c.problems.contamination_ngram = 13
+  c.problems.contamination_drop = 0.0  # 0: report only; t: drop training problems overlapping ≥ t.
 
   c.bootstrap = ml_collections.ConfigDict()
-  c.bootstrap.policy = ""  # HF folder of the round-1 policy; '' = the world's pretrained one.
+  # HF folder of the base policy every SFT starts from; '' = the world's pretrained one.
+  c.bootstrap.policy = ""
   c.bootstrap.tokenizer = ""  # '' = the policy folder's tokenizer.
+  # Round 1's sampler when it is another model (the paper: DeepSeek-Coder-V2-Instruct, README.md
+  # "Bootstrapping round"), with its own tokenizer; '' = the base policy.
+  c.bootstrap.search_policy = ""
 
   # The built-in world, built when no problems and bootstrap policy are configured.
   c.world = ml_collections.ConfigDict()
@@ -102,10 +112,15 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.rounds.baseline_rounds = (4,)  # Rounds that also train the ORM / PQM baselines.
   # SFT of round k starts from 'base' (the bootstrap policy, as the paper) or 'previous'.
   c.rounds.sft_init = "base"
-  # Round 1 searches with the bootstrap policy as config/sample_mcts.yaml does: temperature 0.7
-  # (line 6) and 2 consecutive code errors allowed (line 7); rounds 2-4 use `search` below.
+  # Round 1 searches (with `bootstrap.search_policy`, else the base policy) as
+  # config/sample_mcts.yaml does: temperature 0.7 (line 6) and 2 consecutive code errors allowed
+  # (line 7); rounds 2-4 use `search` below.
   c.rounds.bootstrap_temperature = 0.7
   c.rounds.bootstrap_max_code_errors = 2
+  # Its 2-shot prompt (few_shot_path, prompt_path: mcts_prompt.json, num_few_shot: 2; lines 3,
+  # 4, 20) and its stops, `<end_of_output>` included (line 11).
+  c.rounds.bootstrap_prompt = "official_fewshot"
+  c.rounds.bootstrap_stops = prompts.BOOTSTRAP_STOPS
 
   # The round plan sets mode, rollouts, extra_rollouts and seed. Sampling as the official search
   # of rounds 2-4 (config/sft_sample_mcts.yaml); round 1's differences are in `rounds` above.

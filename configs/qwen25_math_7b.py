@@ -4,6 +4,11 @@
       --config.bootstrap.policy=/ckpt/Qwen2.5-Math-7B --config.problems.train=/data/train.jsonl \
       --config.problems.heldout=../shared/data/benchmarks/math500.jsonl
 
+Round 1 searches with the base policy and the official 2-shot prompt; to bootstrap from a
+stronger model as the paper (DeepSeek-Coder-V2-Instruct, whose architecture rstar-jax does not
+implement), add `--config.bootstrap.search_policy=/ckpt/<a Qwen2, Llama or Phi-3 causal LM>`:
+it searches round 1 with its own tokenizer, and SFT still starts from Qwen2.5-Math-7B.
+
 The recipe is configs/common.py's (the paper's, and the official code's where the paper is
 silent): 8 rollouts in the bootstrap round, 16 afterwards, 12 candidates per expansion at
 temperature 1, depth 16, 2048 tokens per step, fresh trees of 64 then 128 rollouts for problems

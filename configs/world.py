@@ -5,7 +5,7 @@ arithmetic word problems evolves over 4 rounds on 2 CPU cores (budgets scaled do
 paper so the whole loop fits in about half an hour).
 
   --config=configs/world.py          the default run
-  --config=configs/world.py:smoke    every stage on a handful of problems (CI end-to-end test)
+  --config=configs/world.py:smoke    every stage and trainer on a handful of problems (CI test)
 """
 
 import ml_collections
@@ -28,6 +28,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.rounds.sft_init = "previous"  # The tiny policy gains more from continued training.
   c.rounds.bootstrap_temperature = None  # Round 1 samples like the other rounds.
   c.rounds.bootstrap_max_code_errors = None
+  c.rounds.bootstrap_prompt = "plain"  # The world's policy was pre-trained on the plain prompt.
+  c.rounds.bootstrap_stops = ()
   c.sandbox_timeout_s = 10.0  # The world's programs are a few lines of arithmetic.
 
   c.search.num_candidates = 4
@@ -62,26 +64,43 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval.batch_size = 40
 
   if arg == "smoke":
+    # Every stage of the loop, each trainer on real records, in a few minutes: two rounds (the
+    # bootstrap round, then a PPM-augmented one with the extra rollouts and the ORM / PQM
+    # baselines) on 8 problems. The bootstrap policy memorises the teacher's right and wrong
+    # solutions of the training problems in a minute of pre-training (`rehearse_train`), so the
+    # trees hold both kinds of answers; its held-out numbers mean nothing.
     c.name = "world_smoke"
     c.run_dir = "runs/world_smoke"
-    c.world.num_train = 6
+    c.world.num_train = 8
     c.world.num_heldout = 4
-    c.world.bootstrap.num_teacher_problems = 64
+    c.world.bootstrap.num_teacher_problems = 8
+    c.world.bootstrap.rehearse_train = 8
     c.world.bootstrap.hidden_size = 64
     c.world.bootstrap.intermediate_size = 128
     c.world.bootstrap.num_layers = 2
-    c.world.bootstrap.max_steps = 8
+    c.world.bootstrap.batch_size = 8
+    c.world.bootstrap.max_len = 384
+    c.world.bootstrap.lr = 1e-2
+    c.world.bootstrap.epochs = 100.0
+    c.world.bootstrap.max_steps = 150
     c.world.bootstrap.eval_problems = 0
-    c.rounds.num_rounds = 4
-    c.rounds.bootstrap_rollouts = 2
-    c.rounds.rollouts = 2
-    c.rounds.extra_rollouts = (2,)
-    c.search.num_candidates = 2
+    c.rounds.num_rounds = 2
+    c.rounds.ppm_from_round = 2
+    c.rounds.baseline_rounds = (2,)
+    c.rounds.bootstrap_rollouts = 8
+    c.rounds.rollouts = 6
+    c.rounds.extra_rollouts = (4,)
+    c.search.num_candidates = 3
+    c.search.temperature = 1.0  # Wide sampling: right and wrong answers in every tree.
     c.search.max_depth = 6
     c.search.step_max_tokens = 48
+    # The paper's final-answer pairs as well: the memorised steps are too alike for the official
+    # step pairs alone (edit distance, Q margin) to feed the PPM every round.
+    c.extract.answer_pairs = True
     c.sft.batch_size = c.ppm.batch_size = 4
-    c.sft.epochs = c.ppm.epochs = 1.0
-    c.ppm.eval_fraction = 0.3
+    c.sft.epochs = 1.0
+    c.ppm.epochs = 2.0
+    c.ppm.eval_fraction = 0.25
     c.eval.samples = 2
     c.eval.num_candidates = 2
     c.eval.mcts_rollouts = 2

@@ -32,8 +32,8 @@ def test_every_shipped_config_converts(make):
 
 def test_sections_become_the_library_configs():
   typed = run_config.run_config(world.get_config("smoke"))
-  assert typed.world.bootstrap.hidden_size == 64 and typed.world.bootstrap.max_steps == 8
-  assert typed.sft.epochs == 1.0 and typed.ppm.eval_fraction == 0.3
+  assert typed.world.bootstrap.hidden_size == 64 and typed.world.bootstrap.max_steps == 150
+  assert typed.sft.epochs == 1.0 and typed.ppm.eval_fraction == 0.25
   assert typed.eval.mcts_search().num_runs == typed.eval.mcts_runs
   assert typed.search.mode == SearchConfig().mode  # The round plan sets it.
 

@@ -9,6 +9,7 @@ through its manifest (`open_dataset`), which every reader, the trainers included
 from collections.abc import Callable, Iterable, Iterator, Sequence
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import pathlib
@@ -246,6 +247,16 @@ def open_dataset(directory: str | os.PathLike, *, schema: str | None = None) -> 
     with _shard_reader(shard.path, shard.num_records):
       pass  # Opening it checks that it exists and holds the listed count.
   return Dataset(directory, manifest, shards)
+
+
+def dataset_digest(directory: str | os.PathLike) -> str:
+  """sha256 of a dataset's manifest and listed shards: its identity, wherever it is stored."""
+  dataset = open_dataset(directory)
+  digest = hashlib.sha256((dataset.directory / MANIFEST).read_bytes())
+  for shard in dataset.shards:
+    with open(shard.path, "rb") as f:
+      digest.update(hashlib.file_digest(f, "sha256").digest())
+  return digest.hexdigest()
 
 
 def dataset_shards(directory: str | os.PathLike) -> list[str]:

@@ -4,6 +4,7 @@ import dataclasses
 from typing import Literal
 
 from rstar_jax.format import prompts
+from rstar_jax.grading import graders
 from rstar_jax.search.config import SearchConfig
 
 # The official greedy `max_depth: 2` lets non-terminal steps reach depth 2 (a node is cut when
@@ -20,6 +21,8 @@ class EvalConfig:
   greedy_mode: 'stepwise' decodes greedy pass@1 step by step like the search; 'official' as the
     official greedy evaluation (config/sft_eval_greedy.yaml): the whole program in one step up to
     `<end_of_code>`, then the answer, 4096 tokens per step, 3 consecutive code errors allowed.
+  grading: how accuracy judges answers: 'strict' (the search reward's grader) or 'lenient' (as
+    the official rStar `math_equal`, for accuracies comparable with the paper's).
   """
 
   greedy: bool = True
@@ -34,8 +37,11 @@ class EvalConfig:
   step_max_tokens: int = 2048
   batch_size: int = 16
   seed: int = 1234
+  grading: str = "strict"
 
   def __post_init__(self):
+    if self.grading not in graders.NAMES:
+      raise ValueError(f"grading must be one of {'|'.join(graders.NAMES)}, got {self.grading!r}")
     if self.greedy_mode not in ("stepwise", "official"):
       raise ValueError(f"greedy_mode must be stepwise|official, got {self.greedy_mode!r}")
     if self.samples < 0 or self.mcts_runs < 0:

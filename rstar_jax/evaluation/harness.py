@@ -87,8 +87,9 @@ def best_of(samples: Sequence[Sample], scores: Sequence[float]) -> Sample | None
   return max(answered, key=lambda sv: sv[1])[0] if answered else None
 
 
-def _graded(answer: str | None, gold: str) -> bool:
-  return answer is not None and grading.is_equivalent(answer, gold)
+def _graded(answer: str | None, gold: str, name: str = "strict") -> bool:
+  """Accuracy's judgement with the grader `name` (EvalConfig.grading)."""
+  return answer is not None and grading.grader(name)(answer, gold)
 
 
 def evaluate_policy(
@@ -123,7 +124,8 @@ def evaluate_policy(
 
   def record(method: str, answers: Sequence[str | None]) -> None:
     for row, problem, answer in zip(per_problem, problems, answers):
-      row["answers"][method] = {"answer": answer, "correct": _graded(answer, problem.answer)}
+      correct = _graded(answer, problem.answer, cfg.grading)
+      row["answers"][method] = {"answer": answer, "correct": correct}
 
   if cfg.greedy:
     greedy = sample_solutions(
@@ -143,7 +145,10 @@ def evaluate_policy(
     )
     record(
       f"pass@{cfg.samples}",
-      [next((s.answer for s in row if s.correct), row[0].answer) for row in samples],
+      [
+        next((s.answer for s in row if _graded(s.answer, p.answer, cfg.grading)), row[0].answer)
+        for p, row in zip(problems, samples)
+      ],
     )
     record(f"maj@{cfg.samples}", [voting.majority([s.answer for s in row]) for row in samples])
     texts = [
@@ -156,7 +161,14 @@ def evaluate_policy(
   if cfg.mcts_runs and "ppm" in scorers:
     tree_dir = pathlib.Path(out_dir) / "mcts" if out_dir is not None else None
     summary = multirun.evaluate_problems(
-      problems, engine, scorers["ppm"], pool, cfg.mcts_search(), out_dir=tree_dir, progress=progress
+      problems,
+      engine,
+      scorers["ppm"],
+      pool,
+      cfg.mcts_search(),
+      out_dir=tree_dir,
+      progress=progress,
+      grader=cfg.grading,
     )
     record(MCTS_PPM, [r.answer for r in summary.results])
   report = make_report(per_problem, dataclasses.asdict(cfg))

@@ -80,8 +80,10 @@ def evaluate_problems(
   method: Method = "mcts",
   out_dir: str | os.PathLike | None = None,
   progress: bool = True,
+  grader: str = "strict",
 ) -> EvalSummary:
-  """Answers every problem with `cfg.num_runs` searches; grades against `answer` when present.
+  """Answers every problem with `cfg.num_runs` searches; grades against `answer` when present,
+  with the grader named `grader` ('strict' or 'lenient', see `grading.grader`).
 
   With `out_dir`, every run's tree is written (shards under `out_dir/trees`, field `run`).
   """
@@ -89,6 +91,7 @@ def evaluate_problems(
     raise ValueError(f"method must be 'mcts' or 'beam', got {method!r}")
   if method == "mcts" and cfg.mode != "eval":
     cfg = dataclasses.replace(cfg, mode="eval")
+  judge = grading.grader(grader)
   store = (
     records.ShardSequence(pathlib.Path(out_dir) / "trees", "trees") if out_dir is not None else None
   )
@@ -108,7 +111,7 @@ def evaluate_problems(
       answer = top_k_majority(run_answers, cfg.top_k_runs)
       correct = None
       if problem.answer is not None:
-        correct = answer is not None and grading.is_equivalent(answer, problem.answer)
+        correct = answer is not None and judge(answer, problem.answer)
       results.append(EvalResult(problem.id, answer, correct, run_answers))
     if store is not None:
       store.append([{**t.to_dict(), "run": r, "method": method} for t, r in zip(trees, runs)])

@@ -8,6 +8,7 @@ and the pipeline sets the trainers' `seed`, `progress_bar` and `export_hf`.
 
 import dataclasses
 
+from rstar_jax.data import contamination
 from rstar_jax.evaluation.config import EvalConfig
 from rstar_jax.evolution.plan import RoundsConfig
 from rstar_jax.inference import EngineConfig
@@ -42,21 +43,48 @@ PIPELINE_SET: dict[str, dict[str, str]] = {
 
 @dataclasses.dataclass(frozen=True)
 class ProblemsConfig:
-  """JSONL problem files ('' = the built-in world's split); `max_*` 0 keeps all."""
+  """JSONL problem files ('' = the built-in world's split); `max_*` 0 keeps all.
+
+  benchmarks_dir: evaluation sets (`*.jsonl`, as ../shared/data/benchmarks) the training problems
+    are checked against before round 1 (`data.contamination`); '' or a missing folder: no report.
+  contamination_ngram: the n of the word n-gram overlap (13, as GPT-3's decontamination).
+  contamination_drop: 0 reports only; t > 0 also leaves out of every round's search the training
+    problems containing at least a fraction t of some evaluation problem's n-grams.
+  """
 
   train: str = ""
   heldout: str = ""
   max_train: int = 0
   max_heldout: int = 0
+  benchmarks_dir: str = ""
+  contamination_ngram: int = contamination.NGRAM
+  contamination_drop: float = 0.0
+
+  def __post_init__(self):
+    if self.contamination_ngram < 1:
+      raise ValueError(f"contamination_ngram must be >= 1, got {self.contamination_ngram}")
+    if not 0 <= self.contamination_drop <= 1:
+      raise ValueError(f"contamination_drop must be in [0, 1], got {self.contamination_drop}")
+    if self.contamination_drop and not self.benchmarks_dir:
+      raise ValueError("contamination_drop needs benchmarks_dir (the sets to decontaminate for)")
 
 
 @dataclasses.dataclass(frozen=True)
 class BootstrapSource:
-  """HF folder of the round-1 policy ('' = the world's pretrained one) and its tokenizer ('' =
-  the policy folder's)."""
+  """The models a run starts from, as HF folders.
+
+  policy: the base policy ('' = the world's pretrained one): every round's SFT starts from it
+    (`rounds.sft_init='base'`) and round 1 searches with it unless `search_policy` is set.
+  tokenizer: the base policy's tokenizer ('' = the policy folder's); the trainers add the step
+    markers to it.
+  search_policy: round 1's sampler when another model than the base searches (the paper:
+    DeepSeek-Coder-V2-Instruct; here a causal LM of a supported family), loaded with its own
+    folder's tokenizer ('' = the base policy).
+  """
 
   policy: str = ""
   tokenizer: str = ""
+  search_policy: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,6 +32,12 @@ def _record_config(config: RunConfig, layout: RunLayout) -> None:
   files.write_text(path, text + "\n")
 
 
+def check(config: RunConfig, sync: ProcessSync = ProcessSync()) -> None:
+  """The checks a run makes before its first stage (`Pipeline.preflight`), writing nothing: a
+  config is known to start before any machine time is spent on it."""
+  Pipeline(config, RunLayout(pathlib.Path(config.run_dir)), sync).preflight()
+
+
 def run_evolution(config: RunConfig, sync: ProcessSync = ProcessSync()) -> str:
   """The whole loop for `config`; returns the final per-round table.
 

@@ -9,6 +9,7 @@
     eval/                  evaluation report, trees of the MCTS evaluation, viewer pages
     stages/<stage>.done.json
   report.json, report.md, accuracy.png
+  contamination.json, .md  n-gram overlap of the training problems with the evaluation sets
 """
 
 import dataclasses

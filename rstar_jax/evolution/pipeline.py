@@ -17,14 +17,18 @@ from typing import Any
 from rstar_jax import hf
 from rstar_jax import inference
 from rstar_jax import world
+from rstar_jax.data import contamination
 from rstar_jax.data import records
 from rstar_jax.data import sources
 from rstar_jax.evaluation import harness as evaluation
 from rstar_jax.evolution.config import RunConfig
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.plan import RoundPlan
+from rstar_jax.format import fewshot
+from rstar_jax.models import ModelConfig
 from rstar_jax.runtime import files
 from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.runtime import stages as stages_lib
 from rstar_jax.runtime.sync import ProcessSync
 from rstar_jax.search import extract as extract_lib
 from rstar_jax.search import run as search_run
@@ -57,6 +61,12 @@ def fit_batch_size(cfg, usable: float, unit_shards: int) -> int | None:
 
 class PreflightError(ValueError):
   """The run config names inputs that cannot be used; one line per field."""
+
+
+def _check_policy_dir(path: str, what: str) -> None:
+  """An HF folder of a supported model family, with its own tokenizer."""
+  ModelConfig.from_hf(hf.require_model_dir(path, what))
+  hf.load_tokenizer(path)
 
 
 def evaluate_models(
@@ -100,11 +110,21 @@ class Pipeline:
       raise FileNotFoundError(f"{path}: missing; the prepare stage has not run")
     return json.loads(path.read_text(encoding="utf-8"))
 
-  def problems(self, split: str) -> list:
-    """'train' or 'heldout' problems: a configured file, else the prepared world split."""
+  def problems(self, split: str, *, decontaminate: bool = True) -> list:
+    """'train' or 'heldout' problems: a configured file, else the prepared world split. With
+    `problems.contamination_drop` set, the training problems the contamination report flags are
+    left out."""
     configured = self.config.problems.train if split == "train" else self.config.problems.heldout
     limit = self.config.problems.max_train if split == "train" else self.config.problems.max_heldout
-    return sources.load_problem_file(configured or self._world_paths()[split], limit)
+    loaded = sources.load_problem_file(configured or self._world_paths()[split], limit)
+    threshold = self.config.problems.contamination_drop
+    if split != "train" or not threshold or not decontaminate:
+      return loaded
+    path = self.layout.root / contamination.REPORT_JSON
+    if not path.is_file():
+      raise FileNotFoundError(f"{path}: missing; problems.contamination_drop needs the report")
+    dropped = contamination.flagged(json.loads(path.read_text(encoding="utf-8")), threshold)
+    return [p for p in loaded if p.id not in dropped]
 
   def policy_dir(self, k: int) -> pathlib.Path:
     """The HF folder of round k's policy (0: the bootstrap policy; a round whose SFT was skipped
@@ -144,10 +164,13 @@ class Pipeline:
     return model_dir if (model_dir / "tokenizer_config.json").is_file() else bootstrap
 
   def engine(self, k: int, mesh):
+    """The sampler of round k+1: round k's policy; for round 1 `bootstrap.search_policy` when
+    set, with its own folder's tokenizer (it need not share the base policy's vocabulary)."""
+    search_policy = self.config.bootstrap.search_policy if k == 0 else ""
     return inference.load_engine(
-      self.policy_dir(k),
+      search_policy or self.policy_dir(k),
       self.config.engine,
-      tokenizer_dir=self._tokenizer_dir(self.policy_dir(k)),
+      tokenizer_dir=None if search_policy else self._tokenizer_dir(self.policy_dir(k)),
       dtype=self.config.model_dtype,
       mesh=mesh,
     )
@@ -165,7 +188,11 @@ class Pipeline:
     return self.config.sandbox_pool()
 
   def search_config(self, plan: RoundPlan) -> SearchConfig:
-    overrides = {"temperature": plan.temperature, "max_code_errors": plan.max_code_errors}
+    overrides = {
+      "temperature": plan.temperature,
+      "max_code_errors": plan.max_code_errors,
+      "stops": plan.stops,
+    }
     return dataclasses.replace(
       self.config.search,
       mode=plan.search_mode,
@@ -185,9 +212,16 @@ class Pipeline:
       "problems.heldout": lambda: (
         c.problems.heldout and sources.load_problem_file(c.problems.heldout)
       ),
+      "problems.benchmarks_dir": lambda: (
+        c.problems.contamination_drop and contamination.load_eval_sets(c.problems.benchmarks_dir)
+      ),
       "bootstrap.policy": lambda: c.bootstrap.policy and hf.require_model_dir(c.bootstrap.policy),
       "bootstrap.tokenizer": lambda: (
         c.bootstrap.tokenizer and hf.load_tokenizer(c.bootstrap.tokenizer)
+      ),
+      "bootstrap.search_policy": lambda: (
+        c.bootstrap.search_policy
+        and _check_policy_dir(c.bootstrap.search_policy, "round-1 search policy")
       ),
       "engine_mesh": self.local_mesh,
       "mesh": self.global_mesh,
@@ -205,7 +239,8 @@ class Pipeline:
 
   def prepare(self) -> dict[str, Any]:
     """Builds the built-in world (`config.world`) unless problems and the bootstrap policy are
-    configured."""
+    configured, then the contamination report, its own checkpointed stage, so that it exists
+    before round 1 (whose search may leave flagged problems out)."""
     c = self.config
     if not c.builtin_world:
       paths = {
@@ -234,11 +269,42 @@ class Pipeline:
     if self.sync.is_leader:
       files.write_json(self.layout.prepare_dir / "paths.json", paths)
     self.sync.barrier(f"{self.layout.root}:paths-written")
-    return {**summary, "paths": paths}
+    contaminated = stages_lib.run_stage(
+      self.layout.marker(0, "contamination"),
+      lambda: self.contamination_report(paths["train"]),
+      self.sync,
+      label="prepare: contamination report",
+    )
+    return {**summary, "paths": paths, "contamination": contaminated}
+
+  def contamination_report(self, train_path: str) -> dict[str, Any]:
+    """Writes `contamination.json` / `.md` into the run directory (leader): the word n-gram
+    overlap of the run's training problems, the built-in world's included, with every evaluation
+    set of `problems.benchmarks_dir`. Skipped, with the reason logged, when there is none."""
+    c = self.config.problems
+    if not c.benchmarks_dir or not pathlib.Path(c.benchmarks_dir).is_dir():
+      reason = f"problems.benchmarks_dir={c.benchmarks_dir!r} is no folder of evaluation sets"
+      logging.warning("contamination report skipped: %s", reason)
+      return {"skipped": reason}
+    if not self.sync.is_leader:
+      return {}
+    sets = contamination.load_eval_sets(c.benchmarks_dir, exclude=[train_path])
+    report = contamination.check(
+      self.problems("train", decontaminate=False),
+      contamination.Index(sets, c.contamination_ngram),
+      source=train_path,
+    )
+    contamination.write_report(report, self.layout.root)
+    summary = contamination.summary(report)
+    if c.contamination_drop:
+      summary["dropped"] = len(contamination.flagged(report, c.contamination_drop))
+    return summary
 
   def search(self, plan: RoundPlan) -> dict[str, Any]:
     mesh = self.local_mesh()
     engine = self.engine(plan.policy_round, mesh)
+    if plan.prompt != fewshot.PLAIN:
+      engine = inference.PromptedEngine(engine, plan.prompt)
     ppm_dir = self.reward_dir(plan.ppm_round, "ppm") if plan.ppm_round is not None else None
     cfg = self.search_config(plan)
     if plan.ppm_round is not None and ppm_dir is None:

@@ -1,20 +1,26 @@
 """The self-evolution schedule (DESIGN §1.4): what each round searches with and trains.
 
 | round | policy            | value signal                 | budget                      |
-| 1     | bootstrap         | terminal-guided              | `bootstrap_rollouts`        |
+| 1     | bootstrap search  | terminal-guided              | `bootstrap_rollouts`        |
 | 2     | SLM of round 1    | terminal-guided              | `rollouts`                  |
 | 3     | SLM of round 2    | PPM of round 2               | `rollouts`                  |
 | 4     | SLM of round 3    | PPM of round 3               | `rollouts` + extra for unsolved |
+
+Round 1's sampler may be another model than the base policy every SFT starts from (the paper:
+DeepSeek-Coder-V2-Instruct searches, Qwen2.5-Math-7B is trained), with its own prompt and stops.
 """
 
 import dataclasses
 from typing import Literal
 
+from rstar_jax.format import fewshot
+
 
 @dataclasses.dataclass(frozen=True)
 class RoundPlan:
   """One round. `policy_round` / `ppm_round` name the round whose models it uses (0 = bootstrap,
-  None = no PPM); `temperature` / `max_code_errors` override the search's when set."""
+  None = no PPM); `temperature` / `max_code_errors` / `stops` override the search's when set;
+  `prompt` is the style the sampling model sees (`fewshot.STYLES`)."""
 
   index: int
   search_mode: str
@@ -25,6 +31,8 @@ class RoundPlan:
   train_baselines: bool
   temperature: float | None = None
   max_code_errors: int | None = None
+  stops: tuple[str, ...] | None = None
+  prompt: str = fewshot.PLAIN
 
   @property
   def stages(self) -> tuple[str, ...]:
@@ -37,8 +45,11 @@ class RoundPlan:
 class RoundsConfig:
   """The schedule's budgets. `extra_rollouts` go to the last round's still-unsolved problems;
   `baseline_rounds` also train the ORM / PQM baselines; round k's SFT starts from the bootstrap
-  policy (`sft_init='base'`, as the paper) or from round k-1's policy ('previous'). Round 1 searches with the bootstrap policy, which the official code samples
-  differently (`bootstrap_temperature`, `bootstrap_max_code_errors`; None: the search's)."""
+  policy (`sft_init='base'`, as the paper) or from round k-1's policy ('previous'). Round 1
+  searches with a model new to the step format, which the official code samples differently
+  (`bootstrap_temperature`, `bootstrap_max_code_errors`; None: the search's), prompts with two
+  worked examples (`bootstrap_prompt`: 'official_fewshot', or 'plain' as later rounds) and stops
+  also at `<end_of_output>` (`bootstrap_stops`; (): the search's)."""
 
   num_rounds: int = 4
   bootstrap_rollouts: int = 8
@@ -49,6 +60,8 @@ class RoundsConfig:
   sft_init: Literal["base", "previous"] = "base"
   bootstrap_temperature: float | None = None
   bootstrap_max_code_errors: int | None = None
+  bootstrap_prompt: Literal["plain", "official_fewshot"] = fewshot.PLAIN
+  bootstrap_stops: tuple[str, ...] = ()
 
   def __post_init__(self):
     if self.num_rounds < 1:
@@ -64,6 +77,12 @@ class RoundsConfig:
       raise ValueError(f"rounds.baseline_rounds {bad} outside rounds 1..{self.num_rounds}")
     if self.sft_init not in ("base", "previous"):
       raise ValueError(f"rounds.sft_init must be 'base' or 'previous', got {self.sft_init!r}")
+    if self.bootstrap_prompt not in fewshot.STYLES:
+      raise ValueError(
+        f"rounds.bootstrap_prompt must be one of {fewshot.STYLES}, got {self.bootstrap_prompt!r}"
+      )
+    if not all(isinstance(s, str) and s for s in self.bootstrap_stops):
+      raise ValueError(f"rounds.bootstrap_stops must be non-empty strings: {self.bootstrap_stops}")
 
 
 def make_plan(cfg: RoundsConfig) -> list[RoundPlan]:
@@ -82,6 +101,8 @@ def make_plan(cfg: RoundsConfig) -> list[RoundPlan]:
         train_baselines=k in cfg.baseline_rounds,
         temperature=cfg.bootstrap_temperature if k == 1 else None,
         max_code_errors=cfg.bootstrap_max_code_errors if k == 1 else None,
+        stops=(cfg.bootstrap_stops or None) if k == 1 else None,
+        prompt=cfg.bootstrap_prompt if k == 1 else fewshot.PLAIN,
       )
     )
   return plans

@@ -32,6 +32,10 @@ STEP_MARKERS: Final = (
 # Generation of one step stops at any of these; the stop string stays in the step text.
 STEP_STOPS: Final = (END_OF_STEP, END_OF_CODE, END_OF_ANSWER)
 
+# The official round-1 search stops at `<end_of_output>` too (config/sample_mcts.yaml `stop`): the
+# few-shot prompt's examples show output blocks, which a model new to the format may write itself.
+BOOTSTRAP_STOPS: Final = (END_OF_STEP, END_OF_CODE, END_OF_OUTPUT, END_OF_ANSWER)
+
 _PROMPT_HEAD: Final = f"{USER}:\n"
 _PROMPT_TAIL: Final = f"\n{ASSISTANT}: Let's think step by step and solve the problem with code."
 

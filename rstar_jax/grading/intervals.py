@@ -1,4 +1,8 @@
-"""One-variable inequalities as intervals, so `x \\geq 2`, `2 \\le x` and `[2, \\infty)` compare equal."""
+"""One-variable inequalities as intervals, so `x \\geq 2`, `2 \\le x` and `[2, \\infty)` compare equal.
+
+The quantity bounded may be a variable (`t`, `x_1`) or a function value (`g(x)`); anything else
+(`-y < 3`, `x^2 < 4`) is left to the symbolic stage, which solves it.
+"""
 
 from __future__ import annotations
 
@@ -23,13 +27,12 @@ _GREATER = {
   ">=": True,
 }
 _REL = "|".join(re.escape(r) for r in sorted({**_LESS, **_GREATER}, key=len, reverse=True))
-_VAR = r"[a-zA-Z](?:_\{?\w+\}?)?"
+_END = r"(?!(?<=[a-zA-Z])[a-zA-Z])"  # `\\le` is not the start of `\\left`
+_VAR = r"[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-zA-Z]\))?"
 _VALUE = r"[^<>=≤≥]+?"
-_SINGLE_LEFT = re.compile(rf"^({_VAR})\s*({_REL})(?![a-zA-Z])\s*({_VALUE})$")
-_SINGLE_RIGHT = re.compile(rf"^({_VALUE})\s*({_REL})(?![a-zA-Z])\s*({_VAR})$")
-_DOUBLE = re.compile(
-  rf"^({_VALUE})\s*({_REL})(?![a-zA-Z])\s*({_VAR})\s*({_REL})(?![a-zA-Z])\s*({_VALUE})$"
-)
+_SINGLE_LEFT = re.compile(rf"^({_VAR})\s*({_REL}){_END}\s*({_VALUE})$")
+_SINGLE_RIGHT = re.compile(rf"^({_VALUE})\s*({_REL}){_END}\s*({_VAR})$")
+_DOUBLE = re.compile(rf"^({_VALUE})\s*({_REL}){_END}\s*({_VAR})\s*({_REL}){_END}\s*({_VALUE})$")
 _SET_BUILDER = re.compile(rf"^\\\{{\s*{_VAR}\s*(?:\||\\mid|:)\s*(.*)\\\}}$")
 
 

@@ -56,10 +56,13 @@ def require_model_dir(path: str | os.PathLike, what: str = "model") -> pathlib.P
 
 def _read_json(path: str) -> dict[str, Any]:
   try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, json.JSONDecodeError) as e:
+    with open(path, encoding="utf-8") as f:
+      data = json.load(f)
+  except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
     raise CheckpointError(f"{path}: cannot read: {e}") from e
+  if not isinstance(data, dict):
+    raise CheckpointError(f"{path}: a JSON {type(data).__name__}, expected an object")
+  return data
 
 
 def _is_value_model(hf_config: dict[str, Any], path: str) -> bool:
@@ -83,8 +86,8 @@ def _open_tensors(path: str) -> dict[str, SafetensorsFile]:
   index_path = os.path.join(path, INDEX_FILE)
   if os.path.exists(index_path):
     weight_map = _read_json(index_path).get("weight_map")
-    if not isinstance(weight_map, dict):
-      raise CheckpointError(f"{index_path}: no 'weight_map'")
+    if not isinstance(weight_map, dict) or not all(isinstance(f, str) for f in weight_map.values()):
+      raise CheckpointError(f"{index_path}: no 'weight_map' of tensor names to file names")
     files = {
       name: SafetensorsFile(os.path.join(path, name)) for name in sorted(set(weight_map.values()))
     }

@@ -32,6 +32,29 @@ class CheckpointError(ValueError):
   """A checkpoint file is missing, corrupt, or does not match the model."""
 
 
+def _is_index_list(value: object, length: int | None = None) -> bool:
+  return (
+    isinstance(value, list)
+    and (length is None or len(value) == length)
+    and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+  )
+
+
+def _check_entry(path: str, name: str, entry: object) -> None:
+  """A header entry must be {"dtype": str, "shape": [int...], "data_offsets": [begin, end]}."""
+  if not (
+    isinstance(entry, dict)
+    and isinstance(entry.get("dtype"), str)
+    and _is_index_list(entry.get("shape"))
+    and _is_index_list(entry.get("data_offsets"), 2)
+    and entry["data_offsets"][0] <= entry["data_offsets"][1]
+  ):
+    raise CheckpointError(
+      f"{path}: corrupt safetensors header: tensor {name!r} has entry {str(entry)[:200]}, "
+      "expected dtype, shape (non-negative ints) and data_offsets [begin, end]"
+    )
+
+
 class SafetensorsFile:
   """Read-only view of one .safetensors file: `names`, `shape(name)`, `get(name) -> np.ndarray`."""
 
@@ -53,9 +76,15 @@ class SafetensorsFile:
       raise CheckpointError(f"{path}: cannot read: {e}") from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
       raise CheckpointError(f"{path}: corrupt safetensors header: {e}") from e
+    if not isinstance(header, dict):
+      raise CheckpointError(
+        f"{path}: corrupt safetensors header: a JSON {type(header).__name__}, "
+        "expected an object of tensor entries"
+      )
     header.pop("__metadata__", None)
     data_start = 8 + header_len
     for name, entry in header.items():
+      _check_entry(path, name, entry)
       begin, end = entry["data_offsets"]
       if data_start + end > size:
         raise CheckpointError(

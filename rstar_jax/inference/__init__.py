@@ -8,6 +8,7 @@ from rstar_jax.inference.config import ScorerConfig
 from rstar_jax.inference.engine import Engine
 from rstar_jax.inference.loading import load_engine
 from rstar_jax.inference.loading import load_scorer
+from rstar_jax.inference.prompted import PromptedEngine
 from rstar_jax.inference.scorer import Scorer
 from rstar_jax.inference.scorer import squash
 
@@ -16,6 +17,7 @@ __all__ = [
   "Engine",
   "EngineConfig",
   "EngineStats",
+  "PromptedEngine",
   "SamplingParams",
   "Scorer",
   "ScorerConfig",

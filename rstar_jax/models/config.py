@@ -7,7 +7,7 @@ top level, as in the released Qwen2.5-Math / Phi-3 checkpoints) and the transfor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import dataclasses
 import json
 import os
@@ -126,16 +126,20 @@ class ModelConfig:
         path = os.path.join(path, "config.json")
       where = path
       try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
           source = json.load(f)
-      except (OSError, json.JSONDecodeError) as e:
+      except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: cannot read model config: {e}") from e
+    if not isinstance(source, Mapping):
+      raise ValueError(f"{where}: a JSON {type(source).__name__}, expected an object")
     try:
       return cls(**_fields_from_hf(dict(source)), **overrides)
     except UnsupportedConfigError as e:
       raise UnsupportedConfigError(f"{where}: {e}") from e
     except KeyError as e:
       raise ValueError(f"{where}: required field {e} is missing") from e
+    except ValueError as e:
+      raise ValueError(f"{where}: {e}") from e
 
   def to_hf_dict(self, *, architecture: str = "ForCausalLM") -> dict[str, Any]:
     """The transformers (5.x) config.json for this model; `architecture` picks the head class."""
@@ -200,12 +204,103 @@ class ModelConfig:
     return out
 
 
+def _is_int(value: Any, least: int) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _is_number(value: Any) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_token_ids(value: Any) -> bool:
+  return _is_int(value, 0) or (isinstance(value, list) and all(_is_int(v, 0) for v in value))
+
+
+_Kind = tuple[Callable[[Any], bool], str]
+_SIZE: _Kind = (lambda v: _is_int(v, 1), "a positive integer")
+_NUMBER: _Kind = (_is_number, "a number")
+_RATIOS: _Kind = (lambda v: isinstance(v, list) and all(map(_is_number, v)), "a list of numbers")
+_ROPE_KINDS: dict[str, _Kind] = {
+  **dict.fromkeys(("rope_type", "type"), (lambda v: isinstance(v, str), "a string")),
+  **dict.fromkeys(
+    (
+      "rope_theta",
+      "factor",
+      "low_freq_factor",
+      "high_freq_factor",
+      "attention_factor",
+      "partial_rotary_factor",
+    ),
+    _NUMBER,
+  ),
+  "original_max_position_embeddings": _SIZE,
+  "short_factor": _RATIOS,
+  "long_factor": _RATIOS,
+}
+# How config.json's values must look (null is always accepted: the field is then absent), so that
+# a value of another type is refused with its key named instead of failing deep in the model.
+_HF_KINDS: dict[str, _Kind | dict[str, _Kind]] = {
+  **dict.fromkeys(
+    (
+      "vocab_size",
+      "hidden_size",
+      "intermediate_size",
+      "num_hidden_layers",
+      "num_attention_heads",
+      "num_key_value_heads",
+      "head_dim",
+      "max_position_embeddings",
+      "original_max_position_embeddings",
+      "sliding_window",
+    ),
+    _SIZE,
+  ),
+  **dict.fromkeys(("rms_norm_eps", "rope_theta", "partial_rotary_factor"), _NUMBER),
+  **dict.fromkeys(("bos_token_id", "pad_token_id"), (lambda v: _is_int(v, 0), "a token id")),
+  "eos_token_id": (_is_token_ids, "a token id or a list of them"),
+  **dict.fromkeys(
+    ("tie_word_embeddings", "attention_bias", "mlp_bias", "use_sliding_window"),
+    (lambda v: isinstance(v, bool), "true or false"),
+  ),
+  "hidden_act": (lambda v: isinstance(v, str), "a string"),
+  "rope_parameters": _ROPE_KINDS,
+  "rope_scaling": _ROPE_KINDS,
+}
+_HF_REQUIRED = (
+  "vocab_size",
+  "hidden_size",
+  "intermediate_size",
+  "num_hidden_layers",
+  "num_attention_heads",
+)
+
+
+def _check_kinds(hf: Mapping[str, Any], kinds: Mapping[str, Any], prefix: str = "") -> None:
+  """Raises a ValueError naming the first key of `hf` whose value is not of its kind."""
+  for key, value in hf.items():
+    kind = kinds.get(key)
+    if value is None or kind is None:
+      continue
+    if isinstance(kind, Mapping):
+      if not isinstance(value, Mapping):
+        raise ValueError(f"field {prefix + key!r} is {value!r}, expected an object")
+      _check_kinds(value, kind, f"{prefix}{key}.")
+      continue
+    accepts, expected = kind
+    if not accepts(value):
+      raise ValueError(f"field {prefix + key!r} is {value!r}, expected {expected}")
+
+
 def _fields_from_hf(hf: dict[str, Any]) -> dict[str, Any]:
   family = hf.get("model_type")
   if family not in FAMILIES:
     raise UnsupportedConfigError(
       f"unknown model_type {family!r} (architectures={hf.get('architectures')}); supported: {FAMILIES}"
     )
+  for key in _HF_REQUIRED:
+    if hf.get(key) is None:
+      raise ValueError(f"required field {key!r} is missing")
+  _check_kinds(hf, _HF_KINDS)
   if hf.get("hidden_act", "silu") != "silu":
     raise UnsupportedConfigError(f"hidden_act={hf['hidden_act']!r} is not supported (only silu)")
   if hf.get("mlp_bias"):

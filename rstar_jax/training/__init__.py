@@ -1,10 +1,12 @@
-"""SFT and PPM trainers: grain input, optax AdamW, orbax checkpoints with exact resume.
+"""SFT and PPM trainers: grain input, optax AdamW, orbax checkpoints with exact resume (refused,
+with `ResumeMismatchError`, when the batch size, epochs, learning-rate schedule or dataset changed).
 
 Public API (see docs/architecture.md):
   train_sft(SFTConfig, *, data_dir, init, tokenizer, out_dir, mesh=None, callbacks=()) -> TrainResult
   train_ppm(PPMConfig, *, data_dir, init, tokenizer, out_dir, mesh=None, callbacks=()) -> TrainResult
 """
 
+from rstar_jax.training.checkpoint import ResumeMismatchError
 from rstar_jax.training.config import PPMConfig
 from rstar_jax.training.config import SFTConfig
 from rstar_jax.training.config import TrainConfig
@@ -16,6 +18,7 @@ from rstar_jax.training.sft import train_sft
 __all__ = [
   "NonFiniteLossError",
   "PPMConfig",
+  "ResumeMismatchError",
   "SFTConfig",
   "TrainConfig",
   "TrainResult",

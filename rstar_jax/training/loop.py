@@ -14,6 +14,7 @@ import jax
 from jax.sharding import Mesh
 
 from rstar_jax import hf
+from rstar_jax.data import records
 from rstar_jax.training import inputs
 from rstar_jax.training import optim
 from rstar_jax.training import step as step_lib
@@ -94,6 +95,36 @@ def prepare(
   return Setup(mp, params, opt_state, build, train_step)
 
 
+# What the saved step and data position mean: the order of the examples and the learning rate
+# of every step. `grad_accum`, `max_steps` and the mesh may change between runs: they split or
+# cut the same sequence of global batches.
+SCHEDULE_FIELDS = (
+  "batch_size",
+  "epochs",
+  "seed",
+  "lr",
+  "schedule",
+  "warmup_steps",
+  "warmup_ratio",
+  "end_lr_ratio",
+)
+
+
+def schedule_fingerprint(
+  cfg: TrainConfig, task: Task, *, data_dir: pathlib.Path, examples: int, total_steps: int
+) -> dict[str, Any]:
+  """The values a resumed run must share with the checkpoints it resumes (`schedule.json`)."""
+  num_records = records.read_manifest(data_dir)["num_records"]
+  digest = records.dataset_digest(data_dir)
+  return {
+    "task": task.name,
+    **{name: getattr(cfg, name) for name in SCHEDULE_FIELDS},
+    "dataset": f"{num_records} records, sha256 {digest[:16]}",
+    "examples": examples,
+    "total_steps": total_steps,
+  }
+
+
 def run(
   cfg: TrainConfig,
   model: nnx.Module,
@@ -101,11 +132,13 @@ def run(
   *,
   stream: grain.MapDataset,
   total_steps: int,
+  run_schedule: dict[str, Any],
   out_dir: pathlib.Path,
   mesh: Mesh,
   callbacks: Sequence[Callback] = (),
 ) -> tuple[nnx.Module, int, list[dict[str, float]]]:
-  """Trains `model` over `stream`, resuming from the latest checkpoint under `out_dir`."""
+  """Trains `model` over `stream`, resuming from the latest checkpoint under `out_dir` when it
+  was written for the same `run_schedule` (`schedule_fingerprint`)."""
   setup = prepare(cfg, model, task, total_steps=total_steps, mesh=mesh)
   mp, params, opt_state, train_step = setup.mp, setup.params, setup.opt_state, setup.train_step
   schedule = optim.make_schedule(cfg, total_steps)
@@ -124,16 +157,21 @@ def run(
     keep=cfg.keep_checkpoints,
     async_save=cfg.async_checkpointing,
     fingerprint=mp.fingerprint(),
+    schedule=run_schedule,
   )
   it = iter(stream)
   n_steps = len(stream)
-  start = ckpt.latest_step() or 0
   history: list[dict[str, float]] = []
-  if start:
-    params, opt_state, meta = ckpt.restore(start, params, opt_state)
-    it.set_state(meta["data"])
-    history = meta["history"]
-    logging.info("%s: resumed from %s/%d", task.name, ckpt.directory, start)
+  try:
+    start = ckpt.resume_step()
+    if start:
+      params, opt_state, meta = ckpt.restore(start, params, opt_state)
+      it.set_state(meta["data"])
+      history = meta["history"]
+      logging.info("%s: resumed from %s/%d", task.name, ckpt.directory, start)
+  except BaseException:  # A refused resume leaves no checkpoint manager open.
+    ckpt.close()
+    raise
   logger = MetricsLogger(
     out_dir, total_steps=n_steps, start_step=start, progress_bar=cfg.progress_bar, name=task.name
   )

@@ -7,7 +7,6 @@ import json
 import pathlib
 
 import jax
-from tensorboardX import SummaryWriter
 import tqdm
 
 
@@ -30,6 +29,9 @@ class MetricsLogger:
     out.mkdir(parents=True, exist_ok=True)
     # Open for the logger's lifetime; `close()` closes it.
     self._jsonl = open(out / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+    # Only a training run should pay for tensorboardX, which imports torch where it is installed.
+    from tensorboardX import SummaryWriter  # local import: torch takes seconds to import
+
     self._tb = SummaryWriter(str(out / "tensorboard"))
     self._bar = tqdm.tqdm(
       total=total_steps, initial=start_step, desc=name, dynamic_ncols=True, disable=not progress_bar

@@ -106,6 +106,9 @@ def train_ppm(
       task,
       stream=stream,
       total_steps=total,
+      run_schedule=loop.schedule_fingerprint(
+        cfg, task, data_dir=data_dir, examples=len(train), total_steps=total
+      ),
       out_dir=out,
       mesh=mesh,
       callbacks=callbacks,

@@ -56,12 +56,16 @@ def train_sft(
     stream, total = inputs.train_stream(
       len(data), batcher, layout=layout, epochs=cfg.epochs, seed=cfg.seed, max_steps=cfg.max_steps
     )
+    task = sft_task(cfg)
     model, step, history = loop.run(
       cfg,
       model,
-      sft_task(cfg),
+      task,
       stream=stream,
       total_steps=total,
+      run_schedule=loop.schedule_fingerprint(
+        cfg, task, data_dir=data_dir, examples=len(data), total_steps=total
+      ),
       out_dir=out,
       mesh=mesh,
       callbacks=callbacks,

@@ -51,10 +51,17 @@ class BootstrapConfig:
   eval_problems: int = 48
   eval_max_depth: int = 10
   eval_step_max_tokens: int = 96
+  # Teacher solutions per *training* problem added to the pre-training data (0: none, so the
+  # policy has never seen a problem it searches). Only for smoke runs: a model pre-trained for a
+  # minute on these memorises some right and some wrong solutions, so round 1's trees hold both
+  # and every trainer of the run gets data; its held-out numbers then mean nothing.
+  rehearse_train: int = 0
 
   def __post_init__(self):
     if self.num_teacher_problems < 1:
       raise ValueError(f"num_teacher_problems must be >= 1, got {self.num_teacher_problems}")
+    if self.rehearse_train < 0:
+      raise ValueError(f"rehearse_train must be >= 0, got {self.rehearse_train}")
     if self.hidden_size % self.num_heads:
       raise ValueError(
         f"hidden_size={self.hidden_size} is not a multiple of num_heads={self.num_heads}"

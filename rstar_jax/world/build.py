@@ -83,6 +83,7 @@ def build_world(
   train = generator.generate("train", cfg.num_train, seed)
   heldout = generator.generate("heldout", cfg.num_heldout, seed)
   taught = _teacher_problems(bootstrap.num_teacher_problems, seed, train)
+  taught += train * bootstrap.rehearse_train
   with SandboxPool(num_workers=sandbox_workers) as pool:
     stages = {
       "problems": _stage(out, "problems", lambda: _write_splits(out, train, heldout)),
@@ -114,7 +115,8 @@ def _teacher_problems(
 ) -> list[generator.WorldProblem]:
   """The teacher's problems: train-split stories of a stream of their own (seed + 1) without
   any question of the search split, so the bootstrap policy is the same whatever `num_train` is
-  and has never seen a problem it will search or be evaluated on (held-out is hash-disjoint)."""
+  and has never seen a problem it will search or be evaluated on (held-out is hash-disjoint);
+  `BootstrapConfig.rehearse_train` alone adds the search split, for smoke runs."""
   searched = {p.problem.question for p in train}
   fresh = (
     p for p in generator.iter_problems("train", seed + 1) if p.problem.question not in searched
