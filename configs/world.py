@@ -82,7 +82,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.world.bootstrap.max_len = 384
     c.world.bootstrap.lr = 1e-2
     c.world.bootstrap.epochs = 100.0
-    c.world.bootstrap.max_steps = 150
+    c.world.bootstrap.max_steps = 200
     c.world.bootstrap.eval_problems = 0
     c.rounds.num_rounds = 2
     c.rounds.ppm_from_round = 2
@@ -91,9 +91,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.rounds.rollouts = 6
     c.rounds.extra_rollouts = (4,)
     c.search.num_candidates = 3
-    c.search.temperature = 1.0  # Wide sampling: right and wrong answers in every tree.
-    c.search.max_depth = 6
-    c.search.step_max_tokens = 48
     # The paper's final-answer pairs as well: the memorised steps are too alike for the official
     # step pairs alone (edit distance, Q margin) to feed the PPM every round.
     c.extract.answer_pairs = True
@@ -104,8 +101,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.eval.samples = 2
     c.eval.num_candidates = 2
     c.eval.mcts_rollouts = 2
-    c.eval.max_depth = 6
-    c.eval.step_max_tokens = 48
     c.viewer_problems = 2
     c.sandbox_workers = 2
   elif arg:

@@ -1,5 +1,5 @@
 """The real pipeline's driver process is SIGKILLed in the middle of a search stage and in the
-middle of an SFT training stage; restarted, it completes with the same records as an
+middle of the SFT and the PPM training stages; restarted, it completes with the same records as an
 uninterrupted run and no duplicates. The policy of the search is a generated one (so that
 there is data to train on without the built-in world); training, extraction, the sandbox, the
 grader and the stage markers are the real ones.
@@ -36,10 +36,11 @@ def _config(out: pathlib.Path, data: pathlib.Path):
   c.rounds.bootstrap_rollouts = 4
   c.search.num_candidates = 3
   c.search.batch_size = 1  # One shard per problem: a kill lands between shards.
-  c.sft.batch_size = 2
-  c.sft.epochs = 4.0
-  c.sft.checkpoint_every = 1
-  c.sft.async_checkpointing = False
+  for section in (c.sft, c.ppm):  # A checkpoint every step: a kill lands between two.
+    section.batch_size = 2
+    section.epochs = 4.0
+    section.checkpoint_every = 1
+    section.async_checkpointing = False
   c.eval.samples = 0
   c.eval.mcts_runs = 0
   return c
@@ -104,6 +105,10 @@ def _run(out: pathlib.Path, data: pathlib.Path, kill_when=None) -> None:
   proc.wait()
 
 
+def _steps(ckpt: pathlib.Path) -> list[pathlib.Path]:
+  return [p for p in ckpt.iterdir() if p.name.isdigit()]
+
+
 def _records(run: pathlib.Path) -> dict[str, list]:
   from rstar_jax.data import records  # pylint: disable=g-import-not-at-top
 
@@ -147,20 +152,21 @@ def test_killed_mid_search_and_mid_training_resumes_to_the_same_records(tmp_path
   shards = lambda: list((killed / "round_1/search/trees").glob("trees-*.array_record"))  # noqa
   _run(killed, data, kill_when=lambda: len(shards()) >= 3)
   assert markers.read_marker(layout.marker(1, "search")) is None, "search was not interrupted"
-  ckpt = killed / "round_1/sft/checkpoints"
-  _run(
-    killed, data, kill_when=lambda: ckpt.is_dir() and any(p.name.isdigit() for p in ckpt.iterdir())
-  )
-  assert markers.read_marker(layout.marker(1, "train_sft")) is None, "SFT was not interrupted"
+  for stage in ("sft", "ppm"):
+    ckpt = killed / f"round_1/{stage}/checkpoints"
+    _run(killed, data, kill_when=lambda: ckpt.is_dir() and any(_steps(ckpt)))  # noqa: B023
+    marker = markers.read_marker(layout.marker(1, f"train_{stage}"))
+    assert marker is None, f"{stage} was not interrupted"
   _run(killed, data)
 
   a, b = _records(straight), _records(killed)
   assert len(b["tree_ids"]) == len(set(b["tree_ids"])), "duplicate trees"
   assert a == b  # The same trees, SFT examples and pairs, each exactly as often.
   assert b["sft"] and b["ppm"]
-  done = [markers.read_marker(RunLayout(r).marker(1, "train_sft")) for r in (straight, killed)]
-  assert done[0]["step"] == done[1]["step"] > 1
-  assert done[0]["loss"] == pytest.approx(done[1]["loss"], rel=1e-4)
+  for stage in ("train_sft", "train_ppm"):
+    done = [markers.read_marker(RunLayout(r).marker(1, stage)) for r in (straight, killed)]
+    assert done[0]["step"] == done[1]["step"] > 1, stage
+    assert done[0]["loss"] == pytest.approx(done[1]["loss"], rel=1e-4), stage
 
 
 if __name__ == "__main__":

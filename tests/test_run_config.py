@@ -1,5 +1,7 @@
 """configs/*.py → the typed `RunConfig`: every shipped config converts; bad values name their field."""
 
+import re
+
 import pytest
 import smoke_launcher
 
@@ -32,7 +34,7 @@ def test_every_shipped_config_converts(make):
 
 def test_sections_become_the_library_configs():
   typed = run_config.run_config(world.get_config("smoke"))
-  assert typed.world.bootstrap.hidden_size == 64 and typed.world.bootstrap.max_steps == 150
+  assert typed.world.bootstrap.hidden_size == 64 and typed.world.bootstrap.max_steps == 200
   assert typed.sft.epochs == 1.0 and typed.ppm.eval_fraction == 0.25
   assert typed.eval.mcts_search().num_runs == typed.eval.mcts_runs
   assert typed.search.mode == SearchConfig().mode  # The round plan sets it.
@@ -119,3 +121,30 @@ def test_unusable_inputs_are_refused_before_any_work(tmp_path):
   ):
     assert expected in proc.stderr, (expected, proc.stderr[-2000:])
   assert not (run_dir / "prepare").exists()
+
+
+@pytest.mark.parametrize(
+  "flag, message",
+  [
+    (
+      "--config.rounds.rolouts=1",
+      r"--config\.rounds\.rolouts: no such field in config section 'rounds' \(did you mean rollouts",
+    ),
+    ("--config=configs/nope.py", r"--config=configs/nope\.py: FileNotFoundError"),
+    (
+      "--config=configs/world.py:nosuchvariant",
+      r"configs/world\.py:\d+: ValueError: configs/world\.py variants",
+    ),
+    ("--config.rounds.rollouts=abc", r"--config\.rounds\.rollouts=abc: invalid literal for int"),
+  ],
+  ids=["unknown_field", "missing_file", "raising_file", "wrong_type"],
+)
+def test_launcher_refuses_a_bad_command_line_by_name(tmp_path, flag, message):
+  """An unknown override, a config file that is missing or raises, a value of the wrong type:
+  one message naming the flag, no traceback."""
+  run_dir = tmp_path / "run"
+  proc = smoke_launcher.self_evolve(run_dir, flag, "--check_only")
+  assert proc.returncode != 0
+  assert re.search(message, proc.stderr), proc.stderr[-2000:]
+  assert "Traceback" not in proc.stderr
+  assert not run_dir.exists()

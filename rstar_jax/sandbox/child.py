@@ -38,7 +38,7 @@ class ChildSetup:
   stdout_fd: int
   report_fd: int
   address_space_bytes: int
-  uid: int | None
+  confinement: isolation.Confinement
   block_network: bool
   prefault_ranges: prefault.PageRanges
 
@@ -68,7 +68,7 @@ def _set_limits(setup: ChildSetup) -> None:
   resource.setrlimit(resource.RLIMIT_AS, (setup.address_space_bytes, setup.address_space_bytes))
   resource.setrlimit(resource.RLIMIT_FSIZE, (lim.file_size_bytes, lim.file_size_bytes))
   resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-  if setup.uid is not None:  # A uid of its own: the count is the program's alone.
+  if setup.confinement.uid is not None:  # A uid of its own: the count is the program's alone.
     resource.setrlimit(resource.RLIMIT_NPROC, (lim.max_processes, lim.max_processes))
   elif os.geteuid() != 0:  # Shared uid: allow what the user already runs plus the budget.
     nproc = _count_processes(os.getuid()) + lim.max_processes
@@ -107,11 +107,10 @@ def _prepare(setup: ChildSetup) -> tuple[int, int]:
     signal.signal(sig, signal.SIG_DFL)
   signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Oversized writes fail with EFBIG instead.
   fds = _redirect_fds(setup)
-  os.chdir(setup.workdir)
   prefault.populate(setup.prefault_ranges, lambda: bool(select.select([fds[0]], [], [], 0)[0]))
-  _set_limits(setup)
-  if setup.uid is not None:
-    isolation.drop_privileges(setup.uid)
+  _set_limits(setup)  # Before the view: counting processes may need the worker's /proc.
+  setup.confinement.apply()
+  os.chdir(setup.workdir)  # The same path inside the view, which holds the scratch directories.
   guard.install(setup.writable_dirs, setup.block_network)
   sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
   sys.stdout = io.TextIOWrapper(

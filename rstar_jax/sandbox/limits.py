@@ -34,8 +34,8 @@ class Limits:
       where the sandbox runs programs under their own user id, i.e. when started as root).
     disable_network: run programs in a private network namespace (no interfaces but loopback);
       where the OS refuses, socket use is blocked by an audit hook instead.
-    drop_privileges: when started as root, run each program under a user id of its own, which
-      makes file permissions, `kill` and RLIMIT_NPROC apply to it.
+    drop_privileges: run programs without any capability and, when started as root, under a
+      user id of its own, which makes file permissions, `kill` and RLIMIT_NPROC apply to them.
   """
 
   timeout_s: float = 10.0

@@ -178,8 +178,12 @@ class SandboxPool:
 
   @property
   def isolation(self) -> dict[str, Any]:
-    """What the OS granted: network method, private scratch, program uid (of worker 0)."""
-    return {k: self._workers[0].info[k] for k in ("network", "private_scratch", "uid")}
+    """What the OS granted worker 0: network, scratch, view, program uid, capabilities kept.
+
+    The file system view is None where mounts were refused, else says whether it has a /proc.
+    """
+    keys = ("network", "private_scratch", "view", "uid", "capabilities")
+    return {k: self._workers[0].info[k] for k in keys}
 
   @property
   def prefault_bytes(self) -> int:

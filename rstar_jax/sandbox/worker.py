@@ -12,10 +12,12 @@ import gc
 import importlib
 import json
 import os
+import pathlib
 import resource
 import select
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from typing import Any
@@ -62,11 +64,34 @@ str(x**2 + Rational(1, 3)); repr(Matrix([[x, 1]]))
 """
 _READ_CHUNK = 1 << 16
 _REAP_GRACE_S = 5.0
+# The checkout the pool puts first on the worker's sys.path (its `_PACKAGE_ROOT`).
+_CHECKOUT = str(pathlib.Path(__file__).resolve().parents[2])
 
 
 def _python_dirs() -> tuple[str, ...]:
   """Directories a program must be able to read to import what is not pre-imported."""
   return tuple(os.path.dirname(m.__file__) for m in (os, json, numpy))
+
+
+def _install_paths() -> tuple[str, ...]:
+  """What a program's view holds of the Python installation.
+
+  The prefixes (interpreter, standard library, the virtual environment with its site-packages)
+  and any import path outside them (e.g. a package installed in development mode), except the
+  checkout: programs never import rstar_jax, and it holds the run directories.
+  """
+  prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+  outside = [
+    p
+    for p in sys.path
+    if os.path.isabs(p) and p != _CHECKOUT and not any(p.startswith(q + "/") for q in prefixes)
+  ]
+  return tuple(sorted(prefixes)) + tuple(outside)
+
+
+def _build_view(root: str) -> str | None:
+  os.mkdir(root, 0o700)
+  return isolation.build_view(root, _install_paths())
 
 
 def _address_space_bytes() -> int:
@@ -102,7 +127,12 @@ class Worker:
     self.network = isolation.isolate_network() if limits.disable_network else "none"
     self.private_scratch = isolation.private_scratch(limits.scratch_bytes)
     self.scratch_root = tempfile.mkdtemp(prefix="rstar-sandbox-")
-    self.uid = isolation.program_uid(limits.drop_privileges, _python_dirs())
+    view_root = os.path.join(self.scratch_root, "view")  # In the private /tmp it also shows.
+    self.view = _build_view(view_root) if self.private_scratch else None
+    self.confinement = isolation.confine(
+      limits.drop_privileges, view_root if self.view else None, _python_dirs()
+    )
+    self.uid = self.confinement.uid
     isolation.become_subreaper()
     self._ready: _ReadyChild | None = None
     self._exiting: int | None = None
@@ -114,7 +144,9 @@ class Worker:
       "pid": os.getpid(),
       "network": self.network,
       "private_scratch": self.private_scratch,
+      "view": self.view if self.confinement.view else None,
       "uid": self.uid,
+      "capabilities": self.confinement.capabilities,
       "prefault_bytes": sum(n for _, n in self.prefault_ranges),
     }
 
@@ -137,7 +169,7 @@ class Worker:
       stdout_fd=out_w,
       report_fd=report_w,
       address_space_bytes=_address_space_bytes() + self.limits.memory_bytes,
-      uid=self.uid,
+      confinement=self.confinement,
       block_network=self.network == "audit_hook",
       prefault_ranges=self.prefault_ranges,
     )
