@@ -40,6 +40,8 @@ def _env() -> dict[str, str]:
 
 
 def _check_complete_run(layout: RunLayout, num_rounds: int) -> None:
+  saved = json.loads((layout.root / "config.json").read_text())["extract"]
+  cfg = extract.ExtractConfig(**saved)
   for k in range(1, num_rounds + 1):
     assert markers.read_marker(layout.marker(k, "evaluate")) is not None, k
     trees = extract.load_trees(layout.search_dir(k) / "trees")
@@ -50,8 +52,8 @@ def _check_complete_run(layout: RunLayout, num_rounds: int) -> None:
     # The datasets hold exactly what extraction of the trees gives: nothing lost, nothing twice.
     sft = records.read_dataset(layout.sft_data(k))
     pairs = records.read_dataset(layout.ppm_data(k))
-    assert len(sft) == sum(len(extract.sft_examples(t)) for t in trees)
-    assert len(pairs) == sum(len(extract.ppm_pairs(t)) for t in trees)
+    assert len(sft) == sum(len(extract.sft_examples(t, cfg)) for t in trees)
+    assert len(pairs) == sum(len(extract.ppm_pairs(t, cfg)) for t in trees)
     counts = collections.Counter(json.dumps(r, sort_keys=True) for r in sft)
     assert len(counts) == len(sft), f"round {k}: duplicate SFT examples"
 

@@ -6,13 +6,14 @@ Each source names its fields differently and some keep the final answer only in 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import os
 from typing import Any
 
 from rstar_jax.data.problems import LoadReport
 from rstar_jax.data.problems import Problem
 from rstar_jax.data.problems import ProblemFileError
-from rstar_jax.data.problems import read_records
+from rstar_jax.data.problems import iter_records
 from rstar_jax.grading.extract import extract_answer
 
 _QUESTION_FIELDS = ("question", "problem")
@@ -38,9 +39,10 @@ def gold_answer(record: dict[str, Any]) -> str:
   return boxed
 
 
-def load_benchmark(
+def iter_benchmark(
   path: str | os.PathLike, *, on_error: str = "skip", report: LoadReport | None = None
-) -> list[Problem]:
+) -> Iterator[Problem]:
+  """Streams a benchmark-format file one record at a time (see `problems.iter_records`)."""
   stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
 
   def to_problem(lineno: int, record: dict[str, Any]) -> Problem:
@@ -54,4 +56,10 @@ def load_benchmark(
     pid = f"{stem}-{raw_id}" if raw_id is not None else f"{stem}-{lineno}"
     return Problem(id=pid, question=question, answer=gold_answer(record))
 
-  return read_records(path, to_problem, on_error=on_error, report=report)
+  return iter_records(path, to_problem, on_error=on_error, report=report)
+
+
+def load_benchmark(
+  path: str | os.PathLike, *, on_error: str = "skip", report: LoadReport | None = None
+) -> list[Problem]:
+  return list(iter_benchmark(path, on_error=on_error, report=report))

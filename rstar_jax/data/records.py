@@ -95,11 +95,16 @@ def _shard_reader(
   _unreadable_as_error(path, reader.close)  # Reports what a reader of a corrupt file met.
 
 
-def read_shard(path: str | os.PathLike, *, num_records: int | None = None) -> list[dict[str, Any]]:
-  """The decoded records of a shard; with `num_records`, it must hold exactly that many."""
+def read_raw_shard(path: str | os.PathLike, *, num_records: int | None = None) -> list[bytes]:
+  """The undecoded records of a shard, for readers that report bad records themselves."""
   path = pathlib.Path(path)
   with _shard_reader(path, num_records) as reader:
-    data = _unreadable_as_error(path, reader.read_all)
+    return _unreadable_as_error(path, reader.read_all)
+
+
+def read_shard(path: str | os.PathLike, *, num_records: int | None = None) -> list[dict[str, Any]]:
+  """The decoded records of a shard; with `num_records`, it must hold exactly that many."""
+  data = read_raw_shard(path, num_records=num_records)
   return [decode(d, where=f"{path} record {i}") for i, d in enumerate(data)]
 
 
@@ -147,40 +152,83 @@ class ShardSequence:
     return [r for p in self.paths() for r in read_shard(p)]
 
 
+class DatasetWriter:
+  """Writes a dataset directory (shards + manifest.json, docs/architecture.md) record by record,
+  holding at most one shard's records, for datasets too large to hold whole.
+
+  Shards of an earlier dataset in the same directory and temporaries a killed writer left behind
+  are removed first. Full shards are written under temporary names (their final names carry the
+  shard count, unknown until the end); `close` renames them and writes the manifest last, so a
+  directory with a manifest is complete. Used as a context manager, a failed write leaves no
+  shard behind.
+  """
+
+  def __init__(self, directory: str | os.PathLike, *, schema: str, records_per_shard: int = 10_000):
+    if records_per_shard <= 0:
+      raise ValueError(f"records_per_shard must be positive, got {records_per_shard}")
+    self.directory = pathlib.Path(directory)
+    self.schema = schema
+    self.records_per_shard = records_per_shard
+    self.directory.mkdir(parents=True, exist_ok=True)
+    (self.directory / MANIFEST).unlink(missing_ok=True)
+    for old in [*shard_paths(self.directory), *self.directory.glob(f"{files.TMP_PREFIX}*")]:
+      old.unlink()
+    self._pending: list[dict[str, Any]] = []
+    self._written: list[tuple[pathlib.Path, int]] = []
+
+  def __enter__(self) -> "DatasetWriter":
+    return self
+
+  def __exit__(self, exc_type, exc, tb) -> None:
+    if exc_type is not None:
+      for path, _ in self._written:
+        path.unlink(missing_ok=True)
+
+  def write(self, record: dict[str, Any]) -> None:
+    self._pending.append(record)
+    if len(self._pending) == self.records_per_shard:
+      self._flush()
+
+  def _flush(self) -> None:
+    path = (
+      self.directory / f"{files.TMP_PREFIX}{self.schema}-{len(self._written):05d}{SHARD_SUFFIX}"
+    )
+    self._written.append((path, write_shard(path, self._pending)))
+    self._pending = []
+
+  def close(self, manifest_extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Writes the last shard (an empty one for an empty dataset), then the manifest; returns it."""
+    if self._pending or not self._written:
+      self._flush()
+    shards = []
+    for i, (path, count) in enumerate(self._written):
+      name = f"{self.schema}-{i:05d}-of-{len(self._written):05d}{SHARD_SUFFIX}"
+      os.replace(path, self.directory / name)
+      shards.append({"file": name, "num_records": count})
+    manifest = {
+      "schema": self.schema,
+      "num_records": sum(s["num_records"] for s in shards),
+      "shards": shards,
+      **(manifest_extra or {}),
+    }
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    files.write_text(self.directory / MANIFEST, text)
+    return manifest
+
+
 def write_dataset(
   directory: str | os.PathLike,
-  records: Sequence[dict[str, Any]],
+  records: Iterable[dict[str, Any]],
   *,
   schema: str,
   manifest_extra: dict[str, Any] | None = None,
   records_per_shard: int = 10_000,
 ) -> dict[str, Any]:
-  """Writes a dataset directory (shards + manifest.json, docs/architecture.md); returns the manifest.
-
-  Shards of an earlier dataset in the same directory and temporaries a killed writer left behind
-  are removed first; the manifest is written last, so a directory with a manifest is complete.
-  """
-  if records_per_shard <= 0:
-    raise ValueError(f"records_per_shard must be positive, got {records_per_shard}")
-  directory = pathlib.Path(directory)
-  directory.mkdir(parents=True, exist_ok=True)
-  (directory / MANIFEST).unlink(missing_ok=True)
-  for old in [*shard_paths(directory), *directory.glob(f"{files.TMP_PREFIX}*")]:
-    old.unlink()
-  num_shards = max(1, -(-len(records) // records_per_shard))
-  shards = []
-  for i in range(num_shards):
-    name = f"{schema}-{i:05d}-of-{num_shards:05d}{SHARD_SUFFIX}"
-    chunk = records[i * records_per_shard : (i + 1) * records_per_shard]
-    shards.append({"file": name, "num_records": write_shard(directory / name, chunk)})
-  manifest = {
-    "schema": schema,
-    "num_records": len(records),
-    "shards": shards,
-    **(manifest_extra or {}),
-  }
-  files.write_text(directory / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-  return manifest
+  """Writes a dataset directory from `records` (see `DatasetWriter`); returns the manifest."""
+  with DatasetWriter(directory, schema=schema, records_per_shard=records_per_shard) as writer:
+    for record in records:
+      writer.write(record)
+    return writer.close(manifest_extra)
 
 
 def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:

@@ -5,8 +5,9 @@ its share of the problems (each host writes its own shards / partial report); ex
 report merging are done by the leader; training runs on the global mesh with every process.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -32,6 +33,7 @@ from rstar_jax.runtime import stages as stages_lib
 from rstar_jax.runtime.sync import ProcessSync
 from rstar_jax.search import extract as extract_lib
 from rstar_jax.search import run as search_run
+from rstar_jax.search import showcase
 from rstar_jax.search import viewer
 from rstar_jax.search.config import SearchConfig
 from rstar_jax.training import export
@@ -110,13 +112,14 @@ class Pipeline:
       raise FileNotFoundError(f"{path}: missing; the prepare stage has not run")
     return json.loads(path.read_text(encoding="utf-8"))
 
-  def problems(self, split: str, *, decontaminate: bool = True) -> list:
-    """'train' or 'heldout' problems: a configured file, else the prepared world split. With
-    `problems.contamination_drop` set, the training problems the contamination report flags are
-    left out."""
+  def problem_stream(self, split: str, *, decontaminate: bool = True) -> Iterator:
+    """'train' or 'heldout' problems, read one at a time: a configured file (JSONL or ArrayRecord
+    directory), else the prepared world split. With `problems.contamination_drop` set, the
+    training problems the contamination report flags are left out."""
     configured = self.config.problems.train if split == "train" else self.config.problems.heldout
     limit = self.config.problems.max_train if split == "train" else self.config.problems.max_heldout
-    loaded = sources.load_problem_file(configured or self._world_paths()[split], limit)
+    source = sources.stream_problem_file(configured or self._world_paths()[split])
+    loaded = itertools.islice(source, limit or None)
     threshold = self.config.problems.contamination_drop
     if split != "train" or not threshold or not decontaminate:
       return loaded
@@ -124,7 +127,11 @@ class Pipeline:
     if not path.is_file():
       raise FileNotFoundError(f"{path}: missing; problems.contamination_drop needs the report")
     dropped = contamination.flagged(json.loads(path.read_text(encoding="utf-8")), threshold)
-    return [p for p in loaded if p.id not in dropped]
+    return (p for p in loaded if p.id not in dropped)
+
+  def problems(self, split: str, *, decontaminate: bool = True) -> list:
+    """`problem_stream` as a list, for the sets small enough to hold (held-out, contamination)."""
+    return list(self.problem_stream(split, decontaminate=decontaminate))
 
   def policy_dir(self, k: int) -> pathlib.Path:
     """The HF folder of round k's policy (0: the bootstrap policy; a round whose SFT was skipped
@@ -317,7 +324,7 @@ class Pipeline:
     out = self.layout.search_dir(plan.index)
     with self.sandbox() as pool:
       summary = search_run.run_search(
-        self.problems("train"),
+        self.problem_stream("train"),
         engine,
         scorer,
         pool,
@@ -333,11 +340,15 @@ class Pipeline:
   def extract(self, plan: RoundPlan) -> dict[str, Any]:
     if not self.sync.is_leader:
       return {}
-    trees = extract_lib.load_trees(self.layout.search_dir(plan.index) / search_run.TREE_DIR)
+    trees = extract_lib.iter_trees(self.layout.search_dir(plan.index) / search_run.TREE_DIR)
+    shown = showcase.Showcase(self.config.viewer_problems)
     summary = extract_lib.extract(
-      trees, self.layout.sft_data(plan.index), self.layout.ppm_data(plan.index), self.config.extract
+      shown.watch(trees),
+      self.layout.sft_data(plan.index),
+      self.layout.ppm_data(plan.index),
+      self.config.extract,
     )
-    self._write_viewer_pages(trees, self.layout.search_dir(plan.index) / "viewer")
+    self._write_viewer_pages(shown.trees, self.layout.search_dir(plan.index) / "viewer")
     return summary.to_dict()
 
   def _write_viewer_pages(self, trees: Sequence, out: pathlib.Path) -> None:

@@ -19,6 +19,7 @@ The defaults are the rules of the official rStar-Math code; `ExtractConfig` name
 import argparse
 import collections
 from collections.abc import Iterable, Iterator, Sequence
+import contextlib
 import dataclasses
 import json
 import logging
@@ -28,6 +29,7 @@ from typing import Any, Literal
 
 from rstar_jax.data import records
 from rstar_jax.data import schemas
+from rstar_jax.data import shard_index
 from rstar_jax.format import prompts
 from rstar_jax.search import tree as tree_lib
 
@@ -305,43 +307,68 @@ class ExtractSummary:
 
 
 def extract(
-  trees: Sequence[tree_lib.Tree],
+  trees: Iterable[tree_lib.Tree],
   sft_dir: str | os.PathLike | None,
   ppm_dir: str | os.PathLike | None,
   cfg: ExtractConfig = ExtractConfig(),
 ) -> ExtractSummary:
-  """Writes the SFT and PPM datasets (either may be skipped with None); returns the counts."""
+  """Writes the SFT and PPM datasets (either may be skipped with None); returns the counts.
+
+  `trees` may be a stream (`iter_trees`): each tree's examples and pairs are written as it comes,
+  so only one tree and a shard's worth of records per dataset are held at a time.
+  """
   counts = collections.Counter({EASY: 0, MEDIUM: 0, HARD: 0})
-  counts.update(difficulty(t) for t in trees)
-  sft = [e for t in trees for e in sft_examples(t, cfg)]
-  pairs = [p for t in trees for p in ppm_pairs(t, cfg)]
-  extra = {"difficulty": dict(counts), "problems": len(trees)}
-  for directory, examples, kind in (
-    (sft_dir, sft, schemas.SFTExample),
-    (ppm_dir, pairs, schemas.PPMPair),
-  ):
-    if directory is not None:
-      records.write_dataset(
-        directory, [e.to_record() for e in examples], schema=kind.SCHEMA, manifest_extra=extra
-      )
-  return ExtractSummary(len(trees), dict(counts), len(sft), len(pairs))
+  written = collections.Counter({schemas.SFTExample: 0, schemas.PPMPair: 0})
+  outputs = ((sft_dir, schemas.SFTExample), (ppm_dir, schemas.PPMPair))
+  with contextlib.ExitStack() as stack:
+    writers = {
+      kind: stack.enter_context(records.DatasetWriter(directory, schema=kind.SCHEMA))
+      for directory, kind in outputs
+      if directory is not None
+    }
+    for tree in trees:
+      counts[difficulty(tree)] += 1
+      for kind, examples in (
+        (schemas.SFTExample, sft_examples(tree, cfg)),
+        (schemas.PPMPair, ppm_pairs(tree, cfg)),
+      ):
+        written[kind] += len(examples)
+        if kind in writers:
+          for example in examples:
+            writers[kind].write(example.to_record())
+    problems = sum(counts.values())
+    for writer in writers.values():
+      writer.close({"difficulty": dict(counts), "problems": problems})
+  return ExtractSummary(
+    problems, dict(counts), written[schemas.SFTExample], written[schemas.PPMPair]
+  )
 
 
-def load_trees(tree_dir: str | os.PathLike) -> list[tree_lib.Tree]:
+def iter_trees(tree_dir: str | os.PathLike) -> Iterator[tree_lib.Tree]:
   """Every tree of a search output directory (`run_search`'s `trees/` shards), one per problem
-  and run: a tree written again (two processes that raced on one directory) is kept once."""
+  and run, read one shard at a time: a tree written again (two processes that raced on one
+  directory) is kept once. Only the keys seen so far are remembered, not the trees."""
   paths = records.shard_paths(pathlib.Path(tree_dir))
   if not paths:
     raise FileNotFoundError(f"{tree_dir}: no tree shards (*{records.SHARD_SUFFIX})")
-  trees: dict[tuple[str, Any], tree_lib.Tree] = {}
+  return _unique_trees(paths)
+
+
+def _unique_trees(paths: Sequence[pathlib.Path]) -> Iterator[tree_lib.Tree]:
+  seen: set[shard_index.Key] = set()
   for path in paths:
     for i, record in enumerate(records.read_shard(path)):
-      key = (record.get("problem_id"), record.get("run"))
-      if key in trees:
+      key = shard_index.record_key(record)
+      if key in seen:
         logging.warning("%s record %d: a second tree for %s; the first is kept", path, i, key)
         continue
-      trees[key] = tree_lib.Tree.from_dict(record)
-  return list(trees.values())
+      seen.add(key)
+      yield tree_lib.Tree.from_dict(record)
+
+
+def load_trees(tree_dir: str | os.PathLike) -> list[tree_lib.Tree]:
+  """`iter_trees`, all at once: for small sets (evaluation trees, the viewer, tests)."""
+  return list(iter_trees(tree_dir))
 
 
 def main(argv: Sequence[str] | None = None) -> ExtractSummary:
@@ -350,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> ExtractSummary:
   parser.add_argument("--sft_out", default=None, help="SFT dataset directory to write.")
   parser.add_argument("--ppm_out", default=None, help="PPM pair dataset directory to write.")
   args = parser.parse_args(argv)
-  return extract(load_trees(args.trees), args.sft_out, args.ppm_out)
+  return extract(iter_trees(args.trees), args.sft_out, args.ppm_out)
 
 
 if __name__ == "__main__":

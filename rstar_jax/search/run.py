@@ -1,15 +1,19 @@
 """Resumable search over a problem set: batches of trees → ArrayRecord tree shards.
 
-Each finished batch becomes one shard (`<out_dir>/trees/trees-NNNNN.array_record`, written to a
-temporary name and renamed), so a run killed at any moment loses at most the batch in flight. On
-restart the finished problem ids are read back from the shards and skipped: no problem is lost
-or written twice. A problem has one record, its final tree: in round 4, the tree of its last
-stage (`SearchConfig.extra_mode`), written only once every stage of its batch is done.
+Problems stream in (any iterable: a list, or `sources.stream_problem_file` over a set of the
+paper's size) and are searched one batch of `SearchConfig.batch_size` at a time. Each finished
+batch becomes one shard (`<out_dir>/trees/trees-NNNNN.array_record`, written to a temporary name
+and renamed) and is listed in the writer's shard index (`data.shard_index`), so a run killed at
+any moment loses at most the batch in flight. On restart the finished problem ids come from the
+index, not from re-reading the shards, and are skipped: no problem is lost or written twice. A
+problem has one record, its final tree: in round 4, the tree of its last stage
+(`SearchConfig.extra_mode`), written only once every stage of its batch is done.
 """
 
 import collections
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 import dataclasses
+import itertools
 import logging
 import os
 import pathlib
@@ -18,7 +22,7 @@ from typing import Any
 
 import tqdm
 
-from rstar_jax.data import records
+from rstar_jax.data import shard_index
 from rstar_jax.search import expand as expand_lib
 from rstar_jax.search import extract
 from rstar_jax.search import mcts
@@ -30,19 +34,17 @@ TREE_PREFIX = "trees"
 
 def tree_store(
   out_dir: str | os.PathLike, process_index: int = 0, process_count: int = 1
-) -> records.ShardSequence:
+) -> shard_index.IndexedShards:
   """Where one process appends its shards; with several processes each has its own prefix."""
   prefix = TREE_PREFIX if process_count == 1 else f"{TREE_PREFIX}-p{process_index:04d}"
-  return records.ShardSequence(pathlib.Path(out_dir) / TREE_DIR, prefix)
+  return shard_index.IndexedShards(pathlib.Path(out_dir) / TREE_DIR, prefix)
 
 
 def finished_ids(out_dir: str | os.PathLike) -> set[str]:
-  """Ids of every problem with a tree in `out_dir`, whichever process wrote it."""
-  return {
-    r["problem_id"]
-    for p in records.shard_paths(pathlib.Path(out_dir) / TREE_DIR)
-    for r in records.read_shard(p)
-  }
+  """Ids of every problem with a tree in `out_dir`, whichever process wrote it (from the shard
+  indexes; only shards they do not list are read)."""
+  found = shard_index.scan(pathlib.Path(out_dir) / TREE_DIR)
+  return {problem_id for keys in found.values() for problem_id, _ in keys}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,8 +74,29 @@ def _check_unique(problems: Sequence) -> None:
     raise ValueError(f"problem ids must be unique; repeated: {dups[:10]}")
 
 
+def _unique(problems: Iterable) -> Iterator:
+  """`problems`, refusing a repeated id: a sequence is checked whole before the first problem is
+  searched, a stream as it goes (its ids, not its problems, are kept)."""
+  if isinstance(problems, Sequence):
+    _check_unique(problems)
+    yield from problems
+    return
+  seen = set()
+  for p in problems:
+    if p.id in seen:
+      raise ValueError(f"problem ids must be unique; repeated: {[p.id]}")
+    seen.add(p.id)
+    yield p
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+  items = iter(items)
+  while batch := list(itertools.islice(items, size)):
+    yield batch
+
+
 def run_search(
-  problems: Sequence,
+  problems: Iterable,
   engine: expand_lib.EngineLike,
   scorer: expand_lib.ScorerLike | None,
   pool: expand_lib.PoolLike,
@@ -87,34 +110,40 @@ def run_search(
 ) -> SearchSummary:
   """Searches every problem not yet in `out_dir`, one batch of `cfg.batch_size` at a time.
 
-  Problems are `Problem(id, question, answer)`; each tree record is `Tree.to_dict()` plus the
-  problem's difficulty class and the search mode. Problems without a gold answer cannot be
-  rewarded: they are reported (logged and listed in the summary) and skipped.
-  With `process_count` > 1 (several hosts sharing `out_dir`), this process takes every
-  `process_count`-th problem starting at `process_index`.
+  Problems are `Problem(id, question, answer)`, a sequence or a stream (only a batch of them is
+  held at a time); each tree record is `Tree.to_dict()` plus the problem's difficulty class and the
+  search mode. Problems without a gold answer cannot be rewarded: they are reported (logged and
+  listed in the summary) and skipped. With `process_count` > 1 (several hosts sharing `out_dir`),
+  this process takes every `process_count`-th problem starting at `process_index`.
   """
   if cfg.mode == "eval":
     raise ValueError("run_search builds training trees; use evaluate_problems for mode 'eval'")
   if not 0 <= process_index < process_count:
     raise ValueError(f"process_index {process_index} not in [0, {process_count})")
-  _check_unique(problems)
-  problems = problems[process_index::process_count]
   store = tree_store(out_dir, process_index, process_count)
+  store.repair()
   done = finished_ids(out_dir)
-  missing = tuple(p.id for p in problems if p.answer is None)
-  if missing:
-    logging.warning(
-      "skipping %d problems without a gold answer: %s", len(missing), ", ".join(missing[:20])
-    )
-  todo = [p for p in problems if p.id not in done and p.answer is not None]
+  missing: list[str] = []
+  skipped = 0
+
+  def todo() -> Iterator:
+    nonlocal skipped
+    for i, problem in enumerate(_unique(problems)):
+      if i % process_count != process_index:
+        continue
+      if problem.answer is None:
+        missing.append(problem.id)
+      elif problem.id in done:
+        skipped += 1
+      else:
+        yield problem
+
   stats = expand_lib.SearchStats()
   counts = collections.Counter({extract.EASY: 0, extract.MEDIUM: 0, extract.HARD: 0})
+  searched = 0
   start = time.perf_counter()
-  with tqdm.tqdm(
-    total=len(todo), desc=f"search[{cfg.mode}]", unit="problem", disable=not progress
-  ) as bar:
-    for lo in range(0, len(todo), cfg.batch_size):
-      batch = todo[lo : lo + cfg.batch_size]
+  with tqdm.tqdm(desc=f"search[{cfg.mode}]", unit="problem", disable=not progress) as bar:
+    for batch in _batches(todo(), cfg.batch_size):
       trees = mcts.search_batch(batch, engine, scorer, pool, cfg, stats=stats)
       classes = [extract.difficulty(t) for t in trees]
       counts.update(classes)
@@ -122,14 +151,19 @@ def run_search(
         [{**t.to_dict(), "difficulty": c, "mode": cfg.mode} for t, c in zip(trees, classes)],
         jsonl_mirror=jsonl_mirror,
       )
+      searched += len(batch)
       bar.update(len(batch))
       bar.set_postfix(
         solved=counts[extract.EASY] + counts[extract.MEDIUM], expansions=stats.expansions
       )
+  if missing:
+    logging.warning(
+      "skipped %d problems without a gold answer: %s", len(missing), ", ".join(missing[:20])
+    )
   return SearchSummary(
-    searched=len(todo),
-    skipped=len(problems) - len(todo) - len(missing),
-    missing_answer=missing,
+    searched=searched,
+    skipped=skipped,
+    missing_answer=tuple(missing),
     solved=counts[extract.EASY] + counts[extract.MEDIUM],
     difficulty=dict(counts),
     wall_s=time.perf_counter() - start,
