@@ -94,3 +94,13 @@ def test_a_boolean_answer_is_refused(tmp_path):
   path.write_text(json.dumps({"id": "a", "question": "q", "answer": True}) + "\n")
   with pytest.raises(ProblemFileError, match=r"p\.jsonl:1: field 'answer' must be a string"):
     load_problems(path, on_error="raise")
+
+
+def test_a_first_record_without_answer_keeps_the_file_a_problem_file(tmp_path, caplog):
+  """Only that record is refused, named by line; the others keep their ids (a benchmark
+  loader would rename every one)."""
+  path = tmp_path / "train.jsonl"
+  rows = [{"id": "a", "question": "1+1?"}, {"id": "b", "question": "2+2?", "answer": "4"}]
+  path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+  assert sources.load_problem_file(path) == [Problem("b", "2+2?", "4")]
+  assert "train.jsonl:1: missing or empty field 'answer'" in caplog.text

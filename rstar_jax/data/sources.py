@@ -10,6 +10,10 @@ from rstar_jax.data import benchmarks
 from rstar_jax.data import problems
 
 PROBLEM_FIELDS = frozenset({"id", "question", "answer"})
+# Fields only the benchmark formats have (a gold answer kept elsewhere, or the question's other
+# name): without them a record with an id and a question is a `Problem` record, even when its
+# `answer` is missing (that record is then refused alone; the others keep their ids).
+_BENCHMARK_ONLY_FIELDS = frozenset({"final_answer", "solution", "problem"})
 
 
 def stream_problem_file(path: str | os.PathLike) -> Iterator[problems.Problem]:
@@ -24,7 +28,8 @@ def stream_problem_file(path: str | os.PathLike) -> Iterator[problems.Problem]:
   if first is None:
     raise ValueError(f"{path}: no problems (empty file)")
   keys = set(problems.parse_row(*first))
-  stream = problems.iter_problems if keys >= PROBLEM_FIELDS else benchmarks.iter_benchmark
+  own = keys >= PROBLEM_FIELDS or (keys >= {"id", "question"} and not keys & _BENCHMARK_ONLY_FIELDS)
+  stream = problems.iter_problems if own else benchmarks.iter_benchmark
   return stream(path)
 
 
