@@ -260,3 +260,34 @@ def test_ordinary_programs_still_work(pool):
     "1,2 ['scratch.csv']",
     "3.141592653589793 ",
   ], result.stdout
+
+
+def test_an_installation_inside_tmp_stays_visible_over_the_private_tmpfs():
+  """A virtual environment made by `mktemp -d` (as .ci/run does) lives in /tmp, which the worker
+  covers with its private tmpfs: it is bound back read-only, while the rest of /tmp is gone."""
+  if os.geteuid() != 0:
+    pytest.skip("mount namespaces need root here")
+  from rstar_jax.sandbox import isolation  # pylint: disable=g-import-not-at-top
+
+  with tempfile.TemporaryDirectory() as tmp:
+    install = pathlib.Path(tmp) / "env" / "lib"
+    install.mkdir(parents=True)
+    (install / "module.py").write_text("X = 1\n")
+    (pathlib.Path(tmp) / "other").write_text(_SECRET)
+    pid = os.fork()
+    if pid == 0:  # The child moves into its own mount namespace, as a worker does.
+      code = 2
+      try:
+        ok = isolation.private_scratch(1 << 20, keep=[str(install.parent), str(install)])
+        seen = (install / "module.py").read_text() if ok else ""
+        gone = not (pathlib.Path(tmp) / "other").exists()
+        try:
+          (install / "new").write_text("")
+          read_only = False
+        except OSError:
+          read_only = True
+        code = 0 if ok and seen == "X = 1\n" and gone and read_only else 1
+      finally:
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+  assert os.waitstatus_to_exitcode(status) == 0

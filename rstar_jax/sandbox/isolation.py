@@ -132,18 +132,53 @@ def isolate_network() -> str:
   return "audit_hook"
 
 
-def private_scratch(size_bytes: int) -> bool:
-  """Mounts private tmpfs over the world-writable directories; False where not permitted."""
+def private_scratch(size_bytes: int, keep: collections.abc.Iterable[str] = ()) -> bool:
+  """Mounts private tmpfs over the world-writable directories; False where not permitted.
+
+  Directories of `keep` (the Python installation) that lie in one of them, e.g. a virtual
+  environment made by `mktemp -d`, are bound back read-only at their paths on top of the tmpfs:
+  the worker still imports from them, and the view can hold them.
+  """
   if not _unshare(_CLONE_NEWNS):
     return False
+  kept = _under_scratch(keep)
+  handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in kept}
   try:
     _mount("none", "/", None, _MS_REC | _MS_PRIVATE)
     for path in SCRATCH_DIRS:
       if os.path.isdir(path):
         _mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size_bytes},mode=1777")
+    for path, fd in handles.items():
+      _make_passable(path)
+      _bind(f"/proc/self/fd/{fd}", path, recursive=True, read_only=True)
   except OSError:
     return False
+  finally:
+    for fd in handles.values():
+      os.close(fd)
   return True
+
+
+def _make_passable(path: str) -> None:
+  """Creates `path` and its missing parents 0755 whatever the umask: programs pass through."""
+  parent = os.path.dirname(path)
+  if not os.path.isdir(parent):
+    _make_passable(parent)
+  if not os.path.isdir(path):
+    os.mkdir(path)
+    os.chmod(path, 0o755)
+
+
+def _under_scratch(paths: collections.abc.Iterable[str]) -> list[str]:
+  """The existing directories of `paths` inside a scratch directory, none inside another."""
+  inside = sorted(
+    {
+      os.path.realpath(p)
+      for p in paths
+      if os.path.isdir(p) and any(os.path.realpath(p).startswith(d + "/") for d in SCRATCH_DIRS)
+    }
+  )
+  return [p for i, p in enumerate(inside) if not any(p.startswith(q + "/") for q in inside[:i])]
 
 
 def build_view(root: str, install: collections.abc.Iterable[str]) -> str | None:
@@ -168,6 +203,10 @@ def build_view(root: str, install: collections.abc.Iterable[str]) -> str | None:
 
 
 def _populate_view(root: str, install: collections.abc.Iterable[str]) -> str:
+  # The scratch directories first: an installation inside one is bound on top of it.
+  for path in _DEVICES + SCRATCH_DIRS:
+    if os.path.exists(path) and _mount_point(root, path, os.path.isdir(path)):
+      _bind(path, root + path, recursive=False, read_only=False)
   read_only = set()
   for path in _SYSTEM_PATHS:
     if os.path.islink(path):
@@ -184,9 +223,6 @@ def _populate_view(root: str, install: collections.abc.Iterable[str]) -> str:
     if _mount_point(root, path, os.path.isdir(path)):
       _bind(path, root + path, recursive=True, read_only=True)
       bound.append(path)
-  for path in _DEVICES + SCRATCH_DIRS:
-    if os.path.exists(path) and _mount_point(root, path, os.path.isdir(path)):
-      _bind(path, root + path, recursive=False, read_only=False)
   _mount_point(root, "/dev", is_dir=True)
   for link, target in _DEVICE_LINKS.items():
     os.symlink(target, root + link)

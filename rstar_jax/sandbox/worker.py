@@ -125,7 +125,7 @@ class Worker:
     self.limits = limits
     self.prefault_ranges = prefault_ranges
     self.network = isolation.isolate_network() if limits.disable_network else "none"
-    self.private_scratch = isolation.private_scratch(limits.scratch_bytes)
+    self.private_scratch = isolation.private_scratch(limits.scratch_bytes, _install_paths())
     self.scratch_root = tempfile.mkdtemp(prefix="rstar-sandbox-")
     view_root = os.path.join(self.scratch_root, "view")  # In the private /tmp it also shows.
     self.view = _build_view(view_root) if self.private_scratch else None
