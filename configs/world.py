@@ -91,16 +91,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.rounds.rollouts = 6
     c.rounds.extra_rollouts = (4,)
     c.search.num_candidates = 3
+    c.search.step_max_tokens = 48  # The teacher's longest step is 42 tokens.
     # The paper's final-answer pairs as well: the memorised steps are too alike for the official
     # step pairs alone (edit distance, Q margin) to feed the PPM every round.
     c.extract.answer_pairs = True
     c.sft.batch_size = c.ppm.batch_size = 4
+    c.sft.checkpoint_every = c.ppm.checkpoint_every = 1  # A kill inside training resumes.
     c.sft.epochs = 1.0
     c.ppm.epochs = 2.0
     c.ppm.eval_fraction = 0.25
     c.eval.samples = 2
     c.eval.num_candidates = 2
     c.eval.mcts_rollouts = 2
+    c.eval.step_max_tokens = 48
     c.viewer_problems = 2
     c.sandbox_workers = 2
   elif arg:

@@ -66,6 +66,7 @@ def data(tmp_path_factory):
   return write(tmp_path_factory.mktemp("data"), sft_rows(8), "sft")
 
 
+@pytest.mark.slow  # The smoke end-to-end test kills and resumes SFT in the default run.
 def test_resume_after_sigkill_is_exact(tmp_path, data):
   straight = _train(data, tmp_path / "straight")
   assert straight.step == 6

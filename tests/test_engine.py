@@ -148,6 +148,7 @@ def test_generation_stops_at_the_end_of_the_context(setup):
   assert out[1] == [Candidate(text="", token_ids=(), stop_reason="context", logprob_sum=0.0)] * 2
 
 
+@pytest.mark.slow  # Compiles every bucket (20 s).
 def test_recompilation_is_bounded_by_buckets(setup):
   _, model, tok = setup
   engine = Engine(model, tok, EngineConfig(min_length_bucket=32, min_batch_bucket=2))

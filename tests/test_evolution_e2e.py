@@ -1,15 +1,19 @@
 """End to end through the `launch.self_evolve` launcher: the built-in world's smoke config
-through every stage of its 2 rounds with each trainer on real records, and the same launcher
-on configured problem files with a tiny random policy (fast). The kill/resume test is
-tests/test_evolution_resume.py.
+through every stage of its 2 rounds with each trainer on real records (killed inside a training
+stage and resumed), and the same launcher on configured problem files with a tiny random policy.
+The exact kill/resume comparison is tests/test_evolution_resume.py.
 """
 
 import collections
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
+
+import pytest
 
 from rstar_jax.data import records
 from rstar_jax.evolution.layout import RunLayout
@@ -62,13 +66,33 @@ def _trained(marker: dict) -> bool:
   return "skipped" not in marker and marker.get("step", 0) >= 1
 
 
+def _kill_inside_training(run: pathlib.Path) -> None:
+  """Starts the smoke run and SIGKILLs it once round 1's SFT has written its first checkpoint."""
+  ckpt = run / "round_1" / "sft" / "checkpoints"
+  proc = subprocess.Popen(
+    _command(run), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+  )
+  deadline = time.monotonic() + 900
+  while not (ckpt.is_dir() and any(p.name.isdigit() for p in ckpt.iterdir())):
+    assert proc.poll() is None, proc.stderr.read()[-4000:]
+    assert time.monotonic() < deadline, "round 1's SFT never wrote a checkpoint"
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  proc.stderr.close()
+
+
 def test_smoke_config_runs_every_stage_and_trains_every_model(tmp_path):
+  """Killed inside round 1's SFT and started again, the run finishes with every model trained."""
   run = tmp_path / "smoke"
+  _kill_inside_training(run)
+  layout = RunLayout(run)
+  assert markers.read_marker(layout.marker(1, "train_sft")) is None, "SFT was not interrupted"
   done = subprocess.run(
     _command(run), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800
   )
   assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-  layout = RunLayout(run)
+  assert "resumed from" in done.stderr, done.stderr[-3000:]
   _check_complete_run(layout, 2)
   assert "Held-out accuracy per round" in done.stdout
   assert "too few records" not in done.stderr
@@ -89,6 +113,7 @@ def test_smoke_config_runs_every_stage_and_trains_every_model(tmp_path):
   assert {"best_of_2[orm]", "best_of_2[pqm]"} <= set(accuracy[1])
 
 
+@pytest.mark.slow  # The smoke test runs the same launcher; this adds the four-round plan.
 def test_launcher_runs_every_round_on_configured_files(tmp_path):
   """The fast variant: a random tiny policy and problem files instead of the
   world. Nothing is solved, so every round keeps the bootstrap policy, but every stage runs."""

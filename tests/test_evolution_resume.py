@@ -127,6 +127,7 @@ def _records(run: pathlib.Path) -> dict[str, list]:
   }
 
 
+@pytest.mark.slow  # About 3 minutes; the default run kills and resumes the smoke run in SFT.
 def test_killed_mid_search_and_mid_training_resumes_to_the_same_records(tmp_path):
   from test_multihost import _problems_file  # pylint: disable=g-import-not-at-top
   from test_train_helpers import tiny_policy  # pylint: disable=g-import-not-at-top

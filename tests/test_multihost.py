@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from rstar_jax.runtime import mesh as mesh_lib
 
@@ -133,6 +134,7 @@ def _trees(run: pathlib.Path) -> dict[str, dict]:
   return out
 
 
+@pytest.mark.slow  # Two JAX processes and a full round (about a minute).
 def test_two_processes_match_one(tmp_path):
   from test_train_helpers import tiny_policy  # pylint: disable=g-import-not-at-top
   from test_train_helpers import tiny_tokenizer  # pylint: disable=g-import-not-at-top

@@ -80,6 +80,7 @@ def test_resume_with_dropout_is_exact(data, tmp_path, straight):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow  # Three more trainings (40 s); the resume test keeps the masks' exactness.
 def test_grad_accumulation_and_sharding_draw_the_same_masks(data, tmp_path, straight):
   accumulated = _train(data, tmp_path / "accumulated", dataclasses.replace(CFG, grad_accum=4))
   np.testing.assert_allclose(_losses(accumulated), _losses(straight), rtol=1e-5)
