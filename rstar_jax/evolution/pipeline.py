@@ -130,7 +130,7 @@ class Pipeline:
     return (p for p in loaded if p.id not in dropped)
 
   def problems(self, split: str, *, decontaminate: bool = True) -> list:
-    """`problem_stream` as a list, for the sets small enough to hold (held-out, contamination)."""
+    """`problem_stream` as a list, for the sets small enough to hold (held-out)."""
     return list(self.problem_stream(split, decontaminate=decontaminate))
 
   def policy_dir(self, k: int) -> pathlib.Path:
@@ -297,7 +297,7 @@ class Pipeline:
       return {}
     sets = contamination.load_eval_sets(c.benchmarks_dir, exclude=[train_path])
     report = contamination.check(
-      self.problems("train", decontaminate=False),
+      self.problem_stream("train", decontaminate=False),
       contamination.Index(sets, c.contamination_ngram),
       source=train_path,
     )
