@@ -40,6 +40,11 @@ def _require_positive(config, names: tuple[str, ...]) -> None:
       raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
 
 
+def _require_cache_pages(config) -> None:
+  if config.cache_pages < 0:
+    raise ValueError(f"cache_pages must be >= 0 (0: no prefix cache), got {config.cache_pages}")
+
+
 @dataclasses.dataclass(frozen=True)
 class EngineConfig:
   """Shape buckets and limits. Buckets bound the number of compiled programs over a long search."""
@@ -50,6 +55,8 @@ class EngineConfig:
   max_prefill_tokens: int = 16384  # prompts per prefill call are capped by padded tokens
   max_decode_rows: int = 512  # rows (prompts x samples) per decode call
   decode_chunk: int = 32  # decode steps between host-side stop-string checks
+  cache_pages: int = 0  # KV pages of the radix prefix cache (0: no cache, prefill every prompt)
+  page_size: int = 16  # tokens per KV page
 
   def __post_init__(self):
     _require_positive(
@@ -60,8 +67,10 @@ class EngineConfig:
         "max_prefill_tokens",
         "max_decode_rows",
         "decode_chunk",
+        "page_size",
       ),
     )
+    _require_cache_pages(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,11 +82,16 @@ class ScorerConfig:
   min_batch_bucket: int = 1  # batch sizes round up to powers of two from here
   max_prefill_tokens: int = 16384  # texts per call are capped by padded tokens
   squash: str = "tanh5"  # PPM score squashing: tanh(r/5) (official), none, sigmoid
+  cache_pages: int = 0  # KV pages of the radix prefix cache (0: no cache)
+  page_size: int = 16  # tokens per KV page
 
   def __post_init__(self):
     if self.squash not in SQUASHES:
       raise ValueError(f"squash={self.squash!r}; expected one of {SQUASHES}")
-    _require_positive(self, ("min_length_bucket", "min_batch_bucket", "max_prefill_tokens"))
+    _require_positive(
+      self, ("min_length_bucket", "min_batch_bucket", "max_prefill_tokens", "page_size")
+    )
+    _require_cache_pages(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,10 +106,24 @@ class Candidate:
 
 @dataclasses.dataclass
 class EngineStats:
-  """Counters reported by benchmarks: prefix reuse and recompilation are measured here."""
+  """Counters reported by benchmarks and stage summaries: prefix reuse and recompilation."""
 
   prompts: int = 0
-  prefill_tokens: int = 0
-  decode_tokens: int = 0
-  compiled_programs: int = 0
   scored_texts: int = 0
+  requested_tokens: int = 0  # prompt (or scored text) tokens asked for
+  prefill_tokens: int = 0  # of those, tokens run through the model
+  cached_tokens: int = 0  # of those, tokens whose KV came from the prefix cache
+  cache_hits: int = 0  # sequences that found a cached prefix
+  decode_tokens: int = 0
+  evicted_pages: int = 0
+  pool_pages: int = 0  # the prefix cache's pool (0: no cache)
+  pool_pages_used: int = 0  # pages held by the cache's index after the last call
+  compiled_programs: int = 0
+
+  @property
+  def prefill_ratio(self) -> float:
+    """Tokens computed / tokens requested: 1 without a cache."""
+    return self.prefill_tokens / self.requested_tokens if self.requested_tokens else 1.0
+
+  def to_dict(self) -> dict[str, float]:
+    return {**dataclasses.asdict(self), "prefill_ratio": self.prefill_ratio}

@@ -1,7 +1,8 @@
 """`Engine.expand`: n candidate next steps per prompt, with shared-prefix KV and bucketed shapes.
 
-The API (`expand(prompts, n, sampling) -> candidates`, `stats`) hides cache ownership, so a
-paged KV pool with a radix prefix index can replace the per-call prefill without touching callers.
+With `EngineConfig.cache_pages` set, a radix prefix cache (`prefix_cache`) keeps the KV of every
+prompt and every decoded candidate in a page pool: a node's prompt is its parent's prompt, the
+step the engine just generated and the code output, so only the output block is prefilled.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from rstar_jax.inference.config import Candidate
 from rstar_jax.inference.config import EngineConfig
 from rstar_jax.inference.config import EngineStats
 from rstar_jax.inference.config import SamplingParams
+from rstar_jax.inference.prefix_cache import PrefixCache
+from rstar_jax.inference.prefix_cache import Reservation
+from rstar_jax.inference.prefix_cache import reserved
 from rstar_jax.inference.stops import first_stop_end
 from rstar_jax.inference.stops import stop_table
 from rstar_jax.models import Transformer
@@ -58,6 +62,12 @@ class Engine:
     self._programs = ProgramCounter()
     self._graphdef, self._params = nnx.split(policy)
     self._prefill = jax.jit(programs.prefill, static_argnums=0)
+    self._paged_prefill = jax.jit(programs.paged_prefill, static_argnums=0, donate_argnums=6)
+    self._cache = (
+      PrefixCache(policy.config, config.cache_pages, config.page_size, self.max_seq_len, mesh)
+      if config.cache_pages
+      else None
+    )
     self._start = jax.jit(programs.start, static_argnums=(1, 2, 7))
     self._decode = jax.jit(programs.decode_chunk, static_argnums=0, donate_argnums=5)
     eos = (
@@ -100,18 +110,24 @@ class Engine:
     results = [[_NO_ROOM] * n if limit < 1 else None for limit in limits]
     fits = [i for i, limit in enumerate(limits) if limit >= 1]
     max_prompts = max(1, self.config.max_decode_rows // n)
-    for group in self._batcher.groups([len(ids[i]) for i in fits], max_prompts):
-      indices = [fits[g] for g in group]
-      rows = self._expand_group(
-        [ids[i] for i in indices], indices, [limits[i] for i in indices], n, sampling
-      )
-      for index, cands in zip(indices, rows):
-        results[index] = cands
+    uncached = [len(ids[i]) - self._cached_length(ids[i]) for i in fits]
+    for group in self._batcher.groups(uncached, max_prompts):
+      for indices, reservation in reserved(self._cache, [fits[g] for g in group], ids):
+        rows = self._expand_group(
+          [ids[i] for i in indices], indices, [limits[i] for i in indices], n, sampling, reservation
+        )
+        for index, cands in zip(indices, rows):
+          results[index] = cands
     self.stats.prompts += len(prompts)
     self.stats.compiled_programs = len(self._programs)
+    if self._cache is not None:
+      self._cache.record(self.stats)
     return results
 
   # ---- internals ----
+
+  def _cached_length(self, ids: list[int]) -> int:
+    return 0 if self._cache is None else self._cache.cached_length(ids)
 
   def _controls(self, sampling: SamplingParams, limit_r: jax.Array) -> programs.Controls:
     if sampling.stop not in self._stop_tables:
@@ -133,12 +149,14 @@ class Engine:
     limits: list[int],
     n: int,
     sampling: SamplingParams,
+    reservation: Reservation | None,
   ) -> list[list[Candidate]]:
     cfg, put = self.config, self._batcher.put
     p_real = len(ids)
-    tokens, lengths = self._batcher.pad(ids)
-    p, length = tokens.shape
     steps = bucket(sampling.max_new_tokens, 16)
+    with self._batcher.scope():
+      prefix, logits = self._prefill_prompts(ids, reservation)
+    p, length = prefix.kv[0].k.shape[0], prefix.kv[0].k.shape[2]
     valid_r = np.repeat(np.arange(p) < p_real, n)
     # Row identity = (prompt's position in this call, sample index): padding never shifts samples,
     # and a prompt given k times is k independent requests.
@@ -150,12 +168,9 @@ class Engine:
     limit_r = np.repeat(limits + [sampling.max_new_tokens] * (p - p_real), n).astype(np.int32)
     controls = self._controls(sampling, put(limit_r))
     stop_width = controls.stop_table.shape[1]
-    self._programs.record("prefill", p, length)
     self._programs.record("start", p, length, n, steps, stop_width)
     self._programs.record("decode", p, length, n, steps, stop_width)
     with self._batcher.scope():
-      prefix, logits = self._prefill(self._graphdef, self._params, put(tokens), put(lengths))
-      self.stats.prefill_tokens += int(sum(len(t) for t in ids))
       row_ids_r = put(row_ids)
       state = self._start(logits, n, steps, row_ids_r, put(valid_r), prefix, controls, stop_width)
       stopped_text = np.zeros((p * n,), bool)
@@ -184,7 +199,7 @@ class Engine:
     finish = np.where(clamped, programs.FINISH_CONTEXT, finish)
     finish = np.where(stopped_text, programs.FINISH_STOP, finish)
     self.stats.decode_tokens += int(counts[valid_r].sum())
-    return [
+    candidates = [
       [
         self._candidate(
           tokens_rs[r, : counts[r]], logprobs_rs[r, : counts[r]], int(finish[r]), sampling.stop
@@ -193,6 +208,38 @@ class Engine:
       ]
       for i in range(p_real)
     ]
+    if reservation is not None:
+      # The decoder wrote the KV of every token it fed (all but each row's last); the prompts of
+      # the next depth start with a prompt and one of these candidates.
+      fed = {
+        i * n + j: [*ids[i], *cand.token_ids[: max(0, counts[i * n + j] - 1)]]
+        for i, row in enumerate(candidates)
+        for j, cand in enumerate(row)
+      }
+      with self._batcher.scope():
+        self._cache.commit(prefix, state.suffix, n, fed)
+    return candidates
+
+  def _prefill_prompts(self, ids: list[list[int]], reservation: Reservation | None):
+    """The prompts' KV (shared by their samples) and last-token logits: all of each prompt, or
+    with the prefix cache only its uncached tokens."""
+    put = self._batcher.put
+    self.stats.requested_tokens += sum(len(t) for t in ids)
+    if reservation is None:
+      tokens, lengths = self._batcher.pad(ids)
+      self._programs.record("prefill", *tokens.shape)
+      self.stats.prefill_tokens += sum(len(t) for t in ids)
+      return self._prefill(self._graphdef, self._params, put(tokens), put(lengths))
+    cache = self._cache
+    tokens, starts, counts, tables = cache.arrays(
+      reservation, self._batcher, self.config.min_length_bucket, self.stats
+    )
+    self._programs.record("paged_prefill", *tokens.shape, tables.shape[1])
+    prefix, logits, cache.pool = self._paged_prefill(
+      self._graphdef, self._params, put(tokens), put(starts), put(counts), put(tables), cache.pool
+    )
+    cache.keep(reservation)
+    return prefix, logits
 
   def _text_stops(self, state: programs.DecodeState, stops, valid_r) -> np.ndarray:
     """Rows whose decoded text contains a stop string the in-jit token match missed."""

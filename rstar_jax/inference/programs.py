@@ -14,6 +14,7 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from rstar_jax.inference import paged
 from rstar_jax.inference.kv_cache import KV
 from rstar_jax.inference.kv_cache import DecodeAttention
 from rstar_jax.inference.kv_cache import PrefillAttention
@@ -69,6 +70,16 @@ def prefill(
   last_pd = x[jnp.arange(p), lengths_p - 1][:, None]
   logits_pv = model.logits(model.final_norm(last_pd))[:, 0].astype(jnp.float32)
   return Prefix(kv, lengths_p), logits_pv
+
+
+def paged_prefill(
+  graphdef, state, tokens_pu, start_p, new_p, pages_pm, pool: paged.Pool
+) -> tuple[Prefix, jax.Array, paged.Pool]:
+  """`prefill` of each prompt's uncached tokens over its cached pages (`paged.prefill`); also
+  returns the pool with the new tokens' KV written."""
+  model: Transformer = nnx.merge(graphdef, state)
+  h_p1d, prefix, pool = paged.prefill(model, tokens_pu, start_p, new_p, pages_pm, pool)
+  return prefix, model.logits(h_p1d)[:, 0].astype(jnp.float32), pool
 
 
 def _finished(token_r, recent_rm, count_r, controls: Controls) -> jax.Array:
