@@ -25,6 +25,10 @@ class PromptedEngine:
     if self.style not in fewshot.STYLES:
       raise ValueError(f"prompt style {self.style!r}; expected one of {fewshot.STYLES}")
 
+  @property
+  def stats(self) -> Any:
+    return getattr(self.engine, "stats", None)
+
   def expand(
     self, prompts: Sequence[str], n: int, sampling: SamplingParams
   ) -> list[list[Candidate]]:

@@ -58,6 +58,8 @@ class SearchSummary:
   difficulty: dict[str, int]
   wall_s: float
   stats: dict[str, float]
+  policy_stats: dict[str, float]  # the engine's counters (prefill, prefix cache), if it keeps any
+  ppm_stats: dict[str, float]  # the scorer's
 
   @property
   def expansions_per_s(self) -> float:
@@ -168,4 +170,12 @@ def run_search(
     difficulty=dict(counts),
     wall_s=time.perf_counter() - start,
     stats=stats.to_dict(),
+    policy_stats=_counters(engine),
+    ppm_stats=_counters(scorer),
   )
+
+
+def _counters(model: object) -> dict[str, float]:
+  """A real engine's or scorer's `stats` (scripted stand-ins keep none)."""
+  stats = getattr(model, "stats", None)
+  return stats.to_dict() if hasattr(stats, "to_dict") else {}
