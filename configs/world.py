@@ -31,6 +31,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.rounds.bootstrap_prompt = "plain"  # The world's policy was pre-trained on the plain prompt.
   c.rounds.bootstrap_stops = ()
   c.sandbox_timeout_s = 10.0  # The world's programs are a few lines of arithmetic.
+  # The world's model: 4096 pages of 16 tokens are 128 MiB per model, a whole round's trees.
+  c.engine.cache_pages = c.scorer.cache_pages = 4096
 
   c.search.num_candidates = 4
   c.search.temperature = 0.7  # The tiny policy was tuned with these, not the paper's settings.

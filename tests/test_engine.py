@@ -100,6 +100,14 @@ def test_budget_and_early_stopping_rows_do_not_corrupt_others(setup):
   assert alone[0][0].token_ids == budgets[17][1].token_ids
 
 
+def test_no_stop_strings_generate_up_to_the_budget(setup):
+  _, model, tok = setup
+  out = Engine(model, tok).expand(PROMPTS, 2, SamplingParams(max_new_tokens=9, stop=()))
+  assert all(len(c.token_ids) == 9 or c.stop_reason == "eos" for row in out for c in row), (
+    "an empty stop table must match nothing"
+  )
+
+
 def test_sampling_is_seeded_and_logprobs_add_up(setup):
   _, model, tok = setup
   engine = Engine(model, tok)

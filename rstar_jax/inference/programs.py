@@ -85,7 +85,8 @@ def paged_prefill(
 def _finished(token_r, recent_rm, count_r, controls: Controls) -> jax.Array:
   eos = jnp.any(token_r[:, None] == controls.eos_ids[None], axis=-1)
   table = controls.stop_table
-  stop = jnp.any(jnp.all((table[None] < 0) | (recent_rm[:, None] == table[None]), axis=-1), axis=-1)
+  wildcard = table[None] == -1  # left padding; -3 (no stop strings) matches nothing
+  stop = jnp.any(jnp.all(wildcard | (recent_rm[:, None] == table[None]), axis=-1), axis=-1)
   return jnp.where(
     stop,
     FINISH_STOP,
