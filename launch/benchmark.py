@@ -1,8 +1,9 @@
 """Runs one benchmark suite: `python -m launch.benchmark --suite=generation`.
 
 Each suite lives in `launch/benchmarks/<suite>.py`, measures rstar_jax side by side with its
-baseline in one process, and prints its one-line summary last. The suite module is imported before
-flags are parsed, so its own flags can be given on the same command line.
+baseline in one process, and prints its one-line summary last; the host line (CPU, vector ISA,
+the ISAs XLA and torch were held to) comes first. The suite module is imported before flags are
+parsed, so its own flags can be given on the same command line.
 """
 
 import importlib
@@ -13,6 +14,7 @@ from absl import app
 from absl import flags
 
 from launch import benchmarks
+from launch import host
 
 _SUITE = flags.DEFINE_string("suite", None, "Benchmark suite to run.", required=True)
 
@@ -34,7 +36,9 @@ def main(argv: list[str]) -> None:
   suites = available_suites()
   if _SUITE.value not in suites:
     raise app.UsageError(f"unknown --suite={_SUITE.value!r}; available: {', '.join(suites)}")
-  importlib.import_module(f"launch.benchmarks.{_SUITE.value}").run(argv)
+  suite = importlib.import_module(f"launch.benchmarks.{_SUITE.value}")
+  print(host.describe(), flush=True)
+  suite.run(argv)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
 import pathlib
-import platform
 import re
 import tempfile
 import time
@@ -186,29 +184,6 @@ def device_peaks(kind: str, flops: float | None, bandwidth: float | None) -> Pea
   if match is not None:
     return Peaks(flops or match[2], bandwidth or match[3], f"spec sheet of {match[1]}{given}")
   return Peaks(flops, bandwidth, f"unknown device {kind!r}{given}")
-
-
-def host_cpu() -> str:
-  """CPU model and widest vector ISA: XLA:CPU's speed (and the host's share of GPU runs) depends on
-  both."""
-  try:
-    info = pathlib.Path("/proc/cpuinfo").read_text()
-  except OSError:
-    info = ""
-  model = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
-  features = re.search(r"^(?:flags|Features)\s*:\s*(.+)$", info, re.M)
-  names = set(features.group(1).split()) if features else set()
-  isa = next(
-    (
-      isa
-      for flag, isa in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("sve", "SVE"))
-      if flag in names
-    ),
-    platform.machine(),
-  )
-  return (
-    f"{model.group(1) if model else platform.processor() or 'CPU'} ({isa}), {os.cpu_count()} cores"
-  )
 
 
 def matmul_params(config: models.ModelConfig, *, lm_head: bool) -> int:
@@ -442,7 +417,7 @@ def run(argv: list[str]) -> None:
   ctx = Context(mesh, peaks, devices, _REPEATS.value)
   print(
     f"device: {kind} x{devices} ({jax.default_backend()} backend, jax {jax.__version__}), "
-    f"mesh {dict(mesh.shape)}; host: {host_cpu()}",
+    f"mesh {dict(mesh.shape)}",
     flush=True,
   )
   print(
