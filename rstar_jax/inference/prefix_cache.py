@@ -93,7 +93,9 @@ class PrefixCache:
     uncached tokens), starts, new counts and page tables [rows, pages] (padding rows run one
     token into the scratch page). Counts the tokens computed and reused in `stats`."""
     news = [len(seq) - start for seq, start in zip(res.ids, res.starts)]
-    rows, new_len = batcher.shape(news)
+    # New tokens are mostly a step or an output block: buckets start at a page, not at the
+    # batcher's prompt-length minimum.
+    rows, new_len = batcher.shape(news)[0], length_bucket(max(news), self.page_size)
     min_pages = max(1, min_length_bucket // self.page_size)
     pages = length_bucket(max(len(t) for t in res.tables), min_pages)
     tokens = np.full((rows, new_len), batcher.pad_id, np.int32)
