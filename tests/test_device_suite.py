@@ -10,9 +10,18 @@ from rstar_jax import models
 
 LAST_LINE = re.compile(
   r"device suite ok on (.+) x(\d+): decode (\d+) tok/s, score (\d+) tok/s, "
-  r"sft (\d+) tok/s \(MFU (n/a|\d+\.\d%)\), ppm (\d+) tok/s"
+  r"sft (\d+) tok/s \(MFU (n/a|\d+\.\d%)\), ppm (\d+) tok/s, search step prefill saved (\d+)%"
 )
-PARTS = ("device", "peaks per device", "model", "expand", "score", "sft step", "checkpoint")
+PARTS = (
+  "device",
+  "peaks per device",
+  "model",
+  "expand",
+  "search step",
+  "score",
+  "sft step",
+  "checkpoint",
+)
 
 
 def test_tiny_suite_runs_every_part(tmp_path, capsys):
@@ -24,8 +33,9 @@ def test_tiny_suite_runs_every_part(tmp_path, capsys):
   lines = capsys.readouterr().out.strip().splitlines()
   match = LAST_LINE.fullmatch(lines[-1])
   assert match, lines[-1]
-  kind, count, decode, score, sft, mfu, ppm = match.groups()
+  kind, count, decode, score, sft, mfu, ppm, saved = match.groups()
   assert (kind, count) == ("cpu", "8")
+  assert int(saved) > 50  # depth 2 re-reads its prompt and candidate from the cache
   assert mfu.endswith("%")
   assert min(int(decode), int(score), int(sft), int(ppm)) > 0
   heads = [line.split(":")[0] for line in lines]
