@@ -19,7 +19,6 @@ import numpy as np
 
 from rstar_jax.inference import paged
 from rstar_jax.inference.batching import Batcher
-from rstar_jax.inference.buckets import bucket
 from rstar_jax.inference.buckets import length_bucket
 from rstar_jax.inference.config import EngineStats
 from rstar_jax.inference.kv_cache import KV
@@ -137,6 +136,11 @@ class PrefixCache:
     whose KV the decoder wrote (rows are prompt-major, n per prompt). Only whole pages are kept;
     a row the pool has no room for is skipped."""
     ps = self.page_size
+    # One commit program per decode program: a row adds at most its prompt's partial last page
+    # and the pages of its suffix slots (a row whose prompt pages were evicted meanwhile needs
+    # more, and is skipped).
+    rows, steps = prefix.lengths_p.shape[0] * n, suffix[0].k.shape[3]
+    width = -(-(ps - 1 + steps) // ps)
     res = Reservation([], [], [], [], [])
     plans = []  # (row, tokens, first new page, page table)
     seen = set()
@@ -147,7 +151,7 @@ class PrefixCache:
         continue
       seen.add(key)
       match = self.index.match(key)
-      if len(match.pages) == whole:
+      if not 0 < whole - len(match.pages) <= width:
         continue
       self.index.pin(match.node)
       res.pinned.append(match.node)
@@ -157,8 +161,6 @@ class PrefixCache:
       res.owned.extend(fresh)
       plans.append((row, key, len(match.pages), [*match.pages, *fresh]))
     if plans:
-      rows = prefix.lengths_p.shape[0] * n
-      width = bucket(max(len(t) - first for _, _, first, t in plans), 1)
       base = np.zeros((rows,), np.int32)
       dest = np.full((rows, width), paged.SCRATCH_PAGE, np.int32)
       for row, _, first, table in plans:
