@@ -1,6 +1,9 @@
 """The radix prefix cache: exact (same greedy steps, same PPM scores as without it), bounded by its
 pool whatever the search does, and safe where a text prefix is not a token prefix."""
 
+import logging
+
+from flax import nnx
 import numpy as np
 import pytest
 from tiny_hf import make_tiny_hf_model
@@ -17,7 +20,10 @@ from rstar_jax.inference import EngineConfig
 from rstar_jax.inference import SamplingParams
 from rstar_jax.inference import Scorer
 from rstar_jax.inference import ScorerConfig
+from rstar_jax.models import Transformer
 from rstar_jax.models import ValueModel
+from rstar_jax.models.config import ModelConfig
+from rstar_jax.models.config import RopeConfig
 from rstar_jax.runtime.mesh import make_mesh
 from rstar_jax.world import tokenizer as world_tokenizer
 
@@ -201,3 +207,36 @@ def test_a_pool_too_small_for_one_sequence_is_refused(model_dir):
     tiny_engine_and_scorer(model_dir, *_cached(40))
   with pytest.raises(ValueError, match="cache_pages must be >= 0"):
     EngineConfig(cache_pages=-1)
+
+
+def test_longrope_models_run_without_the_cache(caplog):
+  """Phi-3 128k's rope switches factors with the sequence length: cached keys would differ from
+  recomputed ones, so such a model runs uncached (a warning says so) instead of failing."""
+  half = 8
+  rope = RopeConfig(
+    kind="longrope",
+    short_factor=(1.0,) * half,
+    long_factor=(2.0,) * half,
+    original_max_position_embeddings=64,
+  )
+  config = ModelConfig(
+    family="phi3",
+    vocab_size=320,
+    hidden_size=32,
+    intermediate_size=64,
+    num_layers=1,
+    num_heads=2,
+    num_kv_heads=2,
+    head_dim=2 * half,
+    max_position_embeddings=CONTEXT,
+    rope=rope,
+  )
+  policy = Transformer(config, rngs=nnx.Rngs(0))
+  engine_config, scorer_config = _cached(400)
+  with caplog.at_level(logging.WARNING):
+    engine = Engine(policy, tiny_tokenizer(), engine_config)
+    scorer = Scorer(ValueModel.from_policy(policy), tiny_tokenizer(), scorer_config)
+  assert engine._cache is None and scorer._cache is None
+  assert "prefix cache off for this longrope model" in caplog.text
+  (cands,) = engine.expand(QUESTIONS[:1], 1, GREEDY)
+  assert engine.stats.prefill_ratio == 1.0 and cands[0].token_ids

@@ -23,8 +23,8 @@ from rstar_jax.inference.config import Candidate
 from rstar_jax.inference.config import EngineConfig
 from rstar_jax.inference.config import EngineStats
 from rstar_jax.inference.config import SamplingParams
-from rstar_jax.inference.prefix_cache import PrefixCache
 from rstar_jax.inference.prefix_cache import Reservation
+from rstar_jax.inference.prefix_cache import new_cache
 from rstar_jax.inference.prefix_cache import reserved
 from rstar_jax.inference.stops import first_stop_end
 from rstar_jax.inference.stops import stop_table
@@ -63,10 +63,8 @@ class Engine:
     self._graphdef, self._params = nnx.split(policy)
     self._prefill = jax.jit(programs.prefill, static_argnums=0)
     self._paged_prefill = jax.jit(programs.paged_prefill, static_argnums=0, donate_argnums=6)
-    self._cache = (
-      PrefixCache(policy.config, config.cache_pages, config.page_size, self.max_seq_len, mesh)
-      if config.cache_pages
-      else None
+    self._cache = new_cache(
+      policy.config, config.cache_pages, config.page_size, self.max_seq_len, mesh
     )
     self._start = jax.jit(programs.start, static_argnums=(1, 2, 7))
     self._decode = jax.jit(programs.decode_chunk, static_argnums=0, donate_argnums=5)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 import dataclasses
+import logging
 
 import jax
 from jax.sharding import Mesh
@@ -25,6 +26,22 @@ from rstar_jax.inference.kv_cache import KV
 from rstar_jax.inference.kv_cache import Prefix
 from rstar_jax.inference.radix import RadixCache
 from rstar_jax.models.config import ModelConfig
+
+
+def new_cache(
+  config: ModelConfig, num_pages: int, page_size: int, max_seq_len: int, mesh: Mesh | None
+) -> PrefixCache | None:
+  """The cache a config asks for (`num_pages` 0: none). A longrope model (Phi-3 128k) gets none,
+  with a warning: its rope switches factors with the sequence's length, so cached keys would not
+  equal recomputed ones, and the cache must never change results."""
+  if not num_pages:
+    return None
+  if config.rope.kind == "longrope":
+    logging.warning(
+      "prefix cache off for this longrope model: cached keys would differ from recomputed ones"
+    )
+    return None
+  return PrefixCache(config, num_pages, page_size, max_seq_len, mesh)
 
 
 @dataclasses.dataclass
@@ -45,12 +62,6 @@ class PrefixCache:
   def __init__(
     self, config: ModelConfig, num_pages: int, page_size: int, max_seq_len: int, mesh: Mesh | None
   ):
-    if config.rope.kind == "longrope":
-      raise ValueError(
-        "the prefix cache is not exact for longrope models (their rope switches factors with "
-        "the sequence length, so cached keys would differ from recomputed ones); set "
-        "cache_pages=0"
-      )
     per_sequence = -(-max_seq_len // page_size)
     if num_pages - 1 < per_sequence:
       raise ValueError(

@@ -20,8 +20,8 @@ from rstar_jax.inference.batching import Batcher
 from rstar_jax.inference.buckets import ProgramCounter
 from rstar_jax.inference.config import EngineStats
 from rstar_jax.inference.config import ScorerConfig
-from rstar_jax.inference.prefix_cache import PrefixCache
 from rstar_jax.inference.prefix_cache import Reservation
+from rstar_jax.inference.prefix_cache import new_cache
 from rstar_jax.inference.prefix_cache import reserved
 from rstar_jax.models import ValueModel
 
@@ -74,10 +74,8 @@ class Scorer:
     self._graphdef, self._params = nnx.split(model)
     self._score = jax.jit(_last_token_scores, static_argnums=0)
     self._paged_score = jax.jit(_paged_last_token_scores, static_argnums=0, donate_argnums=6)
-    self._cache = (
-      PrefixCache(model.config, config.cache_pages, config.page_size, self.max_seq_len, mesh)
-      if config.cache_pages
-      else None
+    self._cache = new_cache(
+      model.config, config.cache_pages, config.page_size, self.max_seq_len, mesh
     )
 
   def score(self, texts: Sequence[str]) -> np.ndarray:
