@@ -62,6 +62,9 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.name = name
   c.run_dir = f"runs/{name}"
   c.seed = 0
+  c.domain = (
+    "math"  # The problem domain (rstar_jax/domains): math, or code (configs/code_world.py).
+  )
   # Device mesh 'data:D,fsdp:F,tensor:T' (omitted axes are 1; fsdp takes the devices left).
   c.mesh = ""
   c.train_devices = 0  # Training mesh over the first N devices (0: all; multi-host: all).
@@ -137,7 +140,7 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.search.batch_size = 16
 
   # Which trajectories and step pairs become training data (official rules by default).
-  c.extract = library_defaults(ExtractConfig)
+  c.extract = library_defaults(ExtractConfig, skip=PIPELINE_SET["extract"])
 
   c.engine = library_defaults(EngineConfig)  # Shape buckets and limits of the policy engine.
   c.scorer = library_defaults(ScorerConfig)  # Shape buckets and score squashing of the PPM.
@@ -176,7 +179,7 @@ def base_config(name: str) -> ml_collections.ConfigDict:
 
   # MCTS+PPM as the paper's headline numbers: 64 independent runs ("64 trajectories"), each as
   # config/sft_eval_mcts.yaml, the answer a majority over the top 4 runs (run_example.sh:38).
-  c.eval = library_defaults(EvalConfig)
+  c.eval = library_defaults(EvalConfig, skip=PIPELINE_SET["eval"])
   c.eval.greedy = True
   c.eval.greedy_mode = "official"  # Greedy pass@1 as config/sft_eval_greedy.yaml decodes it.
   c.eval.samples = 8

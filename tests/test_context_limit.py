@@ -5,6 +5,7 @@ import pytest
 from tiny_tokenizer import tiny_engine_and_scorer
 
 from rstar_jax.data.problems import Problem
+from rstar_jax.domains import base as domain_base
 from rstar_jax.format import prompts
 from rstar_jax.inference import EngineConfig
 from rstar_jax.inference import ScorerConfig
@@ -12,7 +13,6 @@ from rstar_jax.sandbox import SandboxPool
 from rstar_jax.search import extract
 from rstar_jax.search import run
 from rstar_jax.search import scripted
-from rstar_jax.search import tree as tree_lib
 from rstar_jax.search.config import SearchConfig
 
 CONTEXT = 128
@@ -90,14 +90,18 @@ def test_a_partial_solution_at_the_context_limit_ends_its_branch(models, tmp_pat
   assert all(n.invalid is None and n.ppm is not None for n in (full, near))
   # No room at all: the engine's empty 'context' candidates become one invalid terminal.
   (empty,) = tree.children(full)
-  assert (empty.text, empty.stop_reason, empty.invalid) == ("", "context", tree_lib.INVALID_CONTEXT)
+  assert (empty.text, empty.stop_reason, empty.invalid) == (
+    "",
+    "context",
+    domain_base.INVALID_CONTEXT,
+  )
   # Some room: a step that did not end in it was cut by the context, not by its budget.
   after_near = tree.children(near)
   assert all(c.stop_reason in ("context", "stop", "eos") for c in after_near)
   cut = [c for c in after_near if c.stop_reason == "context"]
   assert cut and all(c.text for c in cut)
   for child in [empty, *cut]:
-    assert child.terminal and child.invalid == tree_lib.INVALID_CONTEXT
+    assert child.terminal and child.invalid == domain_base.INVALID_CONTEXT
     assert (child.visits, child.value_sum) == (1, -1.0)  # valued locally, like other invalids
   assert full.terminal and near.terminal  # every child is terminal
   for other in ("p1", "p2"):

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from launch.benchmarks import search as search_bench
+from rstar_jax import domains
 from rstar_jax.data.problems import Problem
 from rstar_jax.evaluation import harness as evaluation
 from rstar_jax.evaluation import voting
@@ -65,9 +66,12 @@ def _oracle(sign: float):
 
 
 def test_majority_groups_equivalent_answers():
-  assert voting.majority(["2", None, "0.5", "1/2", "2", "\\frac{1}{2}"]) == "0.5"
-  assert voting.majority(["3", "4"]) == "3"
-  assert voting.majority([None, None]) is None
+  assert (
+    voting.majority(["2", None, "0.5", "1/2", "2", "\\frac{1}{2}"], None, domains.MATH, None)
+    == "0.5"
+  )
+  assert voting.majority(["3", "4"], None, domains.MATH, None) == "3"
+  assert voting.majority([None, None], None, domains.MATH, None) is None
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import pytest
 
 from rstar_jax.data import records
 from rstar_jax.data import schemas
+from rstar_jax.domains import base as domain_base
 from rstar_jax.format import prompts
 from rstar_jax.search import extract
 from rstar_jax.search import tree as tree_lib
@@ -60,12 +61,12 @@ def invalid_terminals_tree():
   a = node(tree, tree.root, step("a"), 0.8)
   answer(tree, a, "A", True)
   b = node(tree, tree.root, step("b"), -0.9)
-  invalid(tree, b, "B", tree_lib.INVALID_CODE_ERRORS, code_error=True, consecutive_errors=2)
+  invalid(tree, b, "B", domain_base.INVALID_CODE_ERRORS, code_error=True, consecutive_errors=2)
   c = node(tree, tree.root, step("c"), -0.5)
   answer(tree, c, "C", False)
-  invalid(tree, c, "D", tree_lib.INVALID_TOO_DEEP)
+  invalid(tree, c, "D", domain_base.INVALID_TOO_DEEP)
   d = node(tree, tree.root, step("d"), -0.95)
-  invalid(tree, d, "E", tree_lib.INVALID_NO_ANSWER)
+  invalid(tree, d, "E", domain_base.INVALID_NO_ANSWER)
   return tree, a, c
 
 
@@ -82,12 +83,12 @@ def test_difficulty_counts_valid_answers_only():
   easy = new_tree()
   answer(easy, node(easy, easy.root, step("a"), 1.0), "A", True)
   b = node(easy, easy.root, step("b"), -1.0)
-  invalid(easy, b, "B", tree_lib.INVALID_CODE_ERRORS, code_error=True)
+  invalid(easy, b, "B", domain_base.INVALID_CODE_ERRORS, code_error=True)
   assert extract.difficulty(easy) == extract.EASY  # The code-error leaf is no wrong answer.
   assert extract.ppm_pairs(easy) == []
   hard = new_tree()
-  invalid(hard, hard.root, "B", tree_lib.INVALID_CODE_ERRORS, code_error=True)
-  invalid(hard, hard.root, "C", tree_lib.INVALID_TOO_DEEP)
+  invalid(hard, hard.root, "B", domain_base.INVALID_CODE_ERRORS, code_error=True)
+  invalid(hard, hard.root, "C", domain_base.INVALID_TOO_DEEP)
   assert extract.difficulty(hard) == extract.HARD
 
 
@@ -152,7 +153,7 @@ def test_a_single_positive_widens_the_negatives_to_four():
   c = node(tree, tree.root, step("c"), 0.7)
   answer(tree, c, "C", True)
   e = node(tree, tree.root, step("e"), -1.0)
-  invalid(tree, e, "E", tree_lib.INVALID_CODE_ERRORS, code_error=True)
+  invalid(tree, e, "E", domain_base.INVALID_CODE_ERRORS, code_error=True)
   assert extract.step_pairs(tree) == [
     pair(BASE, c, wrong[t], (1, 4), (answer_text("C"), answer_text(t + "w"))) for t in "1234"
   ]

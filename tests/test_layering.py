@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
   ("runtime",),  # host memory, process sync, atomic files, the mesh builder
   ("format", "grading", "models"),  # the step format, answer grading, the model family
   ("hf", "data", "sandbox"),  # HF import/export, problems and datasets, code execution
-  ("inference",),  # the engine and scorer
+  ("inference", "domains"),  # the engine and scorer; the problem domains
   ("search", "training"),  # MCTS and extraction; the trainers
   ("evaluation",),  # greedy, maj@k, best-of-N, N-run search with voting
   ("world",),  # the built-in world

@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 
+from rstar_jax.domains import base as domain_base
+from rstar_jax.domains.math import MathDomain
 from rstar_jax.search import mcts
 from rstar_jax.search import scripted
 from rstar_jax.search import steps
@@ -105,6 +107,9 @@ def test_backup_adds_value_and_visit_along_the_path():
   assert a.q == pytest.approx(1 / 3)
 
 
+MATH = MathDomain()
+
+
 def test_dedup_and_answer_rule():
   texts = [
     "<code>\nx = 1\n<end_of_step>",
@@ -115,42 +120,51 @@ def test_dedup_and_answer_rule():
     "<answer>\\boxed{2}<end_of_answer>",
   ]
   candidates = [scripted.make_candidate(t) for t in texts]
-  kept = steps.dedup(candidates, answer_only=False)
+  kept = steps.dedup(candidates, MATH, answer_only=False)
   assert [c.text for c in kept] == [texts[0], texts[2], texts[3]]
-  assert [c.text for c in steps.dedup(candidates)] == [texts[2]]  # The official rule.
-  assert [c.text for c in steps.dedup(candidates[:2] + candidates[3:4])] == [texts[0], texts[3]]
+  assert [c.text for c in steps.dedup(candidates, MATH)] == [texts[2]]  # The official rule.
+  assert [c.text for c in steps.dedup(candidates[:2] + candidates[3:4], MATH)] == [
+    texts[0],
+    texts[3],
+  ]
 
 
 def test_code_error_threshold_depth_limit_and_output_block():
   parent = tree_lib.Node(index=3, parent=0, depth=2, consecutive_errors=1)
-  draft = steps.Draft(text="\nprint(x)\n<end_of_code>", stop_reason="stop", program="print(x)")
+  draft = domain_base.Draft(
+    text="\nprint(x)\n<end_of_code>", stop_reason="stop", program="print(x)"
+  )
   failed = _Exec(False, "", "NameError", "name 'x' is not defined")
-  f = steps.child_fields(draft, failed, parent, max_code_errors=2, max_depth=16)
-  assert f["terminal"] and f["invalid"] == tree_lib.INVALID_CODE_ERRORS
+  f = steps.child_fields(draft, failed, parent, MATH, max_code_errors=2, max_depth=16)
+  assert f["terminal"] and f["invalid"] == domain_base.INVALID_CODE_ERRORS
   assert f["consecutive_errors"] == 2 and f["code_error"]
   assert f["text"].endswith("<output>NameError: name 'x' is not defined<end_of_output>")
-  f = steps.child_fields(draft, failed, parent, max_code_errors=3, max_depth=16)
+  f = steps.child_fields(draft, failed, parent, MATH, max_code_errors=3, max_depth=16)
   assert not f["terminal"] and f["consecutive_errors"] == 2
   ok = _Exec(True, "18\n")
-  f = steps.child_fields(draft, ok, parent, max_code_errors=1, max_depth=16)
+  f = steps.child_fields(draft, ok, parent, MATH, max_code_errors=1, max_depth=16)
   assert f["text"] == draft.text + "\n<output>18<end_of_output>"
   assert f["consecutive_errors"] == 0 and not f["terminal"]
-  f = steps.child_fields(draft, ok, parent, max_code_errors=1, max_depth=3)
-  assert f["terminal"] and f["invalid"] == tree_lib.INVALID_TOO_DEEP
+  f = steps.child_fields(draft, ok, parent, MATH, max_code_errors=1, max_depth=3)
+  assert f["terminal"] and f["invalid"] == domain_base.INVALID_TOO_DEEP
 
 
-def test_classify():
+def test_math_classify():
   c = scripted.make_candidate
-  d = steps.classify("", c("<code>\nx = 3\n<end_of_step>"))
+  d = MATH.classify(None, "", c("<code>\nx = 3\n<end_of_step>"))
   assert d.program is not None and "x = 3" in d.program and not d.terminal
-  d = steps.classify("<code>\nx = 3\n<end_of_step>", c("\n<answer>\\boxed{3}<end_of_answer>"))
+  d = MATH.classify(None, "<code>\nx = 3\n<end_of_step>", c("\n<answer>\\boxed{3}<end_of_answer>"))
   assert d.terminal and d.answer == "3" and d.invalid is None
-  assert steps.classify("", c("<code>\nx = 3", "length")).invalid == tree_lib.INVALID_TOO_LONG
+  assert (
+    MATH.classify(None, "", c("<code>\nx = 3", "length")).invalid == domain_base.INVALID_TOO_LONG
+  )
   for cut_by_context in ("<code>\nx = 3", ""):  # cut short, or no room left at all
-    d = steps.classify("", c(cut_by_context, "context"))
-    assert d.terminal and d.invalid == tree_lib.INVALID_CONTEXT
-  assert steps.classify("", c("I give up")).invalid == tree_lib.INVALID_NO_ANSWER
-  assert steps.classify("", c("no code here<end_of_step>")).invalid == tree_lib.INVALID_NO_CODE
+    d = MATH.classify(None, "", c(cut_by_context, "context"))
+    assert d.terminal and d.invalid == domain_base.INVALID_CONTEXT
+  assert MATH.classify(None, "", c("I give up")).invalid == domain_base.INVALID_NO_ANSWER
+  assert (
+    MATH.classify(None, "", c("no code here<end_of_step>")).invalid == domain_base.INVALID_NO_CODE
+  )
 
 
 _GOOD = "<code>\n# good\nx = 1\n<end_of_step>"
@@ -201,7 +215,7 @@ def test_invalid_terminals_are_valued_locally_only():
   tree = tree_lib.Tree("p", "question", "1")
   mcts.search_trees([tree], policy, None, _OkPool(), SearchConfig(rollouts=1, num_candidates=2))
   good, invalid = tree.children(tree.root)
-  assert invalid.invalid == tree_lib.INVALID_NO_ANSWER
+  assert invalid.invalid == domain_base.INVALID_NO_ANSWER
   assert (invalid.visits, invalid.value_sum) == (1, -1.0)
   assert (good.visits, good.value_sum) == (1, 1.0)
   assert (tree.root.visits, tree.root.value_sum) == (1, 1.0)  # only the valid terminal

@@ -22,6 +22,7 @@ import json
 
 import pytest
 
+from rstar_jax import domains
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
 from rstar_jax.data.problems import Problem
@@ -312,10 +313,10 @@ def _answer_scorer(q, solution):
 def test_top_k_majority():
   r = multirun.RunAnswer
   runs = [r("15", 0.9), r("15.0", 0.8), r("16", 0.95), r("17", 0.1), r(None, 2.0)]
-  assert multirun.top_k_majority(runs, 3) == "15"
-  assert multirun.top_k_majority(runs, 1) == "16"
-  assert multirun.top_k_majority([r("3", 0.5), r("4", 0.6)], 2) == "4"
-  assert multirun.top_k_majority([r(None, 1.0)], 4) is None
+  assert multirun.top_k_majority(runs, 3, None, domains.MATH, None) == "15"
+  assert multirun.top_k_majority(runs, 1, None, domains.MATH, None) == "16"
+  assert multirun.top_k_majority([r("3", 0.5), r("4", 0.6)], 2, None, domains.MATH, None) == "4"
+  assert multirun.top_k_majority([r(None, 1.0)], 4, None, domains.MATH, None) is None
 
 
 @pytest.mark.parametrize("method", ["mcts", "beam"])

@@ -83,10 +83,10 @@ def test_teacher_problems_do_not_depend_on_the_search_split():
   from rstar_jax.world import generator  # pylint: disable=g-import-not-at-top
 
   small, large = (generator.generate("train", n, seed=0) for n in (4, 40))
-  taught = build._teacher_problems(30, 0, large)  # pylint: disable=protected-access
+  taught = build._teacher_problems(generator, 30, 0, large)  # pylint: disable=protected-access
   assert len(taught) == 30
   assert [p.problem.question for p in taught] == [
-    p.problem.question for p in build._teacher_problems(30, 0, small)
+    p.problem.question for p in build._teacher_problems(generator, 30, 0, small)
   ]  # pylint: disable=protected-access
   heldout = generator.generate("heldout", 40, seed=0)
   assert not {p.problem.question for p in taught} & {p.problem.question for p in large + heldout}

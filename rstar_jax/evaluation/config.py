@@ -3,8 +3,8 @@
 import dataclasses
 from typing import Literal
 
+from rstar_jax import domains
 from rstar_jax.format import prompts
-from rstar_jax.grading import graders
 from rstar_jax.search.config import SearchConfig
 
 # The official greedy `max_depth: 2` lets non-terminal steps reach depth 2 (a node is cut when
@@ -21,8 +21,9 @@ class EvalConfig:
   greedy_mode: 'stepwise' decodes greedy pass@1 step by step like the search; 'official' as the
     official greedy evaluation (config/sft_eval_greedy.yaml): the whole program in one step up to
     `<end_of_code>`, then the answer, 4096 tokens per step, 3 consecutive code errors allowed.
-  grading: how accuracy judges answers: 'strict' (the search reward's grader) or 'lenient' (as
-    the official rStar `math_equal`, for accuracies comparable with the paper's).
+  grading: how accuracy judges answers: 'strict' (the search reward's grader) or, in math,
+    'lenient' (as the official rStar `math_equal`, for accuracies comparable with the paper's).
+  domain: the problem domain (`domains.get`); its graders are the choices of `grading`.
   """
 
   greedy: bool = True
@@ -38,10 +39,14 @@ class EvalConfig:
   batch_size: int = 16
   seed: int = 1234
   grading: str = "strict"
+  domain: str = "math"
 
   def __post_init__(self):
-    if self.grading not in graders.NAMES:
-      raise ValueError(f"grading must be one of {'|'.join(graders.NAMES)}, got {self.grading!r}")
+    names = domains.get(self.domain).graders
+    if self.grading not in names:
+      raise ValueError(
+        f"grading must be one of {'|'.join(names)} in domain {self.domain!r}, got {self.grading!r}"
+      )
     if self.greedy_mode not in ("stepwise", "official"):
       raise ValueError(f"greedy_mode must be stepwise|official, got {self.greedy_mode!r}")
     if self.samples < 0 or self.mcts_runs < 0:
@@ -76,6 +81,7 @@ class EvalConfig:
         stops=(prompts.END_OF_CODE, prompts.END_OF_ANSWER),  # stop.
         batch_size=self.batch_size,
         seed=seed,
+        domain=self.domain,
       )
     return SearchConfig(
       mode="terminal",
@@ -86,6 +92,7 @@ class EvalConfig:
       temperature=temperature,
       batch_size=self.batch_size,
       seed=seed,
+      domain=self.domain,
     )
 
   def mcts_search(self) -> SearchConfig:
@@ -101,4 +108,5 @@ class EvalConfig:
       seed=self.seed,
       num_runs=self.mcts_runs,
       top_k_runs=self.top_k_runs,
+      domain=self.domain,
     )

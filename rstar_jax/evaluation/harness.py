@@ -19,12 +19,12 @@ from jax.sharding import Mesh
 import numpy as np
 import tqdm
 
-from rstar_jax import grading
+from rstar_jax import domains
 from rstar_jax import inference
 from rstar_jax.evaluation import multirun
+from rstar_jax.evaluation import passk
 from rstar_jax.evaluation import voting
 from rstar_jax.evaluation.config import EvalConfig
-from rstar_jax.format import prompts
 from rstar_jax.inference import EngineConfig
 from rstar_jax.inference import ScorerConfig
 from rstar_jax.runtime import files
@@ -87,11 +87,6 @@ def best_of(samples: Sequence[Sample], scores: Sequence[float]) -> Sample | None
   return max(answered, key=lambda sv: sv[1])[0] if answered else None
 
 
-def _graded(answer: str | None, gold: str, name: str = "strict") -> bool:
-  """Accuracy's judgement with the grader `name` (EvalConfig.grading)."""
-  return answer is not None and grading.grader(name)(answer, gold)
-
-
 def evaluate_policy(
   problems: Sequence,
   engine: expand_lib.EngineLike,
@@ -118,13 +113,20 @@ def evaluate_policy(
   problems = [p for p in problems if p.answer is not None]
   if not problems:
     raise ValueError("evaluation needs problems with gold answers; none given")
+  domain = domains.get(cfg.domain)
+  for p in problems:
+    domain.check_problem(p)
+  golds = [p.answer for p in problems]
   per_problem: list[dict[str, Any]] = [
     {"id": p.id, "gold": p.answer, "answers": {}} for p in problems
   ]
 
+  def graded(answers: Sequence[str | None], golds: Sequence[str]) -> list[bool]:
+    """Accuracy's judgement with the domain's grader `cfg.grading`, one batch."""
+    return domain.grade(answers, golds, pool, grader=cfg.grading)
+
   def record(method: str, answers: Sequence[str | None]) -> None:
-    for row, problem, answer in zip(per_problem, problems, answers):
-      correct = _graded(answer, problem.answer, cfg.grading)
+    for row, answer, correct in zip(per_problem, answers, graded(answers, golds)):
       row["answers"][method] = {"answer": answer, "correct": correct}
 
   if cfg.greedy:
@@ -143,17 +145,22 @@ def evaluate_policy(
       progress=progress,
       desc=f"eval[sample x{cfg.samples}]",
     )
+    k = cfg.samples
+    right = graded([s.answer for row in samples for s in row], [g for g in golds for _ in range(k)])
+    for i, row in enumerate(per_problem):
+      row["samples_correct"] = sum(right[i * k : (i + 1) * k])
     record(
-      f"pass@{cfg.samples}",
+      f"pass@{k}",
       [
-        next((s.answer for s in row if _graded(s.answer, p.answer, cfg.grading)), row[0].answer)
-        for p, row in zip(problems, samples)
+        next((s.answer for s, ok in zip(row, right[i * k : (i + 1) * k]) if ok), row[0].answer)
+        for i, row in enumerate(samples)
       ],
     )
-    record(f"maj@{cfg.samples}", [voting.majority([s.answer for s in row]) for row in samples])
-    texts = [
-      prompts.policy_prompt(p.question) + s.text for p, row in zip(problems, samples) for s in row
-    ]
+    record(
+      f"maj@{cfg.samples}",
+      [voting.majority([s.answer for s in row], g, domain, pool) for g, row in zip(golds, samples)],
+    )
+    texts = [domain.prompt(p.question) + s.text for p, row in zip(problems, samples) for s in row]
     for name, scorer in scorers.items():
       scores = np.asarray(scorer.score(texts), dtype=np.float32).reshape(len(problems), -1)
       picks = [best_of(row, row_scores) for row, row_scores in zip(samples, scores)]
@@ -208,9 +215,13 @@ def make_report(per_problem: Sequence[dict[str, Any]], config: dict[str, Any]) -
   accuracy = {
     m: sum(r["answers"][m]["correct"] for r in per_problem) / len(per_problem) for m in methods
   }
+  counts = [r["samples_correct"] for r in per_problem if "samples_correct" in r]
+  samples = config.get("samples", 0)
   return {
     "num_problems": len(per_problem),
     "accuracy": accuracy,
+    # The unbiased estimator from the k samples (at k = samples it equals `pass@k` above).
+    "pass_at_k": passk.mean_pass_at_k(counts, samples) if len(counts) == len(per_problem) else {},
     "config": config,
     "problems": list(per_problem),
   }

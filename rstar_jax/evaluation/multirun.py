@@ -1,8 +1,8 @@
 """N independent searches per problem, top-K majority over their answers (DESIGN §1.2).
 
 Each run (MCTS in 'eval' mode, or step-level beam search) returns the answer of its terminal
-with the highest PPM score; the final answer is the majority, up to equivalence, among the K
-runs with the highest scores (ties: higher summed score).
+with the highest PPM score; the final answer is the majority (answers grouped by the domain: up
+to equivalence in math) among the K runs with the highest scores (ties: higher summed score).
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import tqdm
 
-from rstar_jax import grading
+from rstar_jax import domains
 from rstar_jax.data import records
 from rstar_jax.evaluation import voting
 from rstar_jax.search import beam as beam_lib
@@ -64,10 +64,16 @@ def best_answer(tree: tree_lib.Tree) -> RunAnswer:
   return RunAnswer(best.answer, best.ppm)
 
 
-def top_k_majority(runs: Sequence[RunAnswer], k: int) -> str | None:
+def top_k_majority(
+  runs: Sequence[RunAnswer],
+  k: int,
+  gold: str | None,
+  domain: domains.Domain,
+  pool: expand_lib.PoolLike,
+) -> str | None:
   """Majority over the k best-scored runs with an answer (ties: higher summed score)."""
   top = sorted((r for r in runs if r.answer is not None), key=lambda r: -r.score)[:k]
-  return voting.majority([r.answer for r in top], [r.score for r in top])
+  return voting.majority([r.answer for r in top], gold, domain, pool, [r.score for r in top])
 
 
 def evaluate_problems(
@@ -83,7 +89,7 @@ def evaluate_problems(
   grader: str = "strict",
 ) -> EvalSummary:
   """Answers every problem with `cfg.num_runs` searches; grades against `answer` when present,
-  with the grader named `grader` ('strict' or 'lenient', see `grading.grader`).
+  with the domain's grader named `grader` (math: 'strict' or 'lenient', see `grading.grader`).
 
   With `out_dir`, every run's tree is written (shards under `out_dir/trees`, field `run`).
   """
@@ -91,7 +97,7 @@ def evaluate_problems(
     raise ValueError(f"method must be 'mcts' or 'beam', got {method!r}")
   if method == "mcts" and cfg.mode != "eval":
     cfg = dataclasses.replace(cfg, mode="eval")
-  judge = grading.grader(grader)
+  domain = domains.get(cfg.domain)
   store = (
     records.ShardSequence(pathlib.Path(out_dir) / "trees", "trees") if out_dir is not None else None
   )
@@ -106,13 +112,19 @@ def evaluate_problems(
     runs = [r for _ in batch for r in range(cfg.num_runs)]
     search = mcts.search_trees if method == "mcts" else beam_lib.beam_search_trees
     search(trees, engine, scorer, pool, cfg, runs=runs, stats=stats)
-    for i, problem in enumerate(batch):
-      run_answers = tuple(best_answer(t) for t in trees[i * cfg.num_runs : (i + 1) * cfg.num_runs])
-      answer = top_k_majority(run_answers, cfg.top_k_runs)
-      correct = None
-      if problem.answer is not None:
-        correct = answer is not None and judge(answer, problem.answer)
-      results.append(EvalResult(problem.id, answer, correct, run_answers))
+    per_run = [
+      tuple(best_answer(t) for t in trees[i * cfg.num_runs : (i + 1) * cfg.num_runs])
+      for i in range(len(batch))
+    ]
+    answers = [
+      top_k_majority(answered, cfg.top_k_runs, p.answer, domain, pool)
+      for p, answered in zip(batch, per_run)
+    ]
+    graded = [(a, p.answer) for a, p in zip(answers, batch) if p.answer is not None]
+    verdicts = iter(domain.grade(*zip(*graded), pool, grader=grader) if graded else ())
+    for problem, answer, answered in zip(batch, answers, per_run):
+      correct = next(verdicts) if problem.answer is not None else None
+      results.append(EvalResult(problem.id, answer, correct, answered))
     if store is not None:
       store.append([{**t.to_dict(), "run": r, "method": method} for t, r in zip(trees, runs)])
   return EvalSummary(tuple(results), time.perf_counter() - start, stats.to_dict())

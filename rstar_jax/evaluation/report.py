@@ -8,9 +8,35 @@ import re
 from typing import Any
 
 from rstar_jax.evaluation import harness as evaluation
+from rstar_jax.evaluation import stats
 
 PPM_PAIR_ACC = "ppm pairwise acc"
 BOOTSTRAP_GREEDY = "bootstrap_heldout_greedy_accuracy"  # Written by the world's prepare stage.
+
+
+def _sizes(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> dict[int, int]:
+  """Problems behind each row of `round_rows` (round 0: the world's bootstrap evaluation)."""
+  sizes = {k: r["evaluate"].get("num_problems") for k, r in results.items() if "evaluate" in r}
+  prepared = results.get(0, {}).get("prepare", {}).get("stages", {}).get("evaluate", {})
+  sizes[0] = prepared.get("problems")
+  return {k: n for k, n in sizes.items() if n}
+
+
+def interval_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+  """`round_rows` with each accuracy as its 95% Wilson interval and the problem count `n`."""
+  sizes = _sizes(results)
+  rows = []
+  for row in round_rows(results):
+    n = sizes.get(row["round"])
+    if n is None:
+      continue
+    cells: dict[str, Any] = {"round": row["round"], "n": str(n)}
+    for method, value in row.items():
+      if method not in ("round", PPM_PAIR_ACC) and isinstance(value, float):
+        lo, hi = stats.wilson_interval(round(value * n), n)
+        cells[method] = f"{100 * lo:.0f}–{100 * hi:.0f}%"
+    rows.append(cells)
+  return rows
 
 
 def round_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
@@ -48,6 +74,8 @@ _COLUMN_ORDER = (
 
 
 def _column_rank(column: str) -> tuple[int, str]:
+  if column == "n":
+    return -1, column
   if column == PPM_PAIR_ACC:
     return len(_COLUMN_ORDER) + 1, column
   rank = next((i for i, p in enumerate(_COLUMN_ORDER) if p.match(column)), len(_COLUMN_ORDER))
@@ -114,9 +142,13 @@ def write_run_report(
   md_path: str | os.PathLike,
   png_path: str | os.PathLike,
 ) -> str:
-  """Writes the run's stage summaries (JSON), its table (Markdown) and plot; returns the table."""
+  """Writes the run's stage summaries (JSON), its table (Markdown, accuracies then their 95%
+  intervals) and plot; returns the tables."""
   rows = round_rows(results)
   table = format_table(rows)
+  intervals = interval_rows(results)
+  if intervals:
+    table += "\n\n95% intervals (Wilson score; n held-out problems):\n\n" + format_table(intervals)
   json_path, md_path = pathlib.Path(json_path), pathlib.Path(md_path)
   json_path.write_text(
     json.dumps({str(k): v for k, v in results.items()}, indent=2, default=str) + "\n",

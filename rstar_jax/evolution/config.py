@@ -35,7 +35,11 @@ PIPELINE_SET: dict[str, dict[str, str]] = {
     "rollouts": "rounds.rollouts / rounds.bootstrap_rollouts",
     "extra_rollouts": "rounds.extra_rollouts",
     "seed": "seed",
+    "domain": "domain",
   },
+  "extract": {"domain": "domain"},
+  "eval": {"domain": "domain"},
+  "world": {"domain": "domain"},
   "sft": _TRAINER_SET,
   "ppm": _TRAINER_SET,
 }
@@ -95,10 +99,13 @@ class RunConfig:
   engine_mesh: the search / evaluation mesh over this host's first `engine_devices` (0: all).
   model_dtype: parameter dtype of models loaded for search and evaluation.
   train_param_dtype / train_compute_dtype: master weights and matmul precision in training.
+  domain: the problem domain (`domains.get`) of every section: the run sets `search.domain`,
+    `extract.domain`, `eval.domain` and `world.domain` to it.
   """
 
   name: str = "run"
   run_dir: str = "runs/run"
+  domain: str = "math"
   seed: int = 0
   mesh: str = ""
   train_devices: int = 0
@@ -126,6 +133,9 @@ class RunConfig:
   def __post_init__(self):
     if not self.run_dir:
       raise ValueError("run_dir must not be empty")
+    for section in ("search", "extract", "eval", "world"):
+      value = dataclasses.replace(getattr(self, section), domain=self.domain)
+      object.__setattr__(self, section, value)  # One domain for the whole run (PIPELINE_SET).
     for name in ("model_dtype", "train_param_dtype", "train_compute_dtype"):
       if getattr(self, name) not in DTYPES:
         raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {sorted(DTYPES)}")

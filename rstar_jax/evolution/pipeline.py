@@ -466,4 +466,8 @@ class Pipeline:
     if mcts_trees.is_dir():
       self._write_viewer_pages(extract_lib.load_trees(mcts_trees), out / "viewer")
     logging.info("round %d held-out accuracy: %s", k, report["accuracy"])
-    return {"accuracy": report["accuracy"], "num_problems": report["num_problems"]}
+    return {
+      "accuracy": report["accuracy"],
+      "num_problems": report["num_problems"],
+      "pass_at_k": report["pass_at_k"],
+    }

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rstar_jax import domains
 from rstar_jax.search import expand as expand_lib
 from rstar_jax.search import tree as tree_lib
 from rstar_jax.search.config import SearchConfig
@@ -28,6 +29,7 @@ def beam_search_trees(
 ) -> expand_lib.SearchStats:
   if scorer is None:
     raise ValueError("beam search needs a PPM scorer")
+  domain = domains.get(cfg.domain)
   stats = stats if stats is not None else expand_lib.SearchStats()
   runs = list(runs) if runs is not None else [0] * len(trees)
   level_rng = np.random.default_rng(
@@ -40,9 +42,9 @@ def beam_search_trees(
       children = expand_lib.expand_leaves(
         leaves, engine, pool, cfg, int(level_rng.integers(2**31)), stats
       )
-      expand_lib.grade([(t, row) for (t, _), row in zip(leaves, children)], stats)
+      expand_lib.grade([(t, row) for (t, _), row in zip(leaves, children)], domain, pool, stats)
       pairs = [(t, c) for (t, _), row in zip(leaves, children) for c in row]
-      expand_lib.score(pairs, scorer, stats)
+      expand_lib.score(pairs, scorer, domain, stats)
       next_beams: list[list[tree_lib.Node]] = [[] for _ in trees]
       index = {id(t): i for i, t in enumerate(trees)}
       for tree, child in pairs:

@@ -4,6 +4,7 @@ import dataclasses
 import itertools
 from typing import Literal
 
+from rstar_jax import domains
 from rstar_jax.format import prompts
 
 Mode = Literal["terminal", "ppm", "eval"]
@@ -34,6 +35,7 @@ class SearchConfig:
   batch_size: problems whose trees advance together (one policy call per depth level).
   num_runs, top_k: evaluation — independent runs per problem, majority over the top-k runs.
   beam_width: step-level beam search — partial solutions kept per depth.
+  domain: the problem domain (`domains.get`): step rule, program of a step, grader, votes.
   stops: generation of one step ends at any of these (the official greedy evaluation stops only
     at `<end_of_code>` and `<end_of_answer>`, so its first step is the whole program).
   answer_step_only: when an expansion yields an answer step, keep only the first one and drop
@@ -59,8 +61,10 @@ class SearchConfig:
   beam_width: int = 4
   answer_step_only: bool = True
   stops: tuple[str, ...] = prompts.STEP_STOPS
+  domain: str = "math"
 
   def __post_init__(self):
+    domains.get(self.domain)  # Refuses an unknown name, listing the registered ones.
     if self.mode not in MODES:
       raise ValueError(f"SearchConfig.mode must be one of {MODES}, got {self.mode!r}")
     for name in (

@@ -13,8 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rstar_jax import grading
-from rstar_jax.format import prompts
+from rstar_jax import domains
 from rstar_jax.inference import SamplingParams
 from rstar_jax.search import steps
 from rstar_jax.search import tree as tree_lib
@@ -32,8 +31,7 @@ class ScorerLike(Protocol):
   def score(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-class PoolLike(Protocol):
-  def run_many(self, programs: Sequence[str]) -> list[Any]: ...
+PoolLike = domains.base.PoolLike
 
 
 @dataclasses.dataclass
@@ -83,9 +81,9 @@ def sampling_params(cfg: SearchConfig, seed: int) -> SamplingParams:
   )
 
 
-def prompt_text(tree: tree_lib.Tree, node: tree_lib.Node) -> str:
+def prompt_text(tree: tree_lib.Tree, node: tree_lib.Node, domain: domains.Domain) -> str:
   """What the policy continues from (and the PPM scores): prompt + partial solution."""
-  return prompts.policy_prompt(tree.question) + tree.solution(node)
+  return domain.prompt(tree.question) + tree.solution(node)
 
 
 def expand_leaves(
@@ -102,13 +100,17 @@ def expand_leaves(
   """
   if not leaves:
     return []
-  texts = [prompt_text(t, n) for t, n in leaves]
+  domain = domains.get(cfg.domain)
+  texts = [prompt_text(t, n, domain) for t, n in leaves]
   with stats.timed("policy_s"):
     outputs = engine.expand(texts, cfg.num_candidates, sampling_params(cfg, seed))
   if len(outputs) != len(leaves):
     raise RuntimeError(f"engine.expand returned {len(outputs)} rows for {len(leaves)} prompts")
   drafts = [
-    [steps.classify(t.solution(n), c) for c in steps.dedup(cands, answer_only=cfg.answer_step_only)]
+    [
+      domain.classify(t.gold, t.solution(n), c)
+      for c in steps.dedup(cands, domain, answer_only=cfg.answer_step_only)
+    ]
     for (t, n), cands in zip(leaves, outputs)
   ]
   programs = [d.program for row in drafts for d in row if d.program is not None]
@@ -125,7 +127,7 @@ def expand_leaves(
     for draft in row:
       result = next(result_iter) if draft.program is not None else None
       fields = steps.child_fields(
-        draft, result, leaf, max_code_errors=cfg.max_code_errors, max_depth=cfg.max_depth
+        draft, result, leaf, domain, max_code_errors=cfg.max_code_errors, max_depth=cfg.max_depth
       )
       new.append(tree.add_child(leaf, **fields))
     children.append(new)
@@ -137,10 +139,15 @@ def expand_leaves(
 
 
 def grade(
-  trees_children: Sequence[tuple[tree_lib.Tree, Sequence[tree_lib.Node]]], stats: SearchStats
+  trees_children: Sequence[tuple[tree_lib.Tree, Sequence[tree_lib.Node]]],
+  domain: domains.Domain,
+  pool: PoolLike,
+  stats: SearchStats,
 ) -> None:
-  """Marks terminal children correct/incorrect against the gold answer (when there is one)."""
+  """Marks terminal children correct/incorrect against the gold answer (when there is one), in
+  one call of the domain's grader for the whole level."""
   with stats.timed("grading_s"):
+    todo = []
     for tree, children in trees_children:
       for child in children:
         if not child.terminal:
@@ -148,17 +155,24 @@ def grade(
         if child.invalid is not None:
           child.correct = False
         elif tree.gold is not None:
-          child.correct = grading.is_equivalent(child.answer, tree.gold)
+          todo.append((child, tree.gold))
+    if todo:
+      verdicts = domain.grade([c.answer for c, _ in todo], [g for _, g in todo], pool)
+      for (child, _), correct in zip(todo, verdicts, strict=True):
+        child.correct = correct
 
 
 def score(
-  nodes: Sequence[tuple[tree_lib.Tree, tree_lib.Node]], scorer: ScorerLike, stats: SearchStats
+  nodes: Sequence[tuple[tree_lib.Tree, tree_lib.Node]],
+  scorer: ScorerLike,
+  domain: domains.Domain,
+  stats: SearchStats,
 ) -> None:
   """Sets `ppm` on every node with one PPM call (invalid terminals are not scored).
 
   Identical texts (the same step reached by several runs on one problem) are scored once.
   """
-  todo = [(n, prompt_text(t, n)) for t, n in nodes if n.invalid is None]
+  todo = [(n, prompt_text(t, n, domain)) for t, n in nodes if n.invalid is None]
   if not todo:
     return
   unique = list(dict.fromkeys(text for _, text in todo))

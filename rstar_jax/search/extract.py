@@ -27,10 +27,10 @@ import os
 import pathlib
 from typing import Any, Literal
 
+from rstar_jax import domains
 from rstar_jax.data import records
 from rstar_jax.data import schemas
 from rstar_jax.data import shard_index
-from rstar_jax.format import prompts
 from rstar_jax.search import tree as tree_lib
 
 EASY, MEDIUM, HARD = "easy", "medium", "hard"
@@ -50,6 +50,7 @@ class ExtractConfig:
   still gives `sft_per_problem` examples when it has them.
   `answer_pairs` adds the paper's final-answer pairs (the 2 best correct full trajectories
   against the 2 worst wrong ones by mean Q), which the official code does not build.
+  `domain` renders the prompt every example and pair starts with (`domains.get(domain).prompt`).
   """
 
   sft_per_problem: int = 2
@@ -60,8 +61,10 @@ class ExtractConfig:
   min_edit_distance: int = 20  # Character edits between the two step texts.
   path_filter: bool = True  # Best path under pos must beat the worst path under neg in mean Q.
   answer_pairs: bool = False
+  domain: str = "math"
 
   def __post_init__(self):
+    domains.get(self.domain)
     if self.sft_rule not in ("official", "clean_first"):
       raise ValueError(f"sft_rule must be official|clean_first, got {self.sft_rule!r}")
     if min(self.sft_per_problem, self.pairs_per_side, self.widened_side) < 1:
@@ -167,7 +170,7 @@ def sft_trajectories(tree: tree_lib.Tree, cfg: ExtractConfig = ExtractConfig()) 
 def sft_examples(
   tree: tree_lib.Tree, cfg: ExtractConfig = ExtractConfig()
 ) -> list[schemas.SFTExample]:
-  prompt = prompts.policy_prompt(tree.question)
+  prompt = domains.get(cfg.domain).prompt(tree.question)
   return [schemas.SFTExample(tree.problem_id, prompt, t.text) for t in sft_trajectories(tree, cfg)]
 
 
@@ -218,7 +221,7 @@ def step_pairs(tree: tree_lib.Tree, cfg: ExtractConfig = ExtractConfig()) -> lis
   which turn it into a pair of complete solutions for the ORM baseline.
   """
   below = _outcomes_below(tree)
-  base = prompts.policy_prompt(tree.question)
+  base = domains.get(cfg.domain).prompt(tree.question)
   pairs = []
   queue = collections.deque([tree.root])
   while queue:
@@ -270,7 +273,7 @@ def answer_pairs(
   k = cfg.pairs_per_side
   good = _best_first(t for t in trajs if is_correct(t.leaf) and not t.has_code_error)[:k]
   bad = _best_first(t for t in trajs if is_wrong(t.leaf))[::-1][:k]
-  prompt = prompts.policy_prompt(tree.question)
+  prompt = domains.get(cfg.domain).prompt(tree.question)
   return [
     schemas.PPMPair(
       tree.problem_id,
@@ -376,8 +379,10 @@ def main(argv: Sequence[str] | None = None) -> ExtractSummary:
   parser.add_argument("--trees", required=True, help="Directory of tree shards (trees/).")
   parser.add_argument("--sft_out", default=None, help="SFT dataset directory to write.")
   parser.add_argument("--ppm_out", default=None, help="PPM pair dataset directory to write.")
+  parser.add_argument("--domain", default="math", choices=domains.names(), help="Their domain.")
   args = parser.parse_args(argv)
-  return extract(iter_trees(args.trees), args.sft_out, args.ppm_out)
+  cfg = ExtractConfig(domain=args.domain)
+  return extract(iter_trees(args.trees), args.sft_out, args.ppm_out, cfg)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import hashlib
 
 import numpy as np
 
+from rstar_jax import domains
+from rstar_jax.domains import base as domain_base
 from rstar_jax.search import expand as expand_lib
 from rstar_jax.search import tree as tree_lib
 from rstar_jax.search.config import SearchConfig
@@ -80,7 +82,7 @@ class _Rollouts:
     node = self.current
     if not node.children:
       # Nothing usable was sampled: a dead end, valued like an invalid terminal.
-      node.terminal, node.invalid, node.correct = True, tree_lib.INVALID_DEAD_END, False
+      node.terminal, node.invalid, node.correct = True, domain_base.INVALID_DEAD_END, False
       tree_lib.set_local_value(node, expand_lib.NEGATIVE_REWARD)
     self.current = tree_lib.select_child(self.tree, node, cfg.c_puct, self.rng)
     if self.current is None:
@@ -107,6 +109,7 @@ def search_trees(
     missing = [t.problem_id for t in trees if t.gold is None]
     if missing:
       raise ValueError(f"mode {cfg.mode!r} needs gold answers; missing for {missing[:5]}")
+  domain = domains.get(cfg.domain)
   stats = stats if stats is not None else expand_lib.SearchStats()
   runs = list(runs) if runs is not None else [0] * len(trees)
   states = [
@@ -124,9 +127,9 @@ def search_trees(
         leaves, engine, pool, cfg, int(level_rng.integers(2**31)), stats
       )
       pairs = [(s.tree, c) for s, row in zip(active, children) for c in row]
-      expand_lib.grade([(s.tree, row) for s, row in zip(active, children)], stats)
+      expand_lib.grade([(s.tree, row) for s, row in zip(active, children)], domain, pool, stats)
       if cfg.mode != "terminal":
-        expand_lib.score(pairs, scorer, stats)
+        expand_lib.score(pairs, scorer, domain, stats)
       for tree, child in pairs:
         if child.terminal and child.invalid is not None:
           tree_lib.set_local_value(child, expand_lib.NEGATIVE_REWARD)

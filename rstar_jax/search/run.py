@@ -22,6 +22,7 @@ from typing import Any
 
 import tqdm
 
+from rstar_jax import domains
 from rstar_jax.data import shard_index
 from rstar_jax.search import expand as expand_lib
 from rstar_jax.search import extract
@@ -122,6 +123,7 @@ def run_search(
     raise ValueError("run_search builds training trees; use evaluate_problems for mode 'eval'")
   if not 0 <= process_index < process_count:
     raise ValueError(f"process_index {process_index} not in [0, {process_count})")
+  domain = domains.get(cfg.domain)
   store = tree_store(out_dir, process_index, process_count)
   store.repair()
   done = finished_ids(out_dir)
@@ -138,6 +140,7 @@ def run_search(
       elif problem.id in done:
         skipped += 1
       else:
+        domain.check_problem(problem)
         yield problem
 
   stats = expand_lib.SearchStats()

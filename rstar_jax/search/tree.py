@@ -12,15 +12,6 @@ from typing import Any
 
 import numpy as np
 
-# Why a terminal node is invalid (it then carries reward -1 and no answer).
-INVALID_NO_ANSWER = "no_answer"
-INVALID_CODE_ERRORS = "code_errors"
-INVALID_TOO_DEEP = "too_deep"
-INVALID_TOO_LONG = "step_too_long"
-INVALID_CONTEXT = "context_limit"  # the partial solution filled the policy's context
-INVALID_NO_CODE = "no_code"
-INVALID_DEAD_END = "dead_end"
-
 
 @dataclasses.dataclass(eq=False)
 class Node:

@@ -126,6 +126,7 @@ def greedy_accuracy(
   pool: Any,
   cfg: BootstrapConfig,
   *,
+  domain: str = "math",
   progress: bool = True,
 ) -> dict[str, Any]:
   """Held-out greedy pass@1 of the saved policy, by the evaluation harness's greedy sampler."""
@@ -136,6 +137,7 @@ def greedy_accuracy(
     max_depth=cfg.eval_max_depth,
     step_max_tokens=cfg.eval_step_max_tokens,
     batch_size=max(1, len(problems)),
+    domain=domain,
   )
   samples = harness.sample_solutions(
     problems,

@@ -16,15 +16,17 @@ import os
 import pathlib
 from typing import Any
 
+from rstar_jax import domains
 from rstar_jax import hf
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
 from rstar_jax.data import schemas
-from rstar_jax.format import prompts
 from rstar_jax.runtime import files
 from rstar_jax.runtime import stages
 from rstar_jax.sandbox import SandboxPool
 from rstar_jax.world import bootstrap as bootstrap_lib
+from rstar_jax.world import code_generator
+from rstar_jax.world import code_teacher
 from rstar_jax.world import generator
 from rstar_jax.world import teacher as teacher_lib
 from rstar_jax.world import tokenizer as tokenizer_lib
@@ -46,6 +48,14 @@ def policy_path(out_dir: str | os.PathLike) -> pathlib.Path:
 
 def tokenizer_path(out_dir: str | os.PathLike) -> pathlib.Path:
   return pathlib.Path(out_dir) / "tokenizer"
+
+
+# Per domain, the module generating its problems (`generate`, `iter_problems`) and its teacher's
+# (`solve`): the rest of the build is the same for every world.
+_KITS: dict[str, tuple[Any, Any]] = {
+  "math": (generator, teacher_lib),
+  "code": (code_generator, code_teacher),
+}
 
 
 def _stage(out: pathlib.Path, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -75,28 +85,33 @@ def build_world(
 ) -> dict[str, Any]:
   """Builds (or finishes building) the world under `out_dir`; returns a JSON-able summary."""
   seed, teacher, bootstrap = cfg.seed, cfg.teacher, cfg.bootstrap
+  problems_of, teacher_of = _KITS[cfg.domain]
+  domain = domains.get(cfg.domain)
   out = pathlib.Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
   summary_file = out / "summary.json"
   if summary_file.is_file():
     return json.loads(summary_file.read_text(encoding="utf-8"))
-  train = generator.generate("train", cfg.num_train, seed)
-  heldout = generator.generate("heldout", cfg.num_heldout, seed)
-  taught = _teacher_problems(bootstrap.num_teacher_problems, seed, train)
+  train = problems_of.generate("train", cfg.num_train, seed)
+  heldout = problems_of.generate("heldout", cfg.num_heldout, seed)
+  taught = _teacher_problems(problems_of, bootstrap.num_teacher_problems, seed, train)
   taught += train * bootstrap.rehearse_train
   with SandboxPool(num_workers=sandbox_workers) as pool:
     stages = {
       "problems": _stage(out, "problems", lambda: _write_splits(out, train, heldout)),
-      "teacher": _stage(out, "teacher", lambda: _teach(out, taught, teacher, pool, seed)),
+      "teacher": _stage(
+        out, "teacher", lambda: _teach(out, taught, teacher_of, teacher, domain, pool, seed)
+      ),
       "tokenizer": _stage(
-        out, "tokenizer", lambda: _train_tokenizer(out, train + heldout, bootstrap)
+        out, "tokenizer", lambda: _train_tokenizer(out, train + heldout, domain, bootstrap)
       ),
     }
     stages["bootstrap"] = _stage(out, "bootstrap", lambda: _pretrain(out, bootstrap, progress))
     stages["evaluate"] = _stage(
-      out, "evaluate", lambda: _evaluate(out, heldout, pool, bootstrap, progress)
+      out, "evaluate", lambda: _evaluate(out, heldout, pool, bootstrap, domain, progress)
     )
   summary = {
+    "domain": cfg.domain,
     "seed": seed,
     "num_train": cfg.num_train,
     "num_heldout": cfg.num_heldout,
@@ -110,23 +125,19 @@ def build_world(
   return summary
 
 
-def _teacher_problems(
-  count: int, seed: int, train: list[generator.WorldProblem]
-) -> list[generator.WorldProblem]:
+def _teacher_problems(problems_of: Any, count: int, seed: int, train: list) -> list:
   """The teacher's problems: train-split stories of a stream of their own (seed + 1) without
   any question of the search split, so the bootstrap policy is the same whatever `num_train` is
   and has never seen a problem it will search or be evaluated on (held-out is hash-disjoint);
   `BootstrapConfig.rehearse_train` alone adds the search split, for smoke runs."""
   searched = {p.problem.question for p in train}
   fresh = (
-    p for p in generator.iter_problems("train", seed + 1) if p.problem.question not in searched
+    p for p in problems_of.iter_problems("train", seed + 1) if p.problem.question not in searched
   )
   return list(itertools.islice(fresh, count))
 
 
-def _write_splits(
-  out: pathlib.Path, train: list[generator.WorldProblem], heldout: list[generator.WorldProblem]
-) -> dict[str, Any]:
+def _write_splits(out: pathlib.Path, train: list, heldout: list) -> dict[str, Any]:
   problems_lib.write_problems(train_path(out), [p.problem for p in train])
   problems_lib.write_problems(heldout_path(out), [p.problem for p in heldout])
   return {
@@ -139,18 +150,20 @@ def _write_splits(
 
 def _teach(
   out: pathlib.Path,
-  taught: list[generator.WorldProblem],
+  taught: list,
+  teacher_of: Any,
   config: teacher_lib.TeacherConfig,
+  domain: domains.Domain,
   pool: Any,
   seed: int,
 ) -> dict[str, Any]:
   """Teacher solutions (all kept, right or wrong: the teacher is imperfect) as an SFT dataset."""
-  solutions = teacher_lib.solve(taught, pool, config, seed=seed)
+  solutions = teacher_of.solve(taught, pool, config, seed=seed)
   by_id = {p.problem.id: p for p in taught}
   examples = [
     schemas.SFTExample(
       s.problem_id,
-      prompts.policy_prompt(by_id[s.problem_id].problem.question),
+      domain.prompt(by_id[s.problem_id].problem.question),
       s.text,
       difficulty=by_id[s.problem_id].difficulty,
     )
@@ -174,11 +187,11 @@ def _teach(
 
 
 def _train_tokenizer(
-  out: pathlib.Path, world: list[generator.WorldProblem], cfg: bootstrap_lib.BootstrapConfig
+  out: pathlib.Path, world: list, domain: domains.Domain, cfg: bootstrap_lib.BootstrapConfig
 ) -> dict[str, Any]:
   examples = records.read_examples(out / "teacher" / "sft", schemas.SFTExample)
   texts = [e.prompt + e.response for _, e in examples]
-  texts += [prompts.policy_prompt(p.problem.question) for p in world]
+  texts += [domain.prompt(p.problem.question) for p in world]
   tok = tokenizer_lib.train_tokenizer(texts, cfg.vocab_size)
   tokenizer_lib.save_tokenizer(tok, tokenizer_path(out))
   lengths = sorted(len(tok(t)["input_ids"]) for t in texts[: len(examples)])
@@ -216,12 +229,15 @@ def _pretrain(
 
 def _evaluate(
   out: pathlib.Path,
-  heldout: list[generator.WorldProblem],
+  heldout: list,
   pool: Any,
   cfg: bootstrap_lib.BootstrapConfig,
+  domain: domains.Domain,
   progress: bool,
 ) -> dict[str, Any]:
   chosen = [p.problem for p in heldout[: cfg.eval_problems]]
   if not chosen:
     return {"problems": 0, "accuracy": None}
-  return bootstrap_lib.greedy_accuracy(policy_path(out), chosen, pool, cfg, progress=progress)
+  return bootstrap_lib.greedy_accuracy(
+    policy_path(out), chosen, pool, cfg, domain=domain.name, progress=progress
+  )

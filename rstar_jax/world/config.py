@@ -5,9 +5,14 @@ import dataclasses
 from rstar_jax.world.bootstrap import BootstrapConfig
 from rstar_jax.world.teacher import TeacherConfig
 
+WORLDS = ("math", "code")  # The domains with a built-in world.
+
 
 @dataclasses.dataclass(frozen=True)
 class WorldConfig:
+  """domain: which world is built, 'math' (arithmetic stories) or 'code' (function tasks)."""
+
+  domain: str = "math"
   seed: int = 0
   num_train: int = 64
   num_heldout: int = 48
@@ -15,6 +20,8 @@ class WorldConfig:
   bootstrap: BootstrapConfig = BootstrapConfig()
 
   def __post_init__(self):
+    if self.domain not in WORLDS:
+      raise ValueError(f"world.domain must be one of {'|'.join(WORLDS)}, got {self.domain!r}")
     if self.num_train < 1 or self.num_heldout < 1:
       raise ValueError(
         f"world.num_train and world.num_heldout must be >= 1, got {self.num_train}, "

@@ -1,0 +1,23 @@
+"""The built-in code world on CPU: self-evolution on code generation checked by unit tests.
+
+The math world's loop and budgets (configs/world.py) in the code domain: a tiny Qwen2-architecture
+policy pre-trained on an imperfect teacher's step-by-step solutions of generated list-function
+tasks (1 to 5 pipeline stages, HumanEval-style prompts with two visible examples) evolves over 4
+rounds; a terminal's reward is the hidden tests passing in the sandbox, and votes group
+submissions by their behaviour on the visible tests' inputs (docs/domains.md).
+
+  --config=configs/code_world.py          the default run
+  --config=configs/code_world.py:smoke    every stage and trainer on a handful of tasks (CI test)
+"""
+
+import ml_collections
+
+from configs import world
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  c = world.get_config(arg)
+  c.domain = "code"
+  c.name = "code_world_smoke" if arg == "smoke" else "code_world"
+  c.run_dir = f"runs/{c.name}"
+  return c
