@@ -20,4 +20,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.domain = "code"
   c.name = "code_world_smoke" if arg == "smoke" else "code_world"
   c.run_dir = f"runs/{c.name}"
+  # The teacher's steps are longer than the math world's (a step writes a comment and a line of
+  # code; the first also the `def`): up to 127 tokens, whole solutions up to about 400.
+  c.search.step_max_tokens = c.eval.step_max_tokens = 160
+  c.world.bootstrap.eval_step_max_tokens = 160
+  c.world.bootstrap.max_len = 512
   return c

@@ -3,6 +3,7 @@
 import collections
 import json
 import random
+from typing import NamedTuple
 
 import pytest
 
@@ -45,6 +46,11 @@ def flawed(pool):
   return tasks, teacher.solve(tasks, pool, FLAWED, seed=3)
 
 
+class _Candidate(NamedTuple):
+  text: str
+  stop_reason: str
+
+
 def _steps(text: str) -> list[str]:
   """Splits a solution into the steps the policy generates (each ends with a stop string)."""
   out, rest = [], text
@@ -58,14 +64,18 @@ def _steps(text: str) -> list[str]:
 
 
 def _run_check(hidden: str, candidate) -> bool:
-  """Runs a task's `check` here, on a trusted candidate (the generator's own source)."""
+  """Runs a task's `check` here, on a trusted candidate (the tests are the generator's own)."""
   namespace: dict = {}
-  exec(hidden, namespace)  # pylint: disable=exec-used
+  exec(hidden, namespace)
   try:
     namespace["check"](candidate)
   except AssertionError:
     return False
   return True
+
+
+def _off_by_one(value: list[int] | int) -> list[int] | int:
+  return [*value, 0] if isinstance(value, list) else value + 1
 
 
 def test_same_seed_same_tasks_other_seed_other_tasks(train):
@@ -82,25 +92,20 @@ def test_splits_are_disjoint_by_function(train, heldout):
     assert all(gen.function_split(t.stages) == split for t in tasks)
   assert not {t.structure for t in train} & {t.structure for t in heldout}
   # The split is the function's, not the pipeline's: equivalent pipelines share it.
+  s = gen.Stage
   for a, b in (
-    ("mul:2|mul:3", "mul:3|mul:2"),
-    ("sort|reverse", "sort_desc"),
-    ("add:2|sub:5", "sub:3"),
+    ((s("mul", 2), s("mul", 3)), (s("mul", 3), s("mul", 2))),
+    ((s("sort"), s("reverse")), (s("sort_desc"),)),
+    ((s("add", 2), s("sub", 5), s("max")), (s("sub", 3), s("max"))),
   ):
-    stages = [
-      tuple(
-        gen.Stage(k, int(o[0]) if o else None) for k, *o in (s.split(":") for s in p.split("|"))
-      )
-      for p in (a, b)
-    ]
-    assert gen.function_split(stages[0]) == gen.function_split(stages[1])
+    assert gen.function_split(a) == gen.function_split(b)
 
 
 def test_difficulty_levels_are_balanced():
   cfg = gen.CodeGeneratorConfig()
   levels = range(cfg.min_stages, cfg.max_stages + 1)
   tasks = gen.generate("heldout", 2 * len(levels), seed=4)
-  assert collections.Counter(t.difficulty for t in tasks) == {n: 2 for n in levels}
+  assert collections.Counter(t.difficulty for t in tasks) == dict.fromkeys(levels, 2)
   cfg = gen.CodeGeneratorConfig(min_stages=3, max_stages=4)
   assert {t.difficulty for t in gen.generate("train", 12, seed=2, cfg=cfg)} == {3, 4}
 
@@ -119,7 +124,7 @@ def test_prompts_parse_and_tests_agree_with_the_reference(train):
     assert t.problem.question.startswith(f"def {t.entry_point}(xs: list[int]) -> ")
     assert ("-> list[int]:" in t.problem.question) == t.returns_list
     assert _run_check(t.task.hidden, t.reference)
-    assert not _run_check(t.task.hidden, lambda xs, t=t: t.reference([*xs, 1]))
+    assert not _run_check(t.task.hidden, lambda xs, t=t: _off_by_one(t.reference(xs)))
     # Every stage matters: leaving any one out changes some test's result.
     for i in range(t.difficulty):
       without = t.stages[:i] + t.stages[i + 1 :]
@@ -142,12 +147,11 @@ def test_reference_solutions_pass_the_hidden_tests(train, reference):
     assert all(st.startswith("\n# Step ") for st in steps[1:-1])
     assert all(st.endswith(prompts.END_OF_STEP) for st in steps[:-2])
     assert steps[-2].endswith(prompts.END_OF_CODE)
-    assert steps[-1] == prompts.output_block(
-      "\n".join([f"PASS {c.call} == {c.expected}" for c in t.task.visible] + ["passed 2/2"])
-    ) + teacher.answer_step(t.entry_point)
+    assert steps[-1].startswith(f"\n{prompts.OUTPUT}")
+    assert steps[-1].endswith(prompts.END_OF_OUTPUT + teacher.answer_step(t.entry_point))
     assert s.answer == assemble_program(s.text)
-    for stage in t.stages:  # Each step's comment is the docstring's phrase for its stage.
-      assert f": {stage.phrase(first=stage is t.stages[0])}\n" in s.text
+    for i, stage in enumerate(t.stages):  # Each step's comment is the docstring's phrase.
+      assert f"# Step {i + 1}: {stage.phrase(first=i == 0)}\n" in s.text
 
 
 def test_teacher_error_rates_match_the_config():
@@ -164,10 +168,8 @@ def test_teacher_error_rates_match_the_config():
   assert abs(errors[teacher.WRONG_OPERATION] / total - 0.1) < 0.03
   assert abs(errors[teacher.MISSING_STEP] / total - 0.05) < 0.025
   # Only a stage with a constant can get a wrong one.
-  rate = with_operand[teacher.WRONG_OPERAND] / sum(with_operand.values())
-  assert (
-    abs(rate - 0.15) < 0.04 and errors[teacher.WRONG_OPERAND] == with_operand[teacher.WRONG_OPERAND]
-  )
+  assert errors[teacher.WRONG_OPERAND] == with_operand[teacher.WRONG_OPERAND]
+  assert abs(with_operand[teacher.WRONG_OPERAND] / sum(with_operand.values()) - 0.15) < 0.04
 
 
 def test_flawed_solutions_are_mostly_graded_wrong(flawed, pool):
@@ -177,25 +179,33 @@ def test_flawed_solutions_are_mostly_graded_wrong(flawed, pool):
   assert all(s.correct for s in solutions if not any(s.errors))
   assert len(wrong) > 10 and sum(wrong) >= 0.8 * len(wrong)
   for t, s in zip(tasks, solutions):
-    steps = _steps(s.text)
-    returned = t.returns_list or teacher.MISSING_STEP == s.errors[-1]
-    assert len(steps) == t.difficulty - s.errors.count(teacher.MISSING_STEP) + returned + 1
+    # A left-out reducer leaves the list to return, like a task without one.
+    returned = t.returns_list or s.errors[-1] == teacher.MISSING_STEP
+    missing = s.errors.count(teacher.MISSING_STEP)
+    assert len(_steps(s.text)) == t.difficulty - missing + returned + 1
 
 
-def test_every_step_prefix_is_a_program_that_runs(reference, flawed, train, pool):
+def test_every_step_runs_and_the_output_is_the_domains(reference, flawed, train, pool):
+  """Each prefix ending a code step runs alone and as the search runs it (with the visible
+  tests); after `<end_of_code>` comes exactly what the domain makes of that run."""
   domain = code_domain.CodeDomain()
   golds = {t.problem.id: t.problem.answer for t in train[:30] + flawed[0]}
-  programs = []
+  programs, outputs = [], []  # outputs: (index of the domain's program, the text after it)
   for s in reference + flawed[1]:
-    end = 0
-    while (end := s.text.find(prompts.END_OF_STEP, end) + 1) > 0:
-      prefix = s.text[: end - 1 + len(prompts.END_OF_STEP)]
-      programs.append(assemble_program(prefix))
-      step = domain.classify(golds[s.problem_id], "", teacher._Written(prefix))  # pylint: disable=protected-access
-      programs.append(step.program)
-  assert len(programs) > 100
-  for program, result in zip(programs, pool.run_many(programs)):
+    steps = _steps(s.text)
+    for at, step in enumerate(steps):
+      if step.endswith((prompts.END_OF_STEP, prompts.END_OF_CODE)):
+        prefix = "".join(steps[: at + 1])
+        draft = domain.classify(golds[s.problem_id], "", _Candidate(prefix, "stop"))
+        programs += [assemble_program(prefix), draft.program]
+        if step.endswith(prompts.END_OF_CODE):
+          outputs.append((len(programs) - 1, s.text[len(prefix) :]))
+  assert len(programs) > 300
+  results = pool.run_many(programs)
+  for program, result in zip(programs, results):
     assert result.ok, (program, result.error_type, result.error_message)
+  for i, rest in outputs:
+    assert rest.startswith(prompts.output_block(domain.observe(results[i]))), rest
 
 
 def test_problem_file_round_trip(tmp_path, heldout):

@@ -326,7 +326,7 @@ def _pipeline(rng: random.Random, num_stages: int, cfg: CodeGeneratorConfig) -> 
   for _ in range(num_stages - reduced):
     # Prefer kinds not used yet, so pipelines mix operations.
     fresh = [k for k in TRANSFORMS if k not in {s.kind for s in stages}]
-    kind = rng.choice(fresh)
+    kind = rng.choice(fresh or TRANSFORMS)
     stages.append(Stage(kind, _operand(kind, rng, cfg)))
   if reduced:
     stages.append(Stage(rng.choice(REDUCERS)))
