@@ -7,6 +7,7 @@ the isolation it obtained, then one program per request, answered by the fields 
 the program left behind before taking the next request.
 """
 
+import contextlib
 import dataclasses
 import gc
 import importlib
@@ -211,9 +212,16 @@ class Worker:
     """Kills the waiting child (when the worker shuts down)."""
     self._collect()
     if self._ready is not None:
-      _kill_group(self._ready.pid)
-      os.waitpid(self._ready.pid, 0)
-      self._reap_leftovers(self._ready.pid)
+      ready, self._ready = self._ready, None
+      _kill_group(ready.pid)
+      # A child forked a moment ago may not have reached its `setsid` yet, so it leads no group
+      # the kill above could reach; killed by pid too, it never blocks on its program pipe.
+      with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(ready.pid, signal.SIGKILL)
+      os.waitpid(ready.pid, 0)
+      for fd in (ready.program_w, ready.out_r, ready.report_r):
+        os.close(fd)
+      self._reap_leftovers(ready.pid)
 
   def _supervise(self, pid: int, start: float, out_r: int, report_r: int) -> dict[str, Any]:
     """Collects output and report until the program is over or breaks a limit.
