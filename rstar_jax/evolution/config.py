@@ -133,6 +133,11 @@ class RunConfig:
   def __post_init__(self):
     if not self.run_dir:
       raise ValueError("run_dir must not be empty")
+    if self.domain != "math" and self.rounds.bootstrap_prompt != "plain":
+      raise ValueError(
+        f"rounds.bootstrap_prompt={self.rounds.bootstrap_prompt!r} shows math worked examples; "
+        f"domain {self.domain!r} needs 'plain'"
+      )
     for section in ("search", "extract", "eval", "world"):
       value = dataclasses.replace(getattr(self, section), domain=self.domain)
       object.__setattr__(self, section, value)  # One domain for the whole run (PIPELINE_SET).
