@@ -67,6 +67,28 @@ def test_saved_folder_loads_with_auto_tokenizer(tok, tmp_path):
   assert not (tmp_path / "tok.tmp").exists()
 
 
+def test_saved_beside_a_qwen2_policy_it_still_splits_as_trained(tmp_path):
+  """A policy folder's config.json names the qwen2 family, whose tokenizer class rebuilds its own
+  pre-tokenizer; the world's tokenizer must come back as it was (here: indented code, whose
+  newline-and-spaces merges Qwen2's pre-tokenizer would split apart)."""
+  from test_train_helpers import tiny_policy  # pylint: disable=g-import-not-at-top
+
+  from rstar_jax.runtime import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
+
+  code = [f"def f{i}(xs):\n    ys = [x * {i} for x in xs]\n    return ys\n" for i in range(300)]
+  tok = tokenizer_lib.train_tokenizer(code, vocab_size=400)
+  hf.save_model(tiny_policy(len(tok), mesh_lib.single_device_mesh()), tmp_path, tokenizer=tok)
+  assert '"model_type": "qwen2"' in (tmp_path / "config.json").read_text()
+  text = code[7] + SOLUTION
+  assert hf.load_tokenizer(tmp_path)(text)["input_ids"] == tok(text)["input_ids"]
+
+
+def test_a_corrupt_tokenizer_config_names_its_file(tmp_path):
+  (tmp_path / "tokenizer_config.json").write_text("{not json", encoding="utf-8")
+  with pytest.raises(hf.CheckpointError, match=r"tokenizer_config\.json"):
+    hf.load_tokenizer(tmp_path)
+
+
 def test_too_small_vocab_is_refused():
   with pytest.raises(ValueError, match="vocab_size"):
     tokenizer_lib.train_tokenizer(["abc"], vocab_size=100)

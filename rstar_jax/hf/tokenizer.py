@@ -1,15 +1,39 @@
 """Tokenizers: transformers' fast tokenizers, loaded from a local folder only."""
 
 import copy
+import json
 import os
 
 import transformers
 
 from rstar_jax.format.prompts import STEP_MARKERS
+from rstar_jax.hf.safetensors_io import CheckpointError
+
+# The class transformers saves for a tokenizer built from a `tokenizers` pipeline alone (the
+# built-in worlds'): its `tokenizer.json` is the whole tokenizer.
+_GENERIC_CLASS = "TokenizersBackend"
 
 
 def load_tokenizer(path: str | os.PathLike) -> transformers.PreTrainedTokenizerBase:
-  return transformers.AutoTokenizer.from_pretrained(os.fspath(path), local_files_only=True)
+  """The folder's tokenizer, exactly as saved.
+
+  `AutoTokenizer` picks the class from config.json's model type when there is one, and a
+  family's class rebuilds its own pre-tokenizer: a world tokenizer saved beside a Qwen2 policy
+  came back as `Qwen2Tokenizer`, splitting text (runs of spaces, digits) unlike the tokenizer the
+  policy was trained with. A folder whose tokenizer declares the generic class loads as that.
+  """
+  path = os.fspath(path)
+  config_file = os.path.join(path, "tokenizer_config.json")
+  declared = None
+  if os.path.isfile(config_file):
+    try:
+      with open(config_file, encoding="utf-8") as f:
+        declared = json.load(f).get("tokenizer_class")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as e:
+      raise CheckpointError(f"{config_file}: not a JSON object ({e})") from None
+  if declared == _GENERIC_CLASS:
+    return transformers.TokenizersBackend.from_pretrained(path, local_files_only=True)
+  return transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 
 def with_step_markers(
