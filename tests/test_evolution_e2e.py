@@ -114,6 +114,37 @@ def test_smoke_config_runs_every_stage_and_trains_every_model(tmp_path):
   assert {"best_of_2[orm]", "best_of_2[pqm]"} <= set(accuracy[1])
 
 
+def test_code_world_smoke_runs_every_stage_in_the_code_domain(tmp_path):
+  """The same launcher in the code domain: hidden tests in the sandbox grade the trees, and the
+  loop runs every stage of both rounds, each trainer on real records."""
+  layout = RunLayout(tmp_path / "code")
+  done = subprocess.run(
+    _command(layout.root, config=CODE_SMOKE),
+    cwd=REPO,
+    env=_env(),
+    capture_output=True,
+    text=True,
+    timeout=1800,
+  )
+  assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+  _check_complete_run(layout, 2)
+  trees = extract.load_trees(layout.search_dir(1) / "trees")
+  answers = [n for t in trees for n in t.terminals() if n.invalid is None]
+  assert any(n.correct for n in answers) and not all(n.correct for n in answers)
+  for tree in trees:  # A problem's gold is its tests; an answer is a submitted program.
+    entry_point = json.loads(tree.gold)["entry_point"]
+    for node in tree.terminals():
+      if node.invalid is None:
+        assert f"def {entry_point}(" in node.answer or not node.correct
+  for stage in ("train_sft", "train_ppm"):
+    assert _trained(markers.read_marker(layout.marker(1, stage))), stage
+  accuracy = markers.read_marker(layout.marker(2, "evaluate"))["accuracy"]
+  assert {"greedy", "pass@2", "maj@2", "best_of_2[ppm]", "mcts+ppm", "best_of_2[orm]"} <= set(
+    accuracy
+  )
+  assert "95% intervals" in layout.report_md.read_text()
+
+
 @pytest.mark.slow  # The smoke test runs the same launcher; this adds the four-round plan.
 def test_launcher_runs_every_round_on_configured_files(tmp_path):
   """The fast variant: a random tiny policy and problem files instead of the
