@@ -6,6 +6,7 @@ import random
 from typing import NamedTuple
 
 import pytest
+from test_world_teacher import split_steps
 
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.domains import code as code_domain
@@ -14,6 +15,7 @@ from rstar_jax.format.program import assemble_program
 from rstar_jax.sandbox import SandboxPool
 from rstar_jax.world import code_generator as gen
 from rstar_jax.world import code_teacher as teacher
+from rstar_jax.world import generator
 
 N = 150
 FLAWED = teacher.TeacherConfig(wrong_operation=0.2, wrong_operand=0.2, missing_step=0.1)
@@ -49,18 +51,6 @@ def flawed(pool):
 class _Candidate(NamedTuple):
   text: str
   stop_reason: str
-
-
-def _steps(text: str) -> list[str]:
-  """Splits a solution into the steps the policy generates (each ends with a stop string)."""
-  out, rest = [], text
-  while rest:
-    ends = [(rest.find(s), s) for s in prompts.STEP_STOPS if rest.find(s) >= 0]
-    assert ends, f"no stop string in {rest!r}"
-    at, stop = min(ends)
-    out.append(rest[: at + len(stop)])
-    rest = rest[at + len(stop) :]
-  return out
 
 
 def _run_check(hidden: str, candidate) -> bool:
@@ -139,7 +129,7 @@ def test_reference_solutions_pass_the_hidden_tests(train, reference):
   assert {t.difficulty for t in tasks} == set(range(1, 6))
   for t, s in zip(tasks, reference):
     assert s.correct and s.errors == ("",) * t.difficulty
-    steps = _steps(s.text)
+    steps = split_steps(s.text)
     # One step per stage (+ a return step for a list), the visible tests' report, the answer.
     assert len(steps) == t.difficulty + t.returns_list + 1
     assert steps[0].startswith(f"{prompts.CODE}\n# Step 1: ")
@@ -182,7 +172,7 @@ def test_flawed_solutions_are_mostly_graded_wrong(flawed, pool):
     # A left-out reducer leaves the list to return, like a task without one.
     returned = t.returns_list or s.errors[-1] == teacher.MISSING_STEP
     missing = s.errors.count(teacher.MISSING_STEP)
-    assert len(_steps(s.text)) == t.difficulty - missing + returned + 1
+    assert len(split_steps(s.text)) == t.difficulty - missing + returned + 1
 
 
 def test_every_step_runs_and_the_output_is_the_domains(reference, flawed, train, pool):
@@ -192,7 +182,7 @@ def test_every_step_runs_and_the_output_is_the_domains(reference, flawed, train,
   golds = {t.problem.id: t.problem.answer for t in train[:30] + flawed[0]}
   programs, outputs = [], []  # outputs: (index of the domain's program, the text after it)
   for s in reference + flawed[1]:
-    steps = _steps(s.text)
+    steps = split_steps(s.text)
     for at, step in enumerate(steps):
       if step.endswith((prompts.END_OF_STEP, prompts.END_OF_CODE)):
         prefix = "".join(steps[: at + 1])
@@ -210,7 +200,7 @@ def test_every_step_runs_and_the_output_is_the_domains(reference, flawed, train,
 
 def test_problem_file_round_trip(tmp_path, heldout):
   path = tmp_path / "heldout.jsonl"
-  gen.write_problem_file(path, heldout[:20])
+  generator.write_problem_file(path, heldout[:20])
   assert problems_lib.load_problems(path, on_error="raise") == [t.problem for t in heldout[:20]]
   assert json.loads(path.read_text().splitlines()[0])["difficulty"] == heldout[0].difficulty
 

@@ -26,7 +26,7 @@ def reference(pool):
   return teacher.solve(PROBLEMS, pool)
 
 
-def _steps(text: str) -> list[str]:
+def split_steps(text: str) -> list[str]:
   """Splits a solution into the steps the policy generates (each ends with a stop string)."""
   out, rest = [], text
   while rest:
@@ -49,7 +49,7 @@ def test_reference_answers_equal_the_executed_program(reference, pool):
 
 def test_reference_solutions_are_in_the_step_format(reference):
   for p, s in zip(PROBLEMS, reference):
-    steps = _steps(s.text)
+    steps = split_steps(s.text)
     # Start value, one step per operation, the print step (+ output), the answer step.
     assert len(steps) == p.difficulty + 3
     assert steps[0].startswith(prompts.CODE + "\n# Step 1: ")
@@ -93,7 +93,7 @@ def test_teacher_mistakes_give_real_wrong_answers(pool):
     if not any(s.errors):
       assert s.correct
     flawed += any(s.errors)
-    steps = _steps(s.text)
+    steps = split_steps(s.text)
     missing = s.errors.count(teacher.MISSING_STEP)
     assert len(steps) == p.difficulty + 3 - missing
   assert 0 < sum(not s.correct for s in solutions) <= flawed < len(PROBLEMS)

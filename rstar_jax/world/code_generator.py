@@ -17,13 +17,12 @@ from collections.abc import Callable, Iterator, Sequence
 import dataclasses
 import hashlib
 import json
-import os
 import random
 import textwrap
 
 from rstar_jax.data.problems import Problem
 from rstar_jax.domains import code as code_domain
-from rstar_jax.runtime import files
+from rstar_jax.world import generator
 
 SPLITS = ("train", "heldout")
 _MAX_MISSES = 10_000  # Consecutive rejected tasks before the space counts as exhausted.
@@ -485,23 +484,4 @@ def generate(
   skip: int = 0,
 ) -> list[CodeWorldTask]:
   """Tasks `skip .. skip+count-1` of the split's stream (difficulties balanced: they cycle)."""
-  if count < 0 or skip < 0:
-    raise ValueError(f"count and skip must be non-negative, got {count}, {skip}")
-  out = []
-  for i, task in enumerate(iter_problems(split, seed, cfg)):
-    if i >= skip + count:
-      break
-    if i >= skip:
-      out.append(task)
-  return out
-
-
-def write_problem_file(path: str | os.PathLike, tasks: list[CodeWorldTask]) -> None:
-  """Writes a JSONL problem file (`id`, `question`, `answer`, `difficulty`), atomically."""
-  files.write_lines(
-    path,
-    (
-      json.dumps({**dataclasses.asdict(t.problem), "difficulty": t.difficulty}, ensure_ascii=False)
-      for t in tasks
-    ),
-  )
+  return generator.take(iter_problems(split, seed, cfg), count, skip)

@@ -16,6 +16,7 @@ from typing import Any
 
 from rstar_jax.domains import code as code_domain
 from rstar_jax.format import prompts
+from rstar_jax.world import teacher
 from rstar_jax.world.code_generator import RETURN_LIST
 from rstar_jax.world.code_generator import THRESHOLDS
 from rstar_jax.world.code_generator import CodeWorldTask
@@ -105,20 +106,15 @@ def write_code(
   source = "xs"
   returned = False
   for i, stage in enumerate(task.stages):
-    draw = rng.random()
-    error = ""
-    if draw < config.missing_step:
-      errors.append(MISSING_STEP)
-      continue
-    if draw < config.missing_step + config.wrong_operation:
-      # Every swap keeps whether the stage has a constant (`>` for `>=`, `max` for `min`).
-      stage, error = Stage(_SWAPPED[stage.kind], stage.operand), WRONG_OPERATION
-    elif (
-      draw < config.missing_step + config.wrong_operation + config.wrong_operand
-      and stage.has_operand
-    ):
-      stage, error = _wrong_operand(stage, rng), WRONG_OPERAND
+    error = teacher.draw_error(config, rng, has_operand=stage.has_operand)
     errors.append(error)
+    if error == MISSING_STEP:
+      continue
+    if error == WRONG_OPERATION:
+      # Every swap keeps whether the stage has a constant (`>` for `>=`, `max` for `min`).
+      stage = Stage(_SWAPPED[stage.kind], stage.operand)
+    elif error == WRONG_OPERAND:
+      stage = _wrong_operand(stage, rng)
     if stage.reducer:
       steps.append((stage.phrase(first=i == 0), f"{_INDENT}return {stage.expression(source)}"))
       returned = True

@@ -10,9 +10,10 @@ text falls in the held-out bucket, so no seed or size can make a train question 
 held-out set. Generation is deterministic in (split, seed, index).
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -320,19 +321,19 @@ def generate(
   split: str, count: int, seed: int = 0, cfg: GeneratorConfig = GeneratorConfig(), *, skip: int = 0
 ) -> list[WorldProblem]:
   """Problems `skip .. skip+count-1` of the split's stream."""
+  return take(iter_problems(split, seed, cfg), count, skip)
+
+
+def take(stream: Iterator, count: int, skip: int = 0) -> list:
+  """Items `skip .. skip+count-1` of a world's problem stream."""
   if count < 0 or skip < 0:
     raise ValueError(f"count and skip must be non-negative, got {count}, {skip}")
-  out = []
-  for i, p in enumerate(iter_problems(split, seed, cfg)):
-    if i >= skip + count:
-      break
-    if i >= skip:
-      out.append(p)
-  return out
+  return list(itertools.islice(stream, skip, skip + count))
 
 
-def write_problem_file(path: str | os.PathLike, problems: list[WorldProblem]) -> None:
-  """Writes a JSONL problem file (`id`, `question`, `answer`, `difficulty`), atomically."""
+def write_problem_file(path: str | os.PathLike, problems: Sequence) -> None:
+  """Writes a JSONL problem file (`id`, `question`, `answer`, `difficulty`), atomically, of a
+  world's problems (anything with `problem` and `difficulty`)."""
   files.write_lines(
     path,
     (

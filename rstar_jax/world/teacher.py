@@ -58,6 +58,19 @@ class Solution:
   errors: tuple[str, ...]  # Per operation: '' or the error kind.
 
 
+def draw_error(config: TeacherConfig, rng: random.Random, *, has_operand: bool = True) -> str:
+  """The error the teacher makes on one operation ('' for none), one draw of `rng`: an operation
+  without an operand cannot get a wrong one, so that draw leaves it right."""
+  draw = rng.random()
+  if draw < config.missing_step:
+    return MISSING_STEP
+  if draw < config.missing_step + config.wrong_operation:
+    return WRONG_OPERATION
+  if draw < config.missing_step + config.wrong_operation + config.wrong_operand and has_operand:
+    return WRONG_OPERAND
+  return ""
+
+
 def _step(index: int, comment: str, code: str) -> str:
   return f"\n# Step {index}: {comment}\n{code}\n{prompts.END_OF_STEP}"
 
@@ -81,16 +94,14 @@ def write_code(
   steps = [_step(1, opener, f"{var} = {problem.start}")]
   errors = []
   for op, sentence in zip(problem.ops, told):
-    draw = rng.random()
-    error = ""
-    if draw < config.missing_step:
-      errors.append(MISSING_STEP)
-      continue
-    if draw < config.missing_step + config.wrong_operation:
-      op, error = Op(_SWAPPED[op.kind], op.operand), WRONG_OPERATION
-    elif draw < config.missing_step + config.wrong_operation + config.wrong_operand:
-      op, error = _wrong_operand(op, rng), WRONG_OPERAND
+    error = draw_error(config, rng)
     errors.append(error)
+    if error == MISSING_STEP:
+      continue
+    if error == WRONG_OPERATION:
+      op = Op(_SWAPPED[op.kind], op.operand)
+    elif error == WRONG_OPERAND:
+      op = _wrong_operand(op, rng)
     steps.append(_step(len(steps) + 1, f"{sentence}, {op.reason()}", op.code(var)))
   final = f"\n# Now print the final answer\nprint({var})\n{prompts.END_OF_CODE}"
   return prompts.CODE + "".join(steps) + final, tuple(errors)
