@@ -147,13 +147,14 @@ def evaluate_policy(
     )
     k = cfg.samples
     right = graded([s.answer for row in samples for s in row], [g for g in golds for _ in range(k)])
-    for i, row in enumerate(per_problem):
-      row["samples_correct"] = sum(right[i * k : (i + 1) * k])
+    right_rows = [right[i * k : (i + 1) * k] for i in range(len(samples))]
+    for row, oks in zip(per_problem, right_rows):
+      row["samples_correct"] = sum(oks)
     record(
       f"pass@{k}",
       [
-        next((s.answer for s, ok in zip(row, right[i * k : (i + 1) * k]) if ok), row[0].answer)
-        for i, row in enumerate(samples)
+        next((s.answer for s, ok in zip(row, oks) if ok), row[0].answer)
+        for row, oks in zip(samples, right_rows)
       ],
     )
     record(

@@ -14,7 +14,7 @@ import dataclasses
 import random
 from typing import Any
 
-from rstar_jax.domains import code as code_domain
+from rstar_jax import domains
 from rstar_jax.format import prompts
 from rstar_jax.world import teacher
 from rstar_jax.world.code_generator import RETURN_LIST
@@ -151,7 +151,7 @@ def solve(
 
   Deterministic in (tasks, config, seed). With `PERFECT` these are the reference solutions.
   """
-  domain = code_domain.CodeDomain()
+  domain = domains.CODE
   rng = random.Random(f"rstar-code-world-teacher/{seed}")
   written = [write_code(t, config, rng) for t in tasks]
   drafts = []
