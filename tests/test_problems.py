@@ -104,3 +104,21 @@ def test_a_first_record_without_answer_keeps_the_file_a_problem_file(tmp_path, c
   path.write_text("".join(json.dumps(r) + "\n" for r in rows))
   assert sources.load_problem_file(path) == [Problem("b", "2+2?", "4")]
   assert "train.jsonl:1: missing or empty field 'answer'" in caplog.text
+
+
+def test_levels_are_read_from_level_or_difficulty_and_written_only_when_known(tmp_path):
+  path = tmp_path / "p.jsonl"
+  path.write_text(
+    '{"id": "a", "question": "q", "answer": "1", "level": 3}\n'
+    '{"id": "b", "question": "q", "answer": "1", "difficulty": "hard"}\n'
+    '{"id": "c", "question": "q", "answer": "1"}\n'
+    '{"id": "d", "question": "q", "answer": "1", "level": [1]}\n'
+  )
+  report = LoadReport(str(path))
+  loaded = load_problems(path, report=report)
+  assert [p.level for p in loaded] == ["3", "hard", None]
+  assert "p.jsonl:4" in report.skipped[0] and "'level'" in report.skipped[0]
+  out = tmp_path / "out.jsonl"
+  write_problems(out, loaded)
+  assert '"level"' not in out.read_text().splitlines()[2]
+  assert load_problems(out) == loaded

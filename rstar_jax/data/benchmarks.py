@@ -14,6 +14,7 @@ from rstar_jax.data.problems import LoadReport
 from rstar_jax.data.problems import Problem
 from rstar_jax.data.problems import ProblemFileError
 from rstar_jax.data.problems import iter_records
+from rstar_jax.data.problems import level_field
 from rstar_jax.grading.extract import extract_answer
 
 _QUESTION_FIELDS = ("question", "problem")
@@ -54,7 +55,7 @@ def iter_benchmark(
       raise ProblemFileError(f"no question field (one of {_QUESTION_FIELDS})")
     raw_id = next((record[f] for f in _ID_FIELDS if record.get(f) not in (None, "")), None)
     pid = f"{stem}-{raw_id}" if raw_id is not None else f"{stem}-{lineno}"
-    return Problem(id=pid, question=question, answer=gold_answer(record))
+    return Problem(id=pid, question=question, answer=gold_answer(record), level=level_field(record))
 
   return iter_records(path, to_problem, on_error=on_error, report=report)
 

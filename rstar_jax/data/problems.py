@@ -22,9 +22,13 @@ from rstar_jax.runtime import files
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
+  """`level`: the problem's difficulty level when its source names one (MATH's `level`, the
+  world's number of operations), so accuracy can be reported per level."""
+
   id: str
   question: str
   answer: str
+  level: str | None = None
 
 
 class ProblemFileError(ValueError):
@@ -141,6 +145,18 @@ def _text_field(record: dict[str, Any], name: str) -> str:
   return str(value)
 
 
+def level_field(record: dict[str, Any]) -> str | None:
+  """The record's difficulty level (`level`, else `difficulty`) as text; None when it has none."""
+  value = next(
+    (record[k] for k in ("level", "difficulty") if record.get(k) not in (None, "")), None
+  )
+  if value is None:
+    return None
+  if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    raise ProblemFileError(f"field 'level' must be a string or number, got {type(value).__name__}")
+  return str(value)
+
+
 def iter_problems(
   path: str | os.PathLike, *, on_error: str = "skip", report: LoadReport | None = None
 ) -> Iterator[Problem]:
@@ -153,6 +169,7 @@ def iter_problems(
       id=str(pid) if pid is not None else f"{stem}-{lineno}",
       question=_text_field(record, "question"),
       answer=_text_field(record, "answer"),
+      level=level_field(record),
     )
 
   return iter_records(path, to_problem, on_error=on_error, report=report)
@@ -166,5 +183,15 @@ def load_problems(
 
 
 def write_problems(path: str | os.PathLike, problems: list[Problem]) -> None:
-  """Writes a problem file atomically (temp name, then rename)."""
-  files.write_lines(path, (json.dumps(dataclasses.asdict(p), ensure_ascii=False) for p in problems))
+  """Writes a problem file atomically (temp name, then rename); `level` only where a problem has
+  one."""
+  files.write_lines(
+    path,
+    (
+      json.dumps(
+        {k: v for k, v in dataclasses.asdict(p).items() if k != "level" or v is not None},
+        ensure_ascii=False,
+      )
+      for p in problems
+    ),
+  )

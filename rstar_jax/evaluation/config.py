@@ -18,6 +18,8 @@ class EvalConfig:
 
   samples: k of maj@k and N of best-of-N (0 disables both).
   mcts_runs / mcts_rollouts / top_k_runs: MCTS+PPM budget (mcts_runs 0 disables it).
+  mcts_problems: MCTS+PPM on this many of the problems only (0: all), a fixed subset drawn by a
+    hash of each id, so every round and seed of a run compares on the same problems.
   greedy_mode: 'stepwise' decodes greedy pass@1 step by step like the search; 'official' as the
     official greedy evaluation (config/sft_eval_greedy.yaml): the whole program in one step up to
     `<end_of_code>`, then the answer, 4096 tokens per step, 3 consecutive code errors allowed.
@@ -34,6 +36,7 @@ class EvalConfig:
   mcts_runs: int = 1
   mcts_rollouts: int = 8
   top_k_runs: int = 4
+  mcts_problems: int = 0
   max_depth: int = 16
   step_max_tokens: int = 2048
   batch_size: int = 16
@@ -49,8 +52,8 @@ class EvalConfig:
       )
     if self.greedy_mode not in ("stepwise", "official"):
       raise ValueError(f"greedy_mode must be stepwise|official, got {self.greedy_mode!r}")
-    if self.samples < 0 or self.mcts_runs < 0:
-      raise ValueError("EvalConfig.samples and mcts_runs must be >= 0")
+    if self.samples < 0 or self.mcts_runs < 0 or self.mcts_problems < 0:
+      raise ValueError("EvalConfig.samples, mcts_runs and mcts_problems must be >= 0")
     if (
       min(
         self.mcts_rollouts,

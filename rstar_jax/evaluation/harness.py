@@ -10,6 +10,7 @@ top-K majority).
 
 from collections.abc import Mapping, Sequence
 import dataclasses
+import hashlib
 import logging
 import os
 import pathlib
@@ -118,15 +119,16 @@ def evaluate_policy(
     domain.check_problem(p)
   golds = [p.answer for p in problems]
   per_problem: list[dict[str, Any]] = [
-    {"id": p.id, "gold": p.answer, "answers": {}} for p in problems
+    {"id": p.id, "gold": p.answer, "answers": {}, **({"level": p.level} if p.level else {})}
+    for p in problems
   ]
 
   def graded(answers: Sequence[str | None], golds: Sequence[str]) -> list[bool]:
     """Accuracy's judgement with the domain's grader `cfg.grading`, one batch."""
     return domain.grade(answers, golds, pool, grader=cfg.grading)
 
-  def record(method: str, answers: Sequence[str | None]) -> None:
-    for row, answer, correct in zip(per_problem, answers, graded(answers, golds)):
+  def record(method: str, answers: Sequence[str | None], rows=per_problem) -> None:
+    for row, answer, correct in zip(rows, answers, graded(answers, [r["gold"] for r in rows])):
       row["answers"][method] = {"answer": answer, "correct": correct}
 
   if cfg.greedy:
@@ -168,8 +170,9 @@ def evaluate_policy(
       record(f"best_of_{cfg.samples}[{name}]", [s.answer if s else None for s in picks])
   if cfg.mcts_runs and "ppm" in scorers:
     tree_dir = pathlib.Path(out_dir) / "mcts" if out_dir is not None else None
+    chosen = fixed_subset([p.id for p in problems], cfg.mcts_problems)
     summary = multirun.evaluate_problems(
-      problems,
+      [p for p in problems if p.id in chosen],
       engine,
       scorers["ppm"],
       pool,
@@ -178,7 +181,9 @@ def evaluate_policy(
       progress=progress,
       grader=cfg.grading,
     )
-    record(MCTS_PPM, [r.answer for r in summary.results])
+    record(
+      MCTS_PPM, [r.answer for r in summary.results], [r for r in per_problem if r["id"] in chosen]
+    )
   report = make_report(per_problem, dataclasses.asdict(cfg))
   if out_dir is not None:
     files.write_json(pathlib.Path(out_dir) / "report.json", report)
@@ -210,19 +215,51 @@ def evaluate_model_dirs(
   return evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=out_dir, progress=progress)
 
 
-def make_report(per_problem: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
-  """Accuracy per method over `per_problem` rows (also merges the shares of several hosts)."""
-  methods = list(per_problem[0]["answers"]) if per_problem else []
+def fixed_subset(ids: Sequence[str], size: int) -> set[str]:
+  """`size` of `ids` (all when `size` is 0 or larger), the same whatever their order or host
+  share: the ids with the smallest hash."""
+  if not size or size >= len(ids):
+    return set(ids)
+  return set(sorted(ids, key=lambda i: hashlib.sha256(i.encode("utf-8")).digest())[:size])
+
+
+def _accuracies(rows: Sequence[dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
+  """Accuracy and problem count per method, each over the rows that ran it."""
+  methods = list(dict.fromkeys(m for r in rows for m in r["answers"]))
+  counts = {m: sum(m in r["answers"] for r in rows) for m in methods}
   accuracy = {
-    m: sum(r["answers"][m]["correct"] for r in per_problem) / len(per_problem) for m in methods
+    m: sum(r["answers"][m]["correct"] for r in rows if m in r["answers"]) / counts[m]
+    for m in methods
   }
+  return accuracy, counts
+
+
+def make_report(per_problem: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+  """Accuracy per method (and per level, where problems have one) over `per_problem` rows
+  (also merges the shares of several hosts)."""
+  accuracy, sizes = _accuracies(per_problem)
+  levels = sorted({r["level"] for r in per_problem if "level" in r}, key=_level_key)
+  by_level = {}
+  for level in levels:
+    level_accuracy, level_sizes = _accuracies([r for r in per_problem if r.get("level") == level])
+    by_level[level] = {"accuracy": level_accuracy, "num_problems": level_sizes}
   counts = [r["samples_correct"] for r in per_problem if "samples_correct" in r]
   samples = config.get("samples", 0)
   return {
     "num_problems": len(per_problem),
     "accuracy": accuracy,
+    "num_problems_by_method": sizes,
+    "by_level": by_level,
     # The unbiased estimator from the k samples (at k = samples it equals `pass@k` above).
     "pass_at_k": passk.mean_pass_at_k(counts, samples) if len(counts) == len(per_problem) else {},
     "config": config,
     "problems": list(per_problem),
   }
+
+
+def _level_key(level: str) -> tuple[int, float | str]:
+  """Numeric levels in numeric order ('2' < '10'), then the others by name."""
+  try:
+    return 0, float(level)
+  except ValueError:
+    return 1, level

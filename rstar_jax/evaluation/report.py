@@ -1,4 +1,4 @@
-"""Per-round tables and the accuracy plot of a self-evolution run."""
+"""Per-round tables, the paper's claims and the plots of a self-evolution run."""
 
 from collections.abc import Mapping, Sequence
 import json
@@ -7,10 +7,12 @@ import pathlib
 import re
 from typing import Any
 
+from rstar_jax.evaluation import claims as claims_lib
 from rstar_jax.evaluation import harness as evaluation
 from rstar_jax.evaluation import stats
 
-PPM_PAIR_ACC = "ppm pairwise acc"
+PPM_PAIR_ACC = "ppm pairwise acc"  # On the held-out share of the round's training pairs.
+PPM_HELDOUT_PAIR_ACC = "ppm held-out pair acc"  # On pairs of the held-out MCTS trees.
 BOOTSTRAP_GREEDY = "bootstrap_heldout_greedy_accuracy"  # Written by the world's prepare stage.
 
 
@@ -31,12 +33,27 @@ def interval_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> lis
     if n is None:
       continue
     cells: dict[str, Any] = {"round": row["round"], "n": str(n)}
-    for method, value in row.items():
-      if method not in ("round", PPM_PAIR_ACC) and isinstance(value, float):
-        lo, hi = stats.wilson_interval(round(value * n), n)
-        cells[method] = f"{100 * lo:.0f}–{100 * hi:.0f}%"
+    for method, (lo, hi, method_n) in _intervals(results, row, n).items():
+      cells[method] = f"{100 * lo:.0f}–{100 * hi:.0f}%" + (
+        f" (n={method_n})" if method_n != n else ""
+      )
     rows.append(cells)
   return rows
+
+
+def _intervals(
+  results: Mapping[int, Mapping[str, Mapping[str, Any]]], row: Mapping[str, Any], n: int
+) -> dict[str, tuple[float, float, int]]:
+  """Per method of a `round_rows` row: its Wilson interval and its own problem count (MCTS+PPM
+  may run on a subset)."""
+  per_method = results.get(row["round"], {}).get("evaluate", {}).get("num_problems_by_method", {})
+  out = {}
+  for method, value in row.items():
+    if method in ("round", PPM_PAIR_ACC, PPM_HELDOUT_PAIR_ACC) or not isinstance(value, float):
+      continue
+    method_n = per_method.get(method, n)
+    out[method] = (*stats.wilson_interval(round(value * method_n), method_n), method_n)
+  return out
 
 
 def round_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
@@ -57,6 +74,9 @@ def round_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[d
     pair_acc = results[k].get("train_ppm", {}).get("eval_acc")
     if pair_acc is not None:
       row[PPM_PAIR_ACC] = pair_acc
+    heldout_acc = evaluated.get("heldout_pairs", {}).get("accuracy")
+    if heldout_acc is not None:
+      row[PPM_HELDOUT_PAIR_ACC] = heldout_acc
     rows.append(row)
   return rows
 
@@ -76,7 +96,7 @@ _COLUMN_ORDER = (
 def _column_rank(column: str) -> tuple[int, str]:
   if column == "n":
     return -1, column
-  if column == PPM_PAIR_ACC:
+  if column in (PPM_PAIR_ACC, PPM_HELDOUT_PAIR_ACC):
     return len(_COLUMN_ORDER) + 1, column
   rank = next((i for i, p in enumerate(_COLUMN_ORDER) if p.match(column)), len(_COLUMN_ORDER))
   return rank, column
@@ -88,11 +108,15 @@ def _columns(rows: Sequence[Mapping[str, Any]], first: str) -> list[str]:
   return sorted({c for r in rows for c in r if c != first}, key=_column_rank)
 
 
-def format_table(rows: Sequence[Mapping[str, Any]], first: str = "round") -> str:
-  """A Markdown table; columns in the fixed method order, numbers as percentages."""
+def format_table(
+  rows: Sequence[Mapping[str, Any]], first: str = "round", *, leading: Sequence[str] = ()
+) -> str:
+  """A Markdown table; `first` and `leading` columns as given, then the rest in the fixed
+  method order; numbers as percentages."""
   if not rows:
     return "(no finished rounds)"
-  columns = [first] + _columns(rows, first)
+  fixed = [first, *(c for c in leading if c != first)]
+  columns = fixed + [c for c in _columns(rows, first) if c not in fixed]
 
   def cell(value: Any) -> str:
     if isinstance(value, float):
@@ -104,34 +128,138 @@ def format_table(rows: Sequence[Mapping[str, Any]], first: str = "round") -> str
   return "\n".join(lines)
 
 
-def plot_rounds(
-  rows: Sequence[Mapping[str, Any]],
-  path: str | os.PathLike,
-  title: str = "held-out accuracy per round",
-) -> pathlib.Path:
-  """Line plot of every method's accuracy over rounds (PNG, no display needed)."""
+def level_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+  """Accuracy per difficulty level of round 0 (the bootstrap) and of the last evaluated round,
+  one row per (round, level) with the level's problem count."""
+  by_round = {k: r["evaluate"].get("by_level") for k, r in results.items() if "evaluate" in r}
+  prepared = results.get(0, {}).get("prepare", {}).get("stages", {}).get("evaluate", {})
+  by_round[0] = prepared.get("by_level")
+  evaluated = sorted(k for k, v in by_round.items() if v)
+  rows = []
+  for k in dict.fromkeys(evaluated[:1] + evaluated[-1:]):
+    for level, cell in by_round[k].items():
+      n = max(cell["num_problems"].values(), default=0)
+      rows.append({"round": k, "level": level, "n": str(n), **cell["accuracy"]})
+  return rows
+
+
+def process_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+  """ProcessBench metrics on the held-out process set, per round and reward model."""
+  rows = []
+  for k in sorted(results):
+    for name, m in results[k].get("evaluate", {}).get("process", {}).items():
+      held = m["heldout"]
+      rows.append(
+        {
+          "round": k,
+          "scorer": name,
+          "threshold (dev)": f"{m['threshold']:.3f}",
+          "dev F1": m["dev"]["f1"],
+          "error acc": held["error_acc"],
+          "correct acc": held["correct_acc"],
+          "F1": held["f1"],
+        }
+      )
+  return rows
+
+
+def claim_rows(
+  results: Mapping[int, Mapping[str, Mapping[str, Any]]],
+  rows_by_round: Mapping[int, Sequence[Mapping[str, Any]]],
+) -> list[dict[str, str]]:
+  """The paper's claims (`claims.paper_claims`) on the run's per-problem results."""
+  process = {
+    k: r["evaluate"]["process"] for k, r in results.items() if r.get("evaluate", {}).get("process")
+  }
+  pairs = {
+    k: r["evaluate"]["heldout_pairs"]
+    for k, r in results.items()
+    if r.get("evaluate", {}).get("heldout_pairs")
+  }
+  return [c.to_row() for c in claims_lib.paper_claims(rows_by_round, process, pairs)]
+
+
+def _pyplot():
   import matplotlib  # local import: heavy, and only a finished round plots
 
   matplotlib.use("Agg")
   from matplotlib import pyplot as plt  # local import: must follow matplotlib.use('Agg')
 
-  path = pathlib.Path(path)
-  methods = _columns(rows, "round")
-  fig, ax = plt.subplots(figsize=(7, 4.5))
-  for method in methods:
-    points = [(r["round"], 100 * r[method]) for r in rows if r.get(method) is not None]
-    if points:
-      xs, ys = zip(*points)
-      ax.plot(xs, ys, marker="o", label=method, linestyle="--" if method == PPM_PAIR_ACC else "-")
-  ax.set_xlabel("round")
+  return plt
+
+
+def _save(fig, ax, path: str | os.PathLike, title: str, xlabel: str) -> pathlib.Path:
+  """Percent axis from 0 to 100 (a difference reads at its true size), legend, PNG."""
+  ax.set_xlabel(xlabel)
   ax.set_ylabel("accuracy (%)")
+  ax.set_ylim(0, 100)
   ax.set_title(title)
-  ax.set_xticks(sorted({r["round"] for r in rows}))
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
   fig.tight_layout()
+  path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   fig.savefig(path, dpi=110)
+  return path
+
+
+def plot_rounds(
+  rows: Sequence[Mapping[str, Any]],
+  path: str | os.PathLike,
+  title: str = "held-out accuracy per round (95% intervals)",
+  intervals: Mapping[int, Mapping[str, tuple[float, float, int]]] | None = None,
+) -> pathlib.Path:
+  """Every method's accuracy over rounds with its interval (`intervals[round][method]`)."""
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  for i, method in enumerate(_columns(rows, "round")):
+    points = [(r["round"], r[method]) for r in rows if r.get(method) is not None]
+    if not points:
+      continue
+    xs = [x + 0.03 * (i - 3) for x, _ in points]  # A small offset keeps the bars apart.
+    ys = [100 * y for _, y in points]
+    bounds = [(intervals or {}).get(x, {}).get(method) for x, _ in points]
+    err = [
+      [100 * (y - b[0]) if b else 0 for (_, y), b in zip(points, bounds)],
+      [100 * (b[1] - y) if b else 0 for (_, y), b in zip(points, bounds)],
+    ]
+    style = "--" if method in (PPM_PAIR_ACC, PPM_HELDOUT_PAIR_ACC) else "-"
+    ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=method, linestyle=style)
+  ax.set_xticks(sorted({r["round"] for r in rows}))
+  path = _save(fig, ax, path, title, "round")
+  plt.close(fig)
+  return path
+
+
+def plot_levels(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> pathlib.Path:
+  """Accuracy per difficulty level (`level_rows`): round 0 and the last round."""
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  levels = list(dict.fromkeys(r["level"] for r in rows))
+  methods = _columns(
+    [{k: v for k, v in r.items() if k not in ("level", "n")} for r in rows], "round"
+  )
+  for k in dict.fromkeys(r["round"] for r in rows):
+    mine = {r["level"]: r for r in rows if r["round"] == k}
+    for method in methods:
+      ys = [100 * mine[lv][method] if method in mine.get(lv, {}) else None for lv in levels]
+      if any(y is not None for y in ys):
+        ax.plot(levels, ys, marker="o", label=f"round {k}: {method}")
+  path = _save(fig, ax, path, "held-out accuracy per difficulty level", "level")
+  plt.close(fig)
+  return path
+
+
+def plot_process(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> pathlib.Path:
+  """Held-out process-set F1 per round for each reward model (`process_rows`)."""
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  for name in dict.fromkeys(r["scorer"] for r in rows):
+    points = [(r["round"], 100 * r["F1"]) for r in rows if r["scorer"] == name]
+    ax.plot(*zip(*points), marker="o", label=name)
+  ax.set_xticks(sorted({r["round"] for r in rows}))
+  ax.set_ylabel("F1 (%)")
+  path = _save(fig, ax, path, "process set: F1 of the first wrong step (ProcessBench)", "round")
   plt.close(fig)
   return path
 
@@ -141,20 +269,50 @@ def write_run_report(
   json_path: str | os.PathLike,
   md_path: str | os.PathLike,
   png_path: str | os.PathLike,
+  rows_by_round: Mapping[int, Sequence[Mapping[str, Any]]] | None = None,
 ) -> str:
-  """Writes the run's stage summaries (JSON), its table (Markdown, accuracies then their 95%
-  intervals) and plot; returns the tables."""
+  """Writes the run's stage summaries (JSON), its tables (Markdown: accuracies, their 95%
+  intervals, the paper's claims with paired intervals, accuracy per level, the process set) and
+  plots (`png_path`, and `levels.png` / `process_f1.png` beside it); returns the tables.
+
+  `rows_by_round`: each round's per-problem evaluation rows (round 0: the bootstrap's), which
+  the paired claims need.
+  """
   rows = round_rows(results)
   table = format_table(rows)
   intervals = interval_rows(results)
   if intervals:
     table += "\n\n95% intervals (Wilson score; n held-out problems):\n\n" + format_table(intervals)
-  json_path, md_path = pathlib.Path(json_path), pathlib.Path(md_path)
+  claims = claim_rows(results, rows_by_round or {})
+  if claims:
+    table += (
+      "\n\nThe paper's claims (difference in points, paired bootstrap 95% interval over the "
+      "same problems; a one-sample value with its Wilson interval):\n\n"
+      + format_table(claims, first="claim", leading=list(claims[0]))
+    )
+  levels = level_rows(results)
+  if levels:
+    table += "\n\nAccuracy per difficulty level:\n\n" + format_table(levels, leading=("level", "n"))
+  process = process_rows(results)
+  if process:
+    table += (
+      "\n\nHeld-out process set (first wrong step; threshold chosen on the development "
+      "set):\n\n" + format_table(process, leading=list(process[0]))
+    )
+  json_path, md_path, png_path = map(pathlib.Path, (json_path, md_path, png_path))
   json_path.write_text(
     json.dumps({str(k): v for k, v in results.items()}, indent=2, default=str) + "\n",
     encoding="utf-8",
   )
   md_path.write_text("# Held-out accuracy per round\n\n" + table + "\n", encoding="utf-8")
   if rows:
-    plot_rounds(rows, png_path)
+    sizes = _sizes(results)
+    bounds = {
+      r["round"]: _intervals(results, r, sizes[r["round"]]) for r in rows if r["round"] in sizes
+    }
+    plot_rounds(rows, png_path, intervals=bounds)
+  if levels:
+    plot_levels(levels, png_path.with_name("levels.png"))
+  if process:
+    plot_process(process, png_path.with_name("process_f1.png"))
   return table

@@ -32,6 +32,19 @@ def _record_config(config: RunConfig, layout: RunLayout) -> None:
   files.write_text(path, text + "\n")
 
 
+def _problem_rows(layout: RunLayout, results) -> dict[int, list]:
+  """Each evaluated round's per-problem rows (round 0: the world's bootstrap evaluation)."""
+  reports = {k: layout.eval_dir(k) / "report.json" for k in results if k > 0}
+  paths = layout.prepare_dir / "paths.json"
+  if paths.is_file() and "bootstrap_eval" in (known := json.loads(paths.read_text())):
+    reports[0] = pathlib.Path(known["bootstrap_eval"])
+  return {
+    k: json.loads(path.read_text(encoding="utf-8"))["problems"]
+    for k, path in reports.items()
+    if path.is_file()
+  }
+
+
 def check(config: RunConfig, sync: ProcessSync = ProcessSync()) -> None:
   """The checks a run makes before its first stage (`Pipeline.preflight`), writing nothing: a
   config is known to start before any machine time is spent on it."""
@@ -59,7 +72,13 @@ def _run(config: RunConfig, layout: RunLayout, sync: ProcessSync) -> str:
   def on_round(k: int, results) -> None:
     if sync.is_leader:
       tables.append(
-        report.write_run_report(results, layout.report_json, layout.report_md, layout.plot_png)
+        report.write_run_report(
+          results,
+          layout.report_json,
+          layout.report_md,
+          layout.plot_png,
+          rows_by_round=_problem_rows(layout, results),
+        )
       )
       print(f"\n== after round {k} ==\n{tables[-1]}\n", flush=True)
 

@@ -22,6 +22,7 @@ from rstar_jax.data import contamination
 from rstar_jax.data import records
 from rstar_jax.data import sources
 from rstar_jax.evaluation import harness as evaluation
+from rstar_jax.evaluation import heldout_pairs
 from rstar_jax.evolution.config import RunConfig
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.plan import RoundPlan
@@ -272,6 +273,7 @@ class Pipeline:
         "train": str(world.train_path(out)),
         "heldout": str(world.heldout_path(out)),
         "policy": str(world.policy_path(out)),
+        "bootstrap_eval": str(world.bootstrap_report_path(out)),
       }
     if self.sync.is_leader:
       files.write_json(self.layout.prepare_dir / "paths.json", paths)
@@ -462,12 +464,18 @@ class Pipeline:
     ]
     report = evaluation.make_report([p for r in shares for p in r["problems"]], shares[0]["config"])
     files.write_json(out / "report.json", report)
-    mcts_trees = out / "process_0" / "mcts" / search_run.TREE_DIR
-    if mcts_trees.is_dir():
-      self._write_viewer_pages(extract_lib.load_trees(mcts_trees), out / "viewer")
+    tree_dirs = [
+      out / f"process_{i}" / "mcts" / search_run.TREE_DIR for i in range(self.sync.count)
+    ]
+    mcts_trees = [t for d in tree_dirs if d.is_dir() for t in extract_lib.load_trees(d)]
+    if mcts_trees:
+      self._write_viewer_pages(mcts_trees, out / "viewer")
     logging.info("round %d held-out accuracy: %s", k, report["accuracy"])
     return {
       "accuracy": report["accuracy"],
       "num_problems": report["num_problems"],
+      "num_problems_by_method": report["num_problems_by_method"],
+      "by_level": report["by_level"],
       "pass_at_k": report["pass_at_k"],
+      "heldout_pairs": heldout_pairs.pair_accuracy(mcts_trees),
     }

@@ -174,7 +174,7 @@ def sft_examples(
   return [schemas.SFTExample(tree.problem_id, prompt, t.text) for t in sft_trajectories(tree, cfg)]
 
 
-def _outcomes_below(tree: tree_lib.Tree) -> dict[int, tuple[bool, bool]]:
+def outcomes_below(tree: tree_lib.Tree) -> dict[int, tuple[bool, bool]]:
   """Per node: (has a correct answer below, has a wrong one), itself included."""
   below: dict[int, tuple[bool, bool]] = {}
   for node in reversed(tree.nodes):  # Children always come after their parent.
@@ -220,7 +220,7 @@ def step_pairs(tree: tree_lib.Tree, cfg: ExtractConfig = ExtractConfig()) -> lis
   pair carries the rest of both greedy paths (the official `chosen_steps` / `rejected_steps`),
   which turn it into a pair of complete solutions for the ORM baseline.
   """
-  below = _outcomes_below(tree)
+  below = outcomes_below(tree)
   base = domains.get(cfg.domain).prompt(tree.question)
   pairs = []
   queue = collections.deque([tree.root])

@@ -2,6 +2,7 @@
 a tiny bootstrap policy, so that self-evolution runs end to end on a CPU (docs/architecture.md)."""
 
 from rstar_jax.world.bootstrap import BootstrapConfig
+from rstar_jax.world.build import bootstrap_report_path
 from rstar_jax.world.build import build_world
 from rstar_jax.world.build import heldout_path
 from rstar_jax.world.build import policy_path
@@ -14,6 +15,7 @@ __all__ = [
   "BootstrapConfig",
   "TeacherConfig",
   "WorldConfig",
+  "bootstrap_report_path",
   "build_world",
   "heldout_path",
   "policy_path",

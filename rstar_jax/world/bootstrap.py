@@ -49,6 +49,7 @@ class BootstrapConfig:
   seed: int = 0
   # Greedy evaluation of the pre-trained policy on the held-out split (0 problems: skipped).
   eval_problems: int = 48
+  eval_batch_size: int = 128
   eval_max_depth: int = 10
   eval_step_max_tokens: int = 96
   # Teacher solutions per *training* problem added to the pre-training data (0: none, so the
@@ -129,14 +130,15 @@ def greedy_accuracy(
   domain: str = "math",
   progress: bool = True,
 ) -> dict[str, Any]:
-  """Held-out greedy pass@1 of the saved policy, by the evaluation harness's greedy sampler."""
+  """Held-out greedy pass@1 of the saved policy, by the evaluation harness's greedy sampler; the
+  report has the harness's per-problem rows, so later rounds compare with it problem by problem."""
   engine = inference.load_engine(policy_dir)
   eval_cfg = EvalConfig(
     samples=0,
     mcts_runs=0,
     max_depth=cfg.eval_max_depth,
     step_max_tokens=cfg.eval_step_max_tokens,
-    batch_size=max(1, len(problems)),
+    batch_size=max(1, min(len(problems), cfg.eval_batch_size)),
     domain=domain,
   )
   samples = harness.sample_solutions(
@@ -149,11 +151,13 @@ def greedy_accuracy(
     progress=progress,
     desc="bootstrap greedy",
   )
-  answered = sum(s[0].answer is not None for s in samples)
-  correct = sum(s[0].correct for s in samples)
-  return {
-    "problems": len(problems),
-    "answered": answered,
-    "correct": correct,
-    "accuracy": correct / len(problems) if problems else None,
-  }
+  rows = [
+    {
+      "id": p.id,
+      "gold": p.answer,
+      "answers": {harness.GREEDY: {"answer": s[0].answer, "correct": s[0].correct}},
+      **({"level": p.level} if p.level else {}),
+    }
+    for p, s in zip(problems, samples)
+  ]
+  return harness.make_report(rows, dataclasses.asdict(eval_cfg))

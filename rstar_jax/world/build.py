@@ -21,6 +21,7 @@ from rstar_jax import hf
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
 from rstar_jax.data import schemas
+from rstar_jax.evaluation import harness as evaluation_harness
 from rstar_jax.runtime import files
 from rstar_jax.runtime import stages
 from rstar_jax.sandbox import SandboxPool
@@ -48,6 +49,11 @@ def policy_path(out_dir: str | os.PathLike) -> pathlib.Path:
 
 def tokenizer_path(out_dir: str | os.PathLike) -> pathlib.Path:
   return pathlib.Path(out_dir) / "tokenizer"
+
+
+def bootstrap_report_path(out_dir: str | os.PathLike) -> pathlib.Path:
+  """The bootstrap policy's held-out greedy evaluation (`harness.make_report` format)."""
+  return pathlib.Path(out_dir) / "bootstrap_eval" / "report.json"
 
 
 # Per domain, the module generating its problems (`generate`, `iter_problems`) and its teacher's
@@ -102,9 +108,7 @@ def build_world(
       "teacher": _stage(
         out, "teacher", lambda: _teach(out, taught, teacher_of, teacher, domain, pool, seed)
       ),
-      "tokenizer": _stage(
-        out, "tokenizer", lambda: _train_tokenizer(out, train + heldout, domain, bootstrap)
-      ),
+      "tokenizer": _stage(out, "tokenizer", lambda: _train_tokenizer(out, bootstrap)),
     }
     stages["bootstrap"] = _stage(out, "bootstrap", lambda: _pretrain(out, bootstrap, progress))
     stages["evaluate"] = _stage(
@@ -186,15 +190,14 @@ def _teach(
   }
 
 
-def _train_tokenizer(
-  out: pathlib.Path, world: list, domain: domains.Domain, cfg: bootstrap_lib.BootstrapConfig
-) -> dict[str, Any]:
+def _train_tokenizer(out: pathlib.Path, cfg: bootstrap_lib.BootstrapConfig) -> dict[str, Any]:
+  """A byte-level BPE of the teacher's data only: no text of a searched or held-out problem
+  shapes the vocabulary (the world's words and number format all occur in the teacher's)."""
   examples = records.read_examples(out / "teacher" / "sft", schemas.SFTExample)
   texts = [e.prompt + e.response for _, e in examples]
-  texts += [domain.prompt(p.problem.question) for p in world]
   tok = tokenizer_lib.train_tokenizer(texts, cfg.vocab_size)
   tokenizer_lib.save_tokenizer(tok, tokenizer_path(out))
-  lengths = sorted(len(tok(t)["input_ids"]) for t in texts[: len(examples)])
+  lengths = sorted(len(tok(t)["input_ids"]) for t in texts)
   return {
     "vocab_size": len(tok),
     "max_tokens": lengths[-1] if lengths else 0,
@@ -238,6 +241,12 @@ def _evaluate(
   chosen = [p.problem for p in heldout[: cfg.eval_problems]]
   if not chosen:
     return {"problems": 0, "accuracy": None}
-  return bootstrap_lib.greedy_accuracy(
+  report = bootstrap_lib.greedy_accuracy(
     policy_path(out), chosen, pool, cfg, domain=domain.name, progress=progress
   )
+  files.write_json(bootstrap_report_path(out), report)
+  return {
+    "problems": report["num_problems"],
+    "accuracy": report["accuracy"][evaluation_harness.GREEDY],
+    "by_level": report["by_level"],
+  }

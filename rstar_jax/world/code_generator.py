@@ -471,7 +471,9 @@ def iter_problems(
     misses = 0
     seen.add(task.task.prompt)
     problem = task.task.to_problem(f"code-{split}-{seed}-{index:05d}")
-    yield dataclasses.replace(task, problem=problem)
+    yield dataclasses.replace(
+      task, problem=dataclasses.replace(problem, level=str(task.difficulty))
+    )
     index += 1
 
 

@@ -312,7 +312,12 @@ def iter_problems(
       continue
     misses = 0
     seen.add(q)
-    problem = Problem(id=f"world-{split}-{seed}-{index}", question=q, answer=story.problem.answer)
+    problem = Problem(
+      id=f"world-{split}-{seed}-{index}",
+      question=q,
+      answer=story.problem.answer,
+      level=str(story.difficulty),
+    )
     yield dataclasses.replace(story, problem=problem)
     index += 1
 
