@@ -1,5 +1,6 @@
 """build_world: the files the round driver reads, a loadable bootstrap policy, resumable stages."""
 
+import dataclasses
 import json
 
 import pytest
@@ -23,7 +24,7 @@ TINY = world.BootstrapConfig(
   eval_max_depth=3,
   eval_step_max_tokens=16,
 )
-WORLD = world.WorldConfig(seed=5, num_train=5, num_heldout=4, bootstrap=TINY)
+WORLD = world.WorldConfig(seed=5, num_train=5, num_heldout=4, process_problems=6, bootstrap=TINY)
 
 
 def test_paths_are_inside_out_dir(tmp_path):
@@ -66,6 +67,27 @@ def test_build_world_end_to_end_and_resume(tmp_path):
   assert policy.config.eos_token_id == tok.eos_token_id
   evaluated = summary["stages"]["evaluate"]
   assert evaluated["problems"] == 2 and 0.0 <= summary["bootstrap_heldout_greedy_accuracy"] <= 1.0
+  # The bootstrap's per-problem verdicts (what the paired claims compare with), with levels.
+  rows = json.loads(world.bootstrap_report_path(out).read_text())["problems"]
+  assert [r["id"] for r in rows] == [p.id for p in heldout[:2]]
+  assert [r["level"] for r in rows] == [p.level for p in heldout[:2]] == ["2", "3"]
+  # Process sets: labelled teacher solutions of problems neither searched nor evaluated.
+  dev, held = (world.read_process_set(world.process_set_path(out, s)) for s in ("dev", "heldout"))
+  assert len(dev) == len(held) == 6 and summary["stages"]["process_set"]["dev"]["examples"] == 6
+  assert {e.first_error >= 0 for e in held} == {True, False}
+  used = {p.question for p in train + heldout}
+  assert not {e.question for e in dev + held} & used
+  # The tokenizer saw only the teacher's data: the same world with other search and held-out
+  # splits trains the same vocabulary.
+  other = tmp_path / "other"
+  world.build_world(
+    other,
+    dataclasses.replace(WORLD, num_train=3, num_heldout=2, process_problems=0),
+    sandbox_workers=2,
+  )
+  assert (world.tokenizer_path(other) / "tokenizer.json").read_bytes() == (
+    world.tokenizer_path(out) / "tokenizer.json"
+  ).read_bytes()
   # A finished build returns its summary; a build missing its last stage redoes only that stage.
   assert world.build_world(out, WORLD) == summary
   (out / "summary.json").unlink()

@@ -15,6 +15,7 @@ import pathlib
 import shutil
 from typing import Any
 
+from rstar_jax import domains
 from rstar_jax import hf
 from rstar_jax import inference
 from rstar_jax import world
@@ -23,6 +24,7 @@ from rstar_jax.data import records
 from rstar_jax.data import sources
 from rstar_jax.evaluation import harness as evaluation
 from rstar_jax.evaluation import heldout_pairs
+from rstar_jax.evaluation import process_bench
 from rstar_jax.evolution.config import RunConfig
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.evolution.plan import RoundPlan
@@ -274,6 +276,11 @@ class Pipeline:
         "heldout": str(world.heldout_path(out)),
         "policy": str(world.policy_path(out)),
         "bootstrap_eval": str(world.bootstrap_report_path(out)),
+        **{
+          f"process_{split}": str(world.process_set_path(out, split))
+          for split in ("dev", "heldout")
+          if c.world.process_problems and c.world.domain == "math"
+        },
       }
     if self.sync.is_leader:
       files.write_json(self.layout.prepare_dir / "paths.json", paths)
@@ -352,6 +359,21 @@ class Pipeline:
     )
     self._write_viewer_pages(shown.trees, self.layout.search_dir(plan.index) / "viewer")
     return summary.to_dict()
+
+  def evaluate_process_set(self, reward_models: dict[str, pathlib.Path]) -> dict[str, Any]:
+    """ProcessBench metrics of each reward model on the world's process sets (threshold chosen
+    on the development set), when the world built them; leader only."""
+    paths = self._world_paths()
+    if "process_heldout" not in paths or not reward_models:
+      return {}
+    dev, heldout = (world.read_process_set(paths[f"process_{s}"]) for s in ("dev", "heldout"))
+    prompt = domains.get(self.config.domain).prompt
+    return {
+      name: process_bench.evaluate_scorer(
+        self.scorer(path, self.local_mesh()), dev, heldout, prompt
+      )
+      for name, path in reward_models.items()
+    }
 
   def _write_viewer_pages(self, trees: Sequence, out: pathlib.Path) -> None:
     """Pages for the first few problems, preferring ones with both right and wrong answers."""
@@ -471,7 +493,9 @@ class Pipeline:
     if mcts_trees:
       self._write_viewer_pages(mcts_trees, out / "viewer")
     logging.info("round %d held-out accuracy: %s", k, report["accuracy"])
+    process = self.evaluate_process_set(reward_models)
     return {
+      **({"process": process} if process else {}),
       "accuracy": report["accuracy"],
       "num_problems": report["num_problems"],
       "num_problems_by_method": report["num_problems_by_method"],

@@ -6,9 +6,11 @@ from rstar_jax.world.build import bootstrap_report_path
 from rstar_jax.world.build import build_world
 from rstar_jax.world.build import heldout_path
 from rstar_jax.world.build import policy_path
+from rstar_jax.world.build import process_set_path
 from rstar_jax.world.build import tokenizer_path
 from rstar_jax.world.build import train_path
 from rstar_jax.world.config import WorldConfig
+from rstar_jax.world.process_set import read_process_set
 from rstar_jax.world.teacher import TeacherConfig
 
 __all__ = [
@@ -19,6 +21,8 @@ __all__ = [
   "build_world",
   "heldout_path",
   "policy_path",
+  "process_set_path",
+  "read_process_set",
   "tokenizer_path",
   "train_path",
 ]

@@ -29,6 +29,7 @@ from rstar_jax.world import bootstrap as bootstrap_lib
 from rstar_jax.world import code_generator
 from rstar_jax.world import code_teacher
 from rstar_jax.world import generator
+from rstar_jax.world import process_set
 from rstar_jax.world import teacher as teacher_lib
 from rstar_jax.world import tokenizer as tokenizer_lib
 from rstar_jax.world.config import WorldConfig
@@ -49,6 +50,11 @@ def policy_path(out_dir: str | os.PathLike) -> pathlib.Path:
 
 def tokenizer_path(out_dir: str | os.PathLike) -> pathlib.Path:
   return pathlib.Path(out_dir) / "tokenizer"
+
+
+def process_set_path(out_dir: str | os.PathLike, split: str) -> pathlib.Path:
+  """The labelled process set of `split` ('dev' chooses thresholds, 'heldout' reports)."""
+  return pathlib.Path(out_dir) / "process" / f"{split}.jsonl"
 
 
 def bootstrap_report_path(out_dir: str | os.PathLike) -> pathlib.Path:
@@ -110,6 +116,10 @@ def build_world(
       ),
       "tokenizer": _stage(out, "tokenizer", lambda: _train_tokenizer(out, bootstrap)),
     }
+    if cfg.process_problems and cfg.domain == "math":
+      stages["process_set"] = _stage(
+        out, "process_set", lambda: _write_process_sets(out, cfg, train, heldout)
+      )
     stages["bootstrap"] = _stage(out, "bootstrap", lambda: _pretrain(out, bootstrap, progress))
     stages["evaluate"] = _stage(
       out, "evaluate", lambda: _evaluate(out, heldout, pool, bootstrap, domain, progress)
@@ -139,6 +149,30 @@ def _teacher_problems(problems_of: Any, count: int, seed: int, train: list) -> l
     p for p in problems_of.iter_problems("train", seed + 1) if p.problem.question not in searched
   )
   return list(itertools.islice(fresh, count))
+
+
+def _write_process_sets(
+  out: pathlib.Path, cfg: WorldConfig, train: list, heldout: list
+) -> dict[str, Any]:
+  """Process sets of problems of their own stream (seed + 2), none of them searched or
+  evaluated: development from the train split, held-out from the held-out split."""
+  summary = {}
+  for split, source, used in (("dev", "train", train), ("heldout", "heldout", heldout)):
+    taken = {p.problem.question for p in used}
+    fresh = (
+      p for p in generator.iter_problems(source, cfg.seed + 2) if p.problem.question not in taken
+    )
+    examples = process_set.build_process_set(
+      list(itertools.islice(fresh, cfg.process_problems)),
+      seed=cfg.seed,
+      teacher=cfg.teacher,
+    )
+    process_set.write_process_set(process_set_path(out, split), examples)
+    summary[split] = {
+      "examples": len(examples),
+      "erroneous": sum(e.first_error >= 0 for e in examples),
+    }
+  return summary
 
 
 def _write_splits(out: pathlib.Path, train: list, heldout: list) -> dict[str, Any]:

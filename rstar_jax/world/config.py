@@ -10,18 +10,24 @@ WORLDS = ("math", "code")  # The domains with a built-in world.
 
 @dataclasses.dataclass(frozen=True)
 class WorldConfig:
-  """domain: which world is built, 'math' (arithmetic stories) or 'code' (function tasks)."""
+  """domain: which world is built, 'math' (arithmetic stories) or 'code' (function tasks).
+  process_problems: size of each of the math world's process sets (development, held-out):
+    teacher solutions labelled step by step (0: none).
+  """
 
   domain: str = "math"
   seed: int = 0
   num_train: int = 64
   num_heldout: int = 48
+  process_problems: int = 0
   teacher: TeacherConfig = TeacherConfig()
   bootstrap: BootstrapConfig = BootstrapConfig()
 
   def __post_init__(self):
     if self.domain not in WORLDS:
       raise ValueError(f"world.domain must be one of {'|'.join(WORLDS)}, got {self.domain!r}")
+    if self.process_problems < 0:
+      raise ValueError(f"world.process_problems must be >= 0, got {self.process_problems}")
     if self.num_train < 1 or self.num_heldout < 1:
       raise ValueError(
         f"world.num_train and world.num_heldout must be >= 1, got {self.num_train}, "
