@@ -100,6 +100,7 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.world.seed = 0
   c.world.num_train = 64
   c.world.num_heldout = 48
+  c.world.process_problems = 0  # Labelled solutions per process set (development, held-out).
   c.world.teacher = library_defaults(TeacherConfig)  # Error rates.
   c.world.bootstrap = library_defaults(BootstrapConfig)  # Model size and pre-training budget.
 

@@ -99,6 +99,31 @@ def test_methods_are_consistent_with_each_other(tmp_path, pool):
   assert json.loads((tmp_path / "report.json").read_text())["accuracy"] == acc
 
 
+def test_sampled_methods_and_mcts_run_on_fixed_nested_subsets(pool):
+  problems = _problems(10)
+  cfg = evaluation.EvalConfig(
+    samples=2, sample_problems=6, mcts_runs=1, mcts_rollouts=2, mcts_problems=3, batch_size=5
+  )
+  report = evaluation.evaluate_policy(
+    problems, _policy(), pool, {"ppm": _oracle(1.0)}, cfg, progress=False
+  )
+  rows = {r["id"]: set(r["answers"]) for r in report["problems"]}
+  sampled = {i for i, m in rows.items() if "maj@2" in m}
+  searched = {i for i, m in rows.items() if "mcts+ppm" in m}
+  assert all("greedy" in m for m in rows.values())
+  assert sampled == evaluation.fixed_subset(list(rows), 6) and len(searched) == 3
+  assert searched <= sampled  # Same hash order: MCTS+PPM pairs with best-of-N.
+  assert report["num_problems_by_method"] == {
+    "greedy": 10,
+    "pass@2": 6,
+    "maj@2": 6,
+    "best_of_2[ppm]": 6,
+    "mcts+ppm": 3,
+  }
+  assert sum("samples_correct" in r for r in report["problems"]) == 6
+  assert set(report["pass_at_k"]) == {"pass@1", "pass@2"}
+
+
 def test_samples_differ_between_runs_and_greedy_is_deterministic(pool):
   policy = _policy()
   cfg = evaluation.EvalConfig(max_depth=8, batch_size=4)

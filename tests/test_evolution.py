@@ -46,6 +46,9 @@ def test_plan_follows_the_paper_schedule():
   ]
   assert "train_baselines" in plans[3].stages and "train_baselines" not in plans[2].stages
   assert plans[0].stages[0] == "search" and plans[0].stages[-1] == "evaluate"
+  assert not any(p.greedy_eval_only for p in plans)
+  light = paper_plan(greedy_eval_only_rounds=(1, 3))
+  assert [p.greedy_eval_only for p in light] == [True, False, True, False]
 
 
 @pytest.mark.parametrize(
@@ -55,6 +58,7 @@ def test_plan_follows_the_paper_schedule():
     dict(ppm_from_round=1),
     dict(rollouts=0),
     dict(baseline_rounds=(5,)),
+    dict(greedy_eval_only_rounds=(0,)),
     dict(extra_rollouts=(4, 0)),
     dict(sft_init="last"),
   ],

@@ -112,6 +112,14 @@ def test_smoke_config_runs_every_stage_and_trains_every_model(tmp_path):
   accuracy = [markers.read_marker(layout.marker(k, "evaluate"))["accuracy"] for k in (1, 2)]
   assert {"greedy", "pass@2", "maj@2", "best_of_2[ppm]", "mcts+ppm"} <= set(accuracy[0])
   assert {"best_of_2[orm]", "best_of_2[pqm]"} <= set(accuracy[1])
+  # The evidence: claims paired with the bootstrap's verdicts, levels, the process set's F1.
+  assert "| greedy: round 2 beats round 0 by ≥ 10 points | 4 |" in table
+  assert "| round 2: best_of_2[ppm] > best_of_2[orm] | 4 |" in table
+  process = markers.read_marker(layout.marker(2, "evaluate"))["process"]
+  assert set(process) == {"ppm", "orm", "pqm"} and len(process["ppm"]["right"]) == 6
+  assert "| 2 | ppm |" in table and "Accuracy per difficulty level" in table
+  for name in ("levels.png", "process_f1.png"):
+    assert (layout.root / name).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_code_world_smoke_runs_every_stage_in_the_code_domain(tmp_path):

@@ -17,6 +17,8 @@ class EvalConfig:
   """Which methods run and with what budgets.
 
   samples: k of maj@k and N of best-of-N (0 disables both).
+  sample_problems: the k-sample methods on this many of the problems only (0: all), a fixed
+    subset like `mcts_problems`'s.
   mcts_runs / mcts_rollouts / top_k_runs: MCTS+PPM budget (mcts_runs 0 disables it).
   mcts_problems: MCTS+PPM on this many of the problems only (0: all), a fixed subset drawn by a
     hash of each id, so every round and seed of a run compares on the same problems.
@@ -31,6 +33,7 @@ class EvalConfig:
   greedy: bool = True
   greedy_mode: Literal["stepwise", "official"] = "stepwise"
   samples: int = 8
+  sample_problems: int = 0
   temperature: float = 0.7
   num_candidates: int = 4
   mcts_runs: int = 1
@@ -52,8 +55,8 @@ class EvalConfig:
       )
     if self.greedy_mode not in ("stepwise", "official"):
       raise ValueError(f"greedy_mode must be stepwise|official, got {self.greedy_mode!r}")
-    if self.samples < 0 or self.mcts_runs < 0 or self.mcts_problems < 0:
-      raise ValueError("EvalConfig.samples, mcts_runs and mcts_problems must be >= 0")
+    if min(self.samples, self.mcts_runs, self.mcts_problems, self.sample_problems) < 0:
+      raise ValueError("EvalConfig.samples, mcts_runs, mcts_problems, sample_problems must be >= 0")
     if (
       min(
         self.mcts_rollouts,

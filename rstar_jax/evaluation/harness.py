@@ -117,7 +117,6 @@ def evaluate_policy(
   domain = domains.get(cfg.domain)
   for p in problems:
     domain.check_problem(p)
-  golds = [p.answer for p in problems]
   per_problem: list[dict[str, Any]] = [
     {"id": p.id, "gold": p.answer, "answers": {}, **({"level": p.level} if p.level else {})}
     for p in problems
@@ -137,8 +136,11 @@ def evaluate_policy(
     )
     record(GREEDY, [s[0].answer for s in greedy])
   if cfg.samples:
+    chosen = fixed_subset([p.id for p in problems], cfg.sample_problems)
+    sampled = [p for p in problems if p.id in chosen]
+    rows = [r for r in per_problem if r["id"] in chosen]
     samples = sample_solutions(
-      problems,
+      sampled,
       engine,
       pool,
       cfg,
@@ -148,9 +150,12 @@ def evaluate_policy(
       desc=f"eval[sample x{cfg.samples}]",
     )
     k = cfg.samples
-    right = graded([s.answer for row in samples for s in row], [g for g in golds for _ in range(k)])
+    sampled_golds = [p.answer for p in sampled]
+    right = graded(
+      [s.answer for row in samples for s in row], [g for g in sampled_golds for _ in range(k)]
+    )
     right_rows = [right[i * k : (i + 1) * k] for i in range(len(samples))]
-    for row, oks in zip(per_problem, right_rows):
+    for row, oks in zip(rows, right_rows):
       row["samples_correct"] = sum(oks)
     record(
       f"pass@{k}",
@@ -158,16 +163,21 @@ def evaluate_policy(
         next((s.answer for s, ok in zip(row, oks) if ok), row[0].answer)
         for row, oks in zip(samples, right_rows)
       ],
+      rows,
     )
     record(
-      f"maj@{cfg.samples}",
-      [voting.majority([s.answer for s in row], g, domain, pool) for g, row in zip(golds, samples)],
+      f"maj@{k}",
+      [
+        voting.majority([s.answer for s in row], g, domain, pool)
+        for g, row in zip(sampled_golds, samples)
+      ],
+      rows,
     )
-    texts = [domain.prompt(p.question) + s.text for p, row in zip(problems, samples) for s in row]
+    texts = [domain.prompt(p.question) + s.text for p, row in zip(sampled, samples) for s in row]
     for name, scorer in scorers.items():
-      scores = np.asarray(scorer.score(texts), dtype=np.float32).reshape(len(problems), -1)
+      scores = np.asarray(scorer.score(texts), dtype=np.float32).reshape(len(sampled), -1)
       picks = [best_of(row, row_scores) for row, row_scores in zip(samples, scores)]
-      record(f"best_of_{cfg.samples}[{name}]", [s.answer if s else None for s in picks])
+      record(f"best_of_{k}[{name}]", [s.answer if s else None for s in picks], rows)
   if cfg.mcts_runs and "ppm" in scorers:
     tree_dir = pathlib.Path(out_dir) / "mcts" if out_dir is not None else None
     chosen = fixed_subset([p.id for p in problems], cfg.mcts_problems)
@@ -251,7 +261,8 @@ def make_report(per_problem: Sequence[dict[str, Any]], config: dict[str, Any]) -
     "num_problems_by_method": sizes,
     "by_level": by_level,
     # The unbiased estimator from the k samples (at k = samples it equals `pass@k` above).
-    "pass_at_k": passk.mean_pass_at_k(counts, samples) if len(counts) == len(per_problem) else {},
+    # Over the problems that were sampled (`EvalConfig.sample_problems`).
+    "pass_at_k": passk.mean_pass_at_k(counts, samples) if counts else {},
     "config": config,
     "problems": list(per_problem),
   }

@@ -470,8 +470,13 @@ class Pipeline:
     out = self.layout.eval_dir(k)
     share_dir = out / f"process_{self.sync.index}"
     shutil.rmtree(share_dir, ignore_errors=True)  # Evaluation restarts whole when interrupted.
+    config = self.config
+    if plan.greedy_eval_only:
+      config = dataclasses.replace(
+        config, eval=dataclasses.replace(config.eval, samples=0, mcts_runs=0)
+      )
     evaluate_models(
-      self.config,
+      config,
       _share(self.problems("heldout"), self.sync),
       self.policy_dir(k),
       reward_models,

@@ -20,7 +20,8 @@ from rstar_jax.format import fewshot
 class RoundPlan:
   """One round. `policy_round` / `ppm_round` name the round whose models it uses (0 = bootstrap,
   None = no PPM); `temperature` / `max_code_errors` / `stops` override the search's when set;
-  `prompt` is the style the sampling model sees (`fewshot.STYLES`)."""
+  `prompt` is the style the sampling model sees (`fewshot.STYLES`); `greedy_eval_only`: the
+  round's evaluation runs greedy pass@1 alone."""
 
   index: int
   search_mode: str
@@ -29,6 +30,7 @@ class RoundPlan:
   policy_round: int
   ppm_round: int | None
   train_baselines: bool
+  greedy_eval_only: bool = False
   temperature: float | None = None
   max_code_errors: int | None = None
   stops: tuple[str, ...] | None = None
@@ -49,7 +51,9 @@ class RoundsConfig:
   searches with a model new to the step format, which the official code samples differently
   (`bootstrap_temperature`, `bootstrap_max_code_errors`; None: the search's), prompts with two
   worked examples (`bootstrap_prompt`: 'official_fewshot', or 'plain' as later rounds) and stops
-  also at `<end_of_output>` (`bootstrap_stops`; (): the search's)."""
+  also at `<end_of_output>` (`bootstrap_stops`; (): the search's). `greedy_eval_only_rounds`
+  evaluate greedy pass@1 alone (the sampled methods and MCTS+PPM cost many times more), so a
+  small budget can still follow the policy every round and compare every method at the end."""
 
   num_rounds: int = 4
   bootstrap_rollouts: int = 8
@@ -57,6 +61,7 @@ class RoundsConfig:
   ppm_from_round: int = 3
   extra_rollouts: tuple[int, ...] = (64, 128)
   baseline_rounds: tuple[int, ...] = (4,)
+  greedy_eval_only_rounds: tuple[int, ...] = ()
   sft_init: Literal["base", "previous"] = "base"
   bootstrap_temperature: float | None = None
   bootstrap_max_code_errors: int | None = None
@@ -72,9 +77,10 @@ class RoundsConfig:
       )
     if min(self.bootstrap_rollouts, self.rollouts, *self.extra_rollouts) < 1:
       raise ValueError("rounds: rollout budgets must be >= 1")
-    bad = [r for r in self.baseline_rounds if not 1 <= r <= self.num_rounds]
-    if bad:
-      raise ValueError(f"rounds.baseline_rounds {bad} outside rounds 1..{self.num_rounds}")
+    for field in ("baseline_rounds", "greedy_eval_only_rounds"):
+      bad = [r for r in getattr(self, field) if not 1 <= r <= self.num_rounds]
+      if bad:
+        raise ValueError(f"rounds.{field} {bad} outside rounds 1..{self.num_rounds}")
     if self.sft_init not in ("base", "previous"):
       raise ValueError(f"rounds.sft_init must be 'base' or 'previous', got {self.sft_init!r}")
     if self.bootstrap_prompt not in fewshot.STYLES:
@@ -99,6 +105,7 @@ def make_plan(cfg: RoundsConfig) -> list[RoundPlan]:
         policy_round=k - 1,
         ppm_round=k - 1 if use_ppm else None,
         train_baselines=k in cfg.baseline_rounds,
+        greedy_eval_only=k in cfg.greedy_eval_only_rounds,
         temperature=cfg.bootstrap_temperature if k == 1 else None,
         max_code_errors=cfg.bootstrap_max_code_errors if k == 1 else None,
         stops=(cfg.bootstrap_stops or None) if k == 1 else None,
