@@ -81,7 +81,7 @@ def main(argv: list[str]) -> None:
     )
     if not rounds:
       raise app.UsageError(f"{layout.root}: no round with a trained policy (round_k/sft/hf)")
-    results = {}
+    results, rows_by_round = {}, {}
     for k in rounds:
       rms = {
         n: layout.hf_dir(k, n)
@@ -92,8 +92,13 @@ def main(argv: list[str]) -> None:
         config, problems, layout.hf_dir(k, "sft"), rms, out / f"round_{k}"
       )
       results[k] = {"evaluate": {"accuracy": rep["accuracy"]}}
+      rows_by_round[k] = rep["problems"]
     table = report.write_run_report(
-      results, out / "report.json", out / "report.md", out / "accuracy.png"
+      results,
+      out / "report.json",
+      out / "report.md",
+      out / "accuracy.png",
+      rows_by_round=rows_by_round,
     )
   else:
     if not _POLICY.value:
