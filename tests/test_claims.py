@@ -214,3 +214,29 @@ def test_run_report_writes_claims_levels_and_three_plots(tmp_path):
   for name in ("accuracy.png", "levels.png", "process_f1.png"):
     assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
   assert json.loads((tmp_path / "r.json").read_text())["1"]["evaluate"]["num_problems"] == n
+
+
+def test_seed_tables_give_mean_range_and_every_seeds_verdict():
+  from rstar_jax.evaluation import seeds  # pylint: disable=g-import-not-at-top
+
+  n = 150
+  runs, rows = [], []
+  for s, gain in enumerate((0.5, 0.0)):  # Seed 0 improves on its bootstrap; seed 1 does not.
+    rng = np.random.default_rng(s)
+    boot = rng.random(n) < 0.3
+    last = boot | (rng.random(n) < gain)
+    rows.append({0: _rows({"greedy": boot}), 1: _rows({"greedy": last})})
+    runs.append(
+      {
+        0: {"prepare": {report.BOOTSTRAP_GREEDY: float(boot.mean())}},
+        1: {"evaluate": {"accuracy": {"greedy": float(last.mean())}, "num_problems": n}},
+      }
+    )
+  table = {r["round"]: r for r in seeds.accuracy_rows(runs)}
+  accs = [100 * r[1]["evaluate"]["accuracy"]["greedy"] for r in runs]
+  assert table["1"]["greedy"] == f"{sum(accs) / 2:.1f} ({min(accs):.1f}–{max(accs):.1f})"
+  assert table["1"]["seeds"] == "2"
+  claim = seeds.claim_rows(runs, rows)[0]
+  assert claim["claim"] == "greedy: round 1 beats round 0 by ≥ 10 points"
+  assert claim["verdict per seed"] == "holds, does not hold"
+  assert claim["all seeds"] == "does not hold for every seed"

@@ -32,7 +32,7 @@ def _record_config(config: RunConfig, layout: RunLayout) -> None:
   files.write_text(path, text + "\n")
 
 
-def _problem_rows(layout: RunLayout, results) -> dict[int, list]:
+def problem_rows(layout: RunLayout, results) -> dict[int, list]:
   """Each evaluated round's per-problem rows (round 0: the world's bootstrap evaluation)."""
   reports = {k: layout.eval_dir(k) / "report.json" for k in results if k > 0}
   paths = layout.prepare_dir / "paths.json"
@@ -77,7 +77,7 @@ def _run(config: RunConfig, layout: RunLayout, sync: ProcessSync) -> str:
           layout.report_json,
           layout.report_md,
           layout.plot_png,
-          rows_by_round=_problem_rows(layout, results),
+          rows_by_round=problem_rows(layout, results),
         )
       )
       print(f"\n== after round {k} ==\n{tables[-1]}\n", flush=True)
