@@ -45,13 +45,18 @@ class Claim:
   lo: float
   hi: float
   verdict: str
+  difference: bool = True  # False: `value` is a proportion, not a difference.
 
   def to_row(self) -> dict[str, str]:
+    if self.difference:
+      value, interval = f"{100 * self.value:+.1f}", f"{100 * self.lo:+.1f} to {100 * self.hi:+.1f}"
+    else:
+      value, interval = f"{100 * self.value:.1f}%", f"{100 * self.lo:.1f}–{100 * self.hi:.1f}%"
     return {
       "claim": self.claim,
       "n": str(self.n),
-      "difference": f"{100 * self.value:+.1f}",
-      "95% interval": f"{100 * self.lo:+.1f} to {100 * self.hi:+.1f}",
+      "difference": value,
+      "95% interval": interval,
       "verdict": self.verdict,
     }
 
@@ -120,7 +125,7 @@ def pair_accuracy(claim: str, correct: int, n: int, target: float = MIN_PAIR_ACC
   lo, hi = stats.wilson_interval(correct, n)
   value = correct / n
   verdict = HOLDS if value >= target and lo > 0.5 else FAILS if hi < target else UNDECIDED
-  return Claim(claim, n, value, lo, hi, verdict)
+  return Claim(claim, n, value, lo, hi, verdict, difference=False)
 
 
 def _method(rows: Rows, pattern: str) -> str | None:

@@ -41,7 +41,7 @@ def claim_rows(
   rows = []
   for name in claims:
     found = [claims.get(name) for claims in per_run]
-    values = [float(c["difference"]) for c in found if c]
+    values = [float(c["difference"].rstrip("%")) for c in found if c]
     rows.append(
       {
         "claim": name,
