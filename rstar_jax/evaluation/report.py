@@ -138,8 +138,9 @@ def level_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[d
   rows = []
   for k in dict.fromkeys(evaluated[:1] + evaluated[-1:]):
     for level, cell in by_round[k].items():
-      n = max(cell["num_problems"].values(), default=0)
-      rows.append({"round": k, "level": level, "n": str(n), **cell["accuracy"]})
+      # Every distinct count: the sampled methods may run on a subset of the level's problems.
+      n = " / ".join(str(c) for c in sorted(set(cell["num_problems"].values()), reverse=True))
+      rows.append({"round": k, "level": level, "n": n, **cell["accuracy"]})
   return rows
 
 
