@@ -117,10 +117,7 @@ def evaluate_policy(
   domain = domains.get(cfg.domain)
   for p in problems:
     domain.check_problem(p)
-  per_problem: list[dict[str, Any]] = [
-    {"id": p.id, "gold": p.answer, "answers": {}, **({"level": p.level} if p.level else {})}
-    for p in problems
-  ]
+  per_problem = [problem_row(p) for p in problems]
 
   def graded(answers: Sequence[str | None], golds: Sequence[str]) -> list[bool]:
     """Accuracy's judgement with the domain's grader `cfg.grading`, one batch."""
@@ -223,6 +220,13 @@ def evaluate_model_dirs(
     for name, path in reward_dirs.items()
   }
   return evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=out_dir, progress=progress)
+
+
+def problem_row(problem, answers: dict[str, Any] | None = None) -> dict[str, Any]:
+  """A report's row of one problem (`make_report` reads these): id, gold, level where it has
+  one, and `answers` per method."""
+  row = {"id": problem.id, "gold": problem.answer, "answers": dict(answers or {})}
+  return {**row, "level": problem.level} if problem.level else row
 
 
 def fixed_subset(ids: Sequence[str], size: int) -> set[str]:

@@ -152,12 +152,7 @@ def greedy_accuracy(
     desc="bootstrap greedy",
   )
   rows = [
-    {
-      "id": p.id,
-      "gold": p.answer,
-      "answers": {harness.GREEDY: {"answer": s[0].answer, "correct": s[0].correct}},
-      **({"level": p.level} if p.level else {}),
-    }
+    harness.problem_row(p, {harness.GREEDY: {"answer": s[0].answer, "correct": s[0].correct}})
     for p, s in zip(problems, samples)
   ]
   return harness.make_report(rows, dataclasses.asdict(eval_cfg))
