@@ -15,7 +15,6 @@ from rstar_jax.format.program import assemble_program
 from rstar_jax.sandbox import SandboxPool
 from rstar_jax.world import code_generator as gen
 from rstar_jax.world import code_teacher as teacher
-from rstar_jax.world import generator
 
 N = 150
 FLAWED = teacher.TeacherConfig(wrong_operation=0.2, wrong_operand=0.2, missing_step=0.1)
@@ -200,9 +199,9 @@ def test_every_step_runs_and_the_output_is_the_domains(reference, flawed, train,
 
 def test_problem_file_round_trip(tmp_path, heldout):
   path = tmp_path / "heldout.jsonl"
-  generator.write_problem_file(path, heldout[:20])
+  problems_lib.write_problems(path, [t.problem for t in heldout[:20]])
   assert problems_lib.load_problems(path, on_error="raise") == [t.problem for t in heldout[:20]]
-  assert json.loads(path.read_text().splitlines()[0])["difficulty"] == heldout[0].difficulty
+  assert json.loads(path.read_text().splitlines()[0])["level"] == str(heldout[0].difficulty)
 
 
 @pytest.mark.parametrize(

@@ -83,10 +83,10 @@ def test_config_ranges_are_respected():
 
 def test_problem_file_round_trip(tmp_path, heldout):
   path = tmp_path / "heldout.jsonl"
-  generator.write_problem_file(path, heldout[:20])
+  problems_lib.write_problems(path, [p.problem for p in heldout[:20]])
   assert problems_lib.load_problems(path, on_error="raise") == [p.problem for p in heldout[:20]]
   first = json.loads(path.read_text().splitlines()[0])
-  assert first["difficulty"] == heldout[0].difficulty
+  assert first["level"] == str(heldout[0].difficulty)
 
 
 @pytest.mark.parametrize(

@@ -10,16 +10,13 @@ text falls in the held-out bucket, so no seed or size can make a train question 
 held-out set. Generation is deterministic in (split, seed, index).
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 import dataclasses
 import hashlib
 import itertools
-import json
-import os
 import random
 
 from rstar_jax.data.problems import Problem
-from rstar_jax.runtime import files
 
 SPLITS = ("train", "heldout")
 KINDS = ("add", "sub", "mul", "div", "pct_off", "pct_more")
@@ -334,15 +331,3 @@ def take(stream: Iterator, count: int, skip: int = 0) -> list:
   if count < 0 or skip < 0:
     raise ValueError(f"count and skip must be non-negative, got {count}, {skip}")
   return list(itertools.islice(stream, skip, skip + count))
-
-
-def write_problem_file(path: str | os.PathLike, problems: Sequence) -> None:
-  """Writes a JSONL problem file (`id`, `question`, `answer`, `difficulty`), atomically, of a
-  world's problems (anything with `problem` and `difficulty`)."""
-  files.write_lines(
-    path,
-    (
-      json.dumps({**dataclasses.asdict(p.problem), "difficulty": p.difficulty}, ensure_ascii=False)
-      for p in problems
-    ),
-  )
