@@ -25,12 +25,14 @@ from rstar_jax.training.sft import train_sft
 
 @dataclasses.dataclass(frozen=True)
 class BootstrapConfig:
-  """Model size and pre-training budget (about 7 minutes on 2 CPU cores by default).
+  """Model size and pre-training budget (about 12 minutes on 2 CPU cores by default).
 
   The model learns to read the story (copy numbers, follow the sentences) in a sudden
   transition whose step varies from run to run (measured, 48 held-out problems, greedy: 375
-  steps 0%, 525 steps 2.5% or 30% by data order, 900 steps 73%); the default budget of 800
-  steps lies safely past it, and the teacher's errors keep the policy imperfect.
+  steps 0%, 525 steps 2.5% or 30% by data order, 900 steps 73%). At 800 steps the policy had
+  crossed it but not settled (400 held-out problems, seeds 0-2: 53.5, 68.0, 65.8%); the default
+  1,200 steps (4 epochs) land within 5 points (74.8, 70.0, 75.0%; docs/benchmarks.md), and the
+  teacher's errors keep the policy imperfect.
   """
 
   num_teacher_problems: int = 4800
@@ -43,7 +45,7 @@ class BootstrapConfig:
   max_position_embeddings: int = 1024
   lr: float = 3e-3
   batch_size: int = 16
-  epochs: float = 2.67
+  epochs: float = 4.0
   max_steps: int | None = None
   max_len: int = 512
   seed: int = 0
