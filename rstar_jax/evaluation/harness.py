@@ -133,9 +133,7 @@ def evaluate_policy(
     )
     record(GREEDY, [s[0].answer for s in greedy])
   if cfg.samples:
-    chosen = fixed_subset([p.id for p in problems], cfg.sample_problems)
-    sampled = [p for p in problems if p.id in chosen]
-    rows = [r for r in per_problem if r["id"] in chosen]
+    sampled, rows = _subset(problems, per_problem, cfg.sample_problems)
     samples = sample_solutions(
       sampled,
       engine,
@@ -177,9 +175,9 @@ def evaluate_policy(
       record(f"best_of_{k}[{name}]", [s.answer if s else None for s in picks], rows)
   if cfg.mcts_runs and "ppm" in scorers:
     tree_dir = pathlib.Path(out_dir) / "mcts" if out_dir is not None else None
-    chosen = fixed_subset([p.id for p in problems], cfg.mcts_problems)
+    searched, rows = _subset(problems, per_problem, cfg.mcts_problems)
     summary = multirun.evaluate_problems(
-      [p for p in problems if p.id in chosen],
+      searched,
       engine,
       scorers["ppm"],
       pool,
@@ -188,9 +186,7 @@ def evaluate_policy(
       progress=progress,
       grader=cfg.grading,
     )
-    record(
-      MCTS_PPM, [r.answer for r in summary.results], [r for r in per_problem if r["id"] in chosen]
-    )
+    record(MCTS_PPM, [r.answer for r in summary.results], rows)
   report = make_report(per_problem, dataclasses.asdict(cfg))
   if out_dir is not None:
     files.write_json(pathlib.Path(out_dir) / "report.json", report)
@@ -235,6 +231,12 @@ def fixed_subset(ids: Sequence[str], size: int) -> set[str]:
   if not size or size >= len(ids):
     return set(ids)
   return set(sorted(ids, key=lambda i: hashlib.sha256(i.encode("utf-8")).digest())[:size])
+
+
+def _subset(problems: Sequence, rows: Sequence[dict[str, Any]], size: int) -> tuple[list, list]:
+  """The problems of `fixed_subset(…, size)` and their report rows, in order."""
+  chosen = fixed_subset([p.id for p in problems], size)
+  return [p for p in problems if p.id in chosen], [r for r in rows if r["id"] in chosen]
 
 
 def _accuracies(rows: Sequence[dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
