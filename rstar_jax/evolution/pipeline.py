@@ -360,19 +360,17 @@ class Pipeline:
     self._write_viewer_pages(shown.trees, self.layout.search_dir(plan.index) / "viewer")
     return summary.to_dict()
 
-  def evaluate_process_set(self, reward_models: dict[str, pathlib.Path]) -> dict[str, Any]:
-    """ProcessBench metrics of each reward model on the world's process sets (threshold chosen
-    on the development set), when the world built them; leader only."""
+  def evaluate_process_set(self, scorers: dict[str, Any]) -> dict[str, Any]:
+    """ProcessBench metrics of each reward model's scorer on the world's process sets (threshold
+    chosen on the development set), when the world built them; leader only."""
     paths = self._world_paths()
-    if "process_heldout" not in paths or not reward_models:
+    if "process_heldout" not in paths or not scorers:
       return {}
     dev, heldout = (world.read_process_set(paths[f"process_{s}"]) for s in ("dev", "heldout"))
     prompt = domains.get(self.config.domain).prompt
     return {
-      name: process_bench.evaluate_scorer(
-        self.scorer(path, self.local_mesh()), dev, heldout, prompt
-      )
-      for name, path in reward_models.items()
+      name: process_bench.evaluate_scorer(scorer, dev, heldout, prompt)
+      for name, scorer in scorers.items()
     }
 
   def _write_viewer_pages(self, trees: Sequence, out: pathlib.Path) -> None:
@@ -475,13 +473,19 @@ class Pipeline:
       config = dataclasses.replace(
         config, eval=dataclasses.replace(config.eval, samples=0, mcts_runs=0)
       )
-    evaluate_models(
-      config,
-      _share(self.problems("heldout"), self.sync),
-      self.policy_dir(k),
-      reward_models,
-      share_dir,
-    )
+    # Each reward model is loaded once, for best-of-N and MCTS here and the process set below.
+    mesh = self.local_mesh()
+    scorers = {name: self.scorer(path, mesh) for name, path in reward_models.items()}
+    with self.sandbox() as pool:
+      evaluation.evaluate_policy(
+        _share(self.problems("heldout"), self.sync),
+        self.engine(k, mesh),
+        pool,
+        scorers,
+        config.eval,
+        out_dir=share_dir,
+        progress=config.progress,
+      )
     self.sync.barrier(f"{out}:evaluated")
     if not self.sync.is_leader:
       return {}
@@ -498,7 +502,7 @@ class Pipeline:
     if mcts_trees:
       self._write_viewer_pages(mcts_trees, out / "viewer")
     logging.info("round %d held-out accuracy: %s", k, report["accuracy"])
-    process = self.evaluate_process_set(reward_models)
+    process = self.evaluate_process_set(scorers)
     return {
       **({"process": process} if process else {}),
       "accuracy": report["accuracy"],
