@@ -4,6 +4,8 @@ import pathlib
 import subprocess
 import sys
 
+from child_env import child_env
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -19,6 +21,7 @@ def self_evolve(run_dir: pathlib.Path, *flags: str, timeout: float = 120):
       *flags,
     ],
     cwd=REPO,
+    env=child_env(),
     capture_output=True,
     text=True,
     timeout=timeout,

@@ -2,12 +2,12 @@
 end (loading, prompting, search, grading, reporting) with a tiny random model."""
 
 import json
-import os
 import pathlib
 import re
 import subprocess
 import sys
 
+from child_env import child_env
 import pytest
 
 from launch.benchmarks import search as search_bench
@@ -170,9 +170,7 @@ def test_gsm8k_end_to_end_with_a_tiny_model(tmp_path, benchmarks_dir):
     "--config.eval.step_max_tokens=12",
     "--config.sandbox_workers=2",
   ]
-  env = {**os.environ, "PYTHONPATH": str(REPO)}
-  env.pop("XLA_FLAGS", None)
-  done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  done = subprocess.run(cmd, cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=600)
   assert done.returncode == 0, done.stderr[-5000:]
   report = json.loads((out / "report.json").read_text())
   assert report["num_problems"] == 3

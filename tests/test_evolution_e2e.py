@@ -6,13 +6,13 @@ The exact kill/resume comparison is tests/test_evolution_resume.py.
 
 import collections
 import json
-import os
 import pathlib
 import signal
 import subprocess
 import sys
 import time
 
+from child_env import child_env
 import pytest
 
 from rstar_jax.data import records
@@ -36,12 +36,6 @@ def _command(run_dir: pathlib.Path, *overrides: str, config: str = SMOKE) -> lis
     "--config.progress=False",
     *overrides,
   ]
-
-
-def _env() -> dict[str, str]:
-  env = {**os.environ, "PYTHONPATH": str(REPO)}
-  env.pop("XLA_FLAGS", None)  # One CPU device, as a user's machine.
-  return env
 
 
 def _check_complete_run(layout: RunLayout, num_rounds: int) -> None:
@@ -71,7 +65,7 @@ def _kill_inside_training(run: pathlib.Path) -> None:
   """Starts the smoke run and SIGKILLs it once round 1's SFT has written its first checkpoint."""
   ckpt = run / "round_1" / "sft" / "checkpoints"
   proc = subprocess.Popen(
-    _command(run), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    _command(run), cwd=REPO, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
   )
   deadline = time.monotonic() + 900
   while not (ckpt.is_dir() and any(p.name.isdigit() for p in ckpt.iterdir())):
@@ -90,7 +84,7 @@ def test_smoke_config_runs_every_stage_and_trains_every_model(tmp_path):
   layout = RunLayout(run)
   assert markers.read_marker(layout.marker(1, "train_sft")) is None, "SFT was not interrupted"
   done = subprocess.run(
-    _command(run), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800
+    _command(run), cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=1800
   )
   assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
   assert "resumed from" in done.stderr, done.stderr[-3000:]
@@ -129,7 +123,7 @@ def test_code_world_smoke_runs_every_stage_in_the_code_domain(tmp_path):
   done = subprocess.run(
     _command(layout.root, config=CODE_SMOKE),
     cwd=REPO,
-    env=_env(),
+    env=child_env(),
     capture_output=True,
     text=True,
     timeout=1800,
@@ -183,7 +177,7 @@ def test_launcher_runs_every_round_on_configured_files(tmp_path):
     f"--config.problems.heldout={tmp_path / 'heldout.jsonl'}",
     "--config.rounds.num_rounds=4",  # The paper's four rounds (the smoke world runs two).
   )
-  done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+  done = subprocess.run(cmd, cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=600)
   assert done.returncode == 0, done.stderr[-5000:]
   layout = RunLayout(run)
   _check_complete_run(layout, 4)

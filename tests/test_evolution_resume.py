@@ -8,13 +8,13 @@ Run as a script, this module is the driver process: test_evolution_resume.py OUT
 """
 
 import json
-import os
 import pathlib
 import signal
 import subprocess
 import sys
 import time
 
+from child_env import child_env
 import pytest
 
 from rstar_jax.runtime import mesh as mesh_lib
@@ -77,16 +77,10 @@ def _child(out: pathlib.Path, data: pathlib.Path) -> None:
   driver.run_rounds(SlowScriptedPipeline(config, layout), plan_lib.make_plan(config.rounds), layout)
 
 
-def _env() -> dict[str, str]:
-  env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
-  env.pop("XLA_FLAGS", None)
-  return env
-
-
 def _run(out: pathlib.Path, data: pathlib.Path, kill_when=None) -> None:
   proc = subprocess.Popen(
     [sys.executable, __file__, str(out), str(data)],
-    env=_env(),
+    env=child_env(tests_on_path=True),
     stdout=subprocess.DEVNULL,
     stderr=subprocess.PIPE,
     text=True,

@@ -6,12 +6,12 @@ Run as a script, this module is one of those processes:
 """
 
 import json
-import os
 import pathlib
 import socket
 import subprocess
 import sys
 
+from child_env import child_env
 import numpy as np
 import pytest
 
@@ -99,14 +99,9 @@ def _free_port() -> int:
 
 def _launch(out: pathlib.Path, num_processes: int) -> None:
   port = _free_port()
-  path = os.pathsep.join(
-    filter(None, [str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH")])
-  )
   env = {
-    **os.environ,
-    "PYTHONPATH": path,
+    **child_env(devices=DEVICES // num_processes, tests_on_path=True),
     "JAX_PLATFORMS": "cpu",
-    "XLA_FLAGS": f"--xla_force_host_platform_device_count={DEVICES // num_processes}",
   }
   procs = [
     subprocess.Popen(

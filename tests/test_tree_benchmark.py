@@ -2,11 +2,12 @@
 built here: it prints its speedup line last, and the radix run reuses cached prefixes in both
 the policy and the PPM."""
 
-import os
 import pathlib
 import re
 import subprocess
 import sys
+
+from child_env import child_env
 
 from rstar_jax import world
 
@@ -45,8 +46,6 @@ def _ratios(lines: list[str], name: str) -> dict[str, float]:
 def test_tree_suite_prints_speedup_and_reuses_prefixes(tmp_path):
   world_dir = tmp_path / "world"
   world.build_world(world_dir, TINY, sandbox_workers=2, progress=False)
-  env = {**os.environ, "PYTHONPATH": str(REPO)}
-  env.pop("XLA_FLAGS", None)  # One CPU device, as a user's machine.
   done = subprocess.run(
     [
       sys.executable,
@@ -64,7 +63,7 @@ def test_tree_suite_prints_speedup_and_reuses_prefixes(tmp_path):
       "--repeats=1",
     ],
     cwd=REPO,
-    env=env,
+    env=child_env(),  # One CPU device, as a user's machine.
     capture_output=True,
     text=True,
     timeout=600,

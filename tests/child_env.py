@@ -1,0 +1,23 @@
+"""The environment of a process a test starts: the session's, on one CPU device by default.
+
+The session's other XLA and JAX settings (conftest.py: fast compilation, the shared compile
+cache) carry over, so a launched child compiles as cheaply as the test process itself.
+"""
+
+import os
+import pathlib
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+_DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
+
+
+def child_env(*, devices: int = 1, tests_on_path: bool = False) -> dict[str, str]:
+  """os.environ with the repository (and `tests/`) importable and `devices` CPU devices (1: a
+  user's machine, no fake-device flag)."""
+  flags = [
+    f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(_DEVICE_COUNT_FLAG)
+  ]
+  if devices > 1:
+    flags.append(f"{_DEVICE_COUNT_FLAG}={devices}")
+  paths = [str(REPO), *([str(REPO / "tests")] if tests_on_path else [])]
+  return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "XLA_FLAGS": " ".join(flags)}
