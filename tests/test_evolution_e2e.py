@@ -112,6 +112,11 @@ def test_smoke_config_runs_every_stage_and_trains_every_model(tmp_path):
   process = markers.read_marker(layout.marker(2, "evaluate"))["process"]
   assert set(process) == {"ppm", "orm", "pqm"} and len(process["ppm"]["right"]) == 6
   assert "| 2 | ppm |" in table and "Accuracy per difficulty level" in table
+  # Every PPM pair of a round is judged by the world's values, and the report shows the shares.
+  for k in (1, 2):
+    labels = markers.read_marker(layout.marker(k, "extract"))["pair_labels"]
+    assert sum(c["pairs"] for c in labels.values()) == len(records.read_dataset(layout.ppm_data(k)))
+  assert "judged by the world's values" in table
   for name in ("levels.png", "process_f1.png"):
     assert (layout.root / name).read_bytes()[:4] == b"\x89PNG"
 

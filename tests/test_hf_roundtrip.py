@@ -14,6 +14,7 @@ import transformers
 from rstar_jax.hf import CheckpointError
 from rstar_jax.hf import load_model
 from rstar_jax.hf import save_model
+from rstar_jax.hf import tokenizer_dir
 from rstar_jax.models import ModelConfig
 from rstar_jax.models import Transformer
 from rstar_jax.models import ValueModel
@@ -112,8 +113,12 @@ def test_tokenizer_files_are_written(tmp_path):
     ),
     rngs=nnx.Rngs(0),
   )
-  save_model(model, tmp_path, tokenizer=fast)
-  assert transformers.AutoTokenizer.from_pretrained(tmp_path)("a b")["input_ids"] == [1, 2]
+  save_model(model, tmp_path / "with", tokenizer=fast)
+  assert transformers.AutoTokenizer.from_pretrained(tmp_path / "with")("a b")["input_ids"] == [1, 2]
+  # A model's own export's tokenizer is preferred; one saved without falls back.
+  save_model(model, tmp_path / "without")
+  assert tokenizer_dir(tmp_path / "with", tmp_path / "other") == tmp_path / "with"
+  assert tokenizer_dir(tmp_path / "without", tmp_path / "with") == tmp_path / "with"
 
 
 # ---- errors name the file and the tensor ----

@@ -21,6 +21,7 @@ import numpy as np
 import tqdm
 
 from rstar_jax import domains
+from rstar_jax import hf
 from rstar_jax import inference
 from rstar_jax.evaluation import multirun
 from rstar_jax.evaluation import passk
@@ -208,11 +209,13 @@ def evaluate_model_dirs(
   progress: bool = True,
 ) -> dict[str, Any]:
   """`evaluate_policy` for HF folders: the policy and reward models are loaded onto `mesh`
-  (reward models read the policy's tokenizer and score with `scorer`); the report is written to
-  `out_dir`."""
+  (a reward model reads its own export's tokenizer, else the policy's, as the evaluate stage
+  does, and scores with `scorer`); the report is written to `out_dir`."""
   policy = inference.load_engine(policy_dir, engine, dtype=dtype, mesh=mesh)
   scorers = {
-    name: inference.load_scorer(path, scorer, tokenizer_dir=policy_dir, dtype=dtype, mesh=mesh)
+    name: inference.load_scorer(
+      path, scorer, tokenizer_dir=hf.tokenizer_dir(path, policy_dir), dtype=dtype, mesh=mesh
+    )
     for name, path in reward_dirs.items()
   }
   return evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=out_dir, progress=progress)

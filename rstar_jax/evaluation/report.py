@@ -164,6 +164,19 @@ def process_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list
   return rows
 
 
+def pair_label_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+  """The share of each world-value label among a round's PPM training pairs (the extract
+  stage's `pair_labels`), per round and kind of pair."""
+  rows = []
+  for k in sorted(results):
+    for kind, counts in results[k].get("extract", {}).get("pair_labels", {}).items():
+      n = counts["pairs"]
+      if n:
+        shares = {label.replace("_", " "): c / n for label, c in counts.items() if label != "pairs"}
+        rows.append({"round": k, "pairs": kind, "n": str(n), **shares})
+  return rows
+
+
 def claim_rows(
   results: Mapping[int, Mapping[str, Mapping[str, Any]]],
   rows_by_round: Mapping[int, Sequence[Mapping[str, Any]]],
@@ -299,6 +312,13 @@ def write_run_report(
     table += (
       "\n\nHeld-out process set (first wrong step; threshold chosen on the development "
       "set):\n\n" + format_table(process, leading=list(process[0]))
+    )
+  labels = pair_label_rows(results)
+  if labels:
+    table += (
+      "\n\nThe PPM's training pairs judged by the world's values (pos right and neg wrong, "
+      "both right, both wrong, reversed; unjudged: a step the checker cannot run):\n\n"
+      + format_table(labels, leading=list(labels[0]))
     )
   json_path, md_path, png_path = map(pathlib.Path, (json_path, md_path, png_path))
   json_path.write_text(

@@ -21,6 +21,7 @@ from rstar_jax import inference
 from rstar_jax import world
 from rstar_jax.data import contamination
 from rstar_jax.data import records
+from rstar_jax.data import schemas
 from rstar_jax.data import sources
 from rstar_jax.evaluation import harness as evaluation
 from rstar_jax.evaluation import heldout_pairs
@@ -42,6 +43,7 @@ from rstar_jax.search.config import SearchConfig
 from rstar_jax.training import export
 from rstar_jax.training import ppm as ppm_train
 from rstar_jax.training import sft as sft_train
+from rstar_jax.world import pair_labels
 
 BASELINES = ("orm", "pqm")
 
@@ -171,7 +173,7 @@ class Pipeline:
     bootstrap = pathlib.Path(self.config.bootstrap.tokenizer or self.policy_dir(0))
     if model_dir is None or model_dir == self.policy_dir(0):
       return bootstrap
-    return model_dir if (model_dir / "tokenizer_config.json").is_file() else bootstrap
+    return hf.tokenizer_dir(model_dir, fallback=bootstrap)
 
   def engine(self, k: int, mesh):
     """The sampler of round k+1: round k's policy; for round 1 `bootstrap.search_policy` when
@@ -358,7 +360,18 @@ class Pipeline:
       self.config.extract,
     )
     self._write_viewer_pages(shown.trees, self.layout.search_dir(plan.index) / "viewer")
-    return summary.to_dict()
+    labels = self.pair_labels(self.layout.ppm_data(plan.index))
+    return {**summary.to_dict(), **({"pair_labels": labels} if labels else {})}
+
+  def pair_labels(self, data: pathlib.Path) -> dict[str, Any]:
+    """`pair_labels.pair_quality` of a round's PPM pairs when they come from the math world's own
+    training split, whose values judge every step; otherwise nothing."""
+    c = self.config
+    if not c.builtin_world or c.world.domain != "math" or c.problems.train:
+      return {}
+    pairs = (pair for _, pair in records.read_examples(data, schemas.PPMPair))
+    prompt = domains.get(c.domain).prompt
+    return pair_labels.pair_quality(pairs, pair_labels.train_problems(c.world), prompt)
 
   def evaluate_process_set(self, scorers: dict[str, Any]) -> dict[str, Any]:
     """ProcessBench metrics of each reward model's scorer on the world's process sets (threshold

@@ -7,6 +7,7 @@ from rstar_jax.hf.names import TensorMapping
 from rstar_jax.hf.names import name_map
 from rstar_jax.hf.safetensors_io import CheckpointError
 from rstar_jax.hf.tokenizer import load_tokenizer
+from rstar_jax.hf.tokenizer import tokenizer_dir
 from rstar_jax.hf.tokenizer import with_step_markers
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
   "name_map",
   "require_model_dir",
   "save_model",
+  "tokenizer_dir",
   "with_step_markers",
 ]

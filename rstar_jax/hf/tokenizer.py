@@ -3,6 +3,7 @@
 import copy
 import json
 import os
+import pathlib
 
 import transformers
 
@@ -12,6 +13,13 @@ from rstar_jax.hf.safetensors_io import CheckpointError
 # The class transformers saves for a tokenizer built from a `tokenizers` pipeline alone (the
 # built-in worlds'): its `tokenizer.json` is the whole tokenizer.
 _GENERIC_CLASS = "TokenizersBackend"
+
+
+def tokenizer_dir(model_dir: str | os.PathLike, fallback: str | os.PathLike) -> pathlib.Path:
+  """`model_dir` where its export holds a tokenizer (a trained model carries the one it was
+  trained with, step markers included), else `fallback`."""
+  model_dir = pathlib.Path(model_dir)
+  return model_dir if (model_dir / "tokenizer_config.json").is_file() else pathlib.Path(fallback)
 
 
 def load_tokenizer(path: str | os.PathLike) -> transformers.PreTrainedTokenizerBase:

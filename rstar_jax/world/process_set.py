@@ -13,6 +13,7 @@ closes the print step), so a reward model scores exactly the prefixes it scores 
 
 from collections.abc import Sequence
 import dataclasses
+import difflib
 import json
 import os
 import random
@@ -32,6 +33,7 @@ from rstar_jax.world.generator import WorldProblem
 # What `output_block` puts before the printed text: how a print step's output block starts.
 _OUTPUT_HEAD = prompts.output_block("").removesuffix(prompts.END_OF_OUTPUT)
 _STEP_COMMENT = re.compile(r"# Step \d+: (.*)")
+_MIN_QUOTE_SIMILARITY = 0.7  # difflib ratio of a miscopied quote to its sentence.
 _MAX_DRAFTS = 10_000  # Teacher drafts tried before an error placement counts as impossible.
 
 
@@ -124,11 +126,17 @@ def _execute(statement: str, var: str, value: int | None) -> int | None:
 
 def _sentence_index(problem: WorldProblem, comment: str, start: int) -> int:
   """The first story sentence at or after `start` that the comment quotes (the opener alone,
-  an operation's sentence followed by its reason)."""
-  for i in range(start, len(problem.sentences)):
-    sentence = problem.sentences[i].rstrip(".")
+  an operation's sentence followed by its reason), else the remaining sentence most like the
+  comment's quote: a policy's step may miscopy a word ('A cousin gives' for 'A charity gives')
+  and still do that sentence's operation."""
+  remaining = [s.rstrip(".") for s in problem.sentences[start:]]
+  for i, sentence in enumerate(remaining):
     if comment == sentence or comment.startswith(f"{sentence}, "):
-      return i
+      return start + i
+  quote = comment.rsplit(", so ", 1)[0]
+  similarity = [difflib.SequenceMatcher(None, quote, s).ratio() for s in remaining]
+  if similarity and max(similarity) >= _MIN_QUOTE_SIMILARITY:
+    return start + similarity.index(max(similarity))
   raise ValueError(
     f"problem {problem.problem.id}: step comment {comment!r} quotes no remaining sentence"
   )
