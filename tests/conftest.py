@@ -2,7 +2,7 @@
 
 Eight fake CPU devices let sharding tests build real meshes; the other tests use device 0.
 The suite's time is mostly XLA compilation of tiny models, so XLA:CPU compiles at backend
-optimisation level 0 (the same computations, ~40% less compile time, measured on the smoke run)
+optimisation level 0 (the same computations; 37% less compile time on the smoke run)
 and every process of the session, xdist workers and launched children alike, shares one persistent
 compilation cache (a resumed or repeated program is compiled once); the session removes it at the
 end. malloc is set up as the launchers set it (rstar_jax/runtime/host_memory.py).
