@@ -1,5 +1,7 @@
 """Input pipelines: prompt masking, overlong policy, bad records, host sharding, epochs, pairs."""
 
+import itertools
+
 from array_record.python import array_record_module
 import numpy as np
 import pytest
@@ -226,3 +228,49 @@ def test_eval_batches_pad_with_invalid_rows(tmp_path):
   batches = inputs.eval_batches(5, batcher, layout=inputs.Layout(8, 2, 0, 1))
   valid = np.concatenate([b["valid"].reshape(-1) for b in batches])
   assert len(batches) == 2 and valid.tolist() == [1.0] * 5 + [0.0] * 3
+
+
+def test_length_grouping_pads_less_and_keeps_every_example_once_per_epoch():
+  lengths = np.random.default_rng(1).integers(10, 500, 96)
+
+  def stream(group, max_steps=None, lengths=lengths):
+    return inputs.train_stream(
+      96,
+      lambda idx, layout: idx,
+      layout=inputs.Layout(4, 1, 0, 1),
+      epochs=2,
+      seed=7,
+      max_steps=max_steps,
+      lengths=lengths,
+      group_by_length=group,
+    )
+
+  plain = [b.tolist() for b in stream(0)[0]]
+  ds, total = stream(8)
+  grouped = [b.tolist() for b in ds]
+  assert total == len(plain) == len(grouped) == 48
+  # Each window of 8 batches holds the plain stream's rows of those batches, sorted into batches.
+  for w in range(0, 48, 8):
+    assert sorted(i for b in grouped[w : w + 8] for i in b) == sorted(
+      i for b in plain[w : w + 8] for i in b
+    )
+    spans = sorted((lengths[b].min(), lengths[b].max()) for b in grouped[w : w + 8])
+    assert all(hi <= next_lo for (_, hi), (next_lo, _) in itertools.pairwise(spans))
+  assert sorted(i for b in grouped[:24] for i in b) == list(range(96))
+  assert sum(lengths[b].max() for b in grouped) < 0.8 * sum(lengths[b].max() for b in plain)
+  # The window's batches come in a shuffled order, not shortest first.
+  assert [lengths[b].max() for b in grouped[:8]] != sorted(lengths[b].max() for b in grouped[:8])
+  assert [b.tolist() for b in stream(8)[0]] == grouped  # Deterministic from the seed.
+  it = iter(ds)
+  for _ in range(11):
+    next(it)
+  resumed = iter(ds)
+  resumed.set_state(it.get_state())
+  assert [b.tolist() for b in resumed] == grouped[11:]
+  # max_steps cuts the same run rather than grouping a shorter one.
+  assert [b.tolist() for b in stream(8, max_steps=13)[0]] == grouped[:13]
+  with pytest.raises(ValueError, match="group_by_length needs the lengths of all 96"):
+    stream(8, lengths=None)
+  # A window longer than an epoch (24 batches) shrinks to one: no batch repeats an example.
+  assert all(len(set(b)) == 4 for b in stream(40)[0])
+  assert [b.tolist() for b in stream(24)[0]] == [b.tolist() for b in stream(40)[0]]

@@ -66,7 +66,8 @@ def _train(tmp_path, objective, rows, **kw):
 
 
 def test_bt_ppm_reaches_high_heldout_accuracy(tmp_path):
-  policy, result = _train(tmp_path, "bt", pair_rows(40))
+  # Length-grouped batches (the pairs' longer side sets a row's length) learn as well.
+  policy, result = _train(tmp_path, "bt", pair_rows(40), group_by_length=4)
   assert isinstance(result.model, models.ValueModel)
   assert result.final_metrics["eval_acc"] > 0.95, result.final_metrics
   # Fresh head: r ~ 0; each pair weighs 1 / (1 · 2), its node's official factor.

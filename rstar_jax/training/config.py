@@ -42,6 +42,9 @@ class TrainConfig:
   remat: bool = False
   cpu_dense_grads: bool = True  # On CPU, faster matmul backward passes (dense_grads.py).
   bucket_multiple: int = 64  # Padded length = smallest multiple of this >= the batch's longest.
+  # > 1: each run of this many shuffled batches is dealt out again by length (HF Trainer's
+  # `group_by_length`), so batches pad less; 0: plain shuffled batches, as the official trainer.
+  group_by_length: int = 0
   checkpoint_every: int = 500
   keep_checkpoints: int = 3
   async_checkpointing: bool = True
@@ -64,6 +67,8 @@ class TrainConfig:
       raise ValueError(f"schedule must be cosine|linear|constant, got {self.schedule!r}")
     if self.max_len < 2 or self.bucket_multiple <= 0:
       raise ValueError(f"bad max_len={self.max_len} / bucket_multiple={self.bucket_multiple}")
+    if self.group_by_length < 0:
+      raise ValueError(f"group_by_length must be >= 0, got {self.group_by_length}")
 
   @property
   def micro_batch_size(self) -> int:

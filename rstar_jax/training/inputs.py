@@ -107,8 +107,14 @@ def train_stream(
   epochs: float,
   seed: int,
   max_steps: int | None,
+  lengths: np.ndarray | None = None,
+  group_by_length: int = 0,
 ) -> tuple[grain.MapDataset, int]:
-  """The run's batches (reshuffled each epoch) and the number of steps the schedule spans."""
+  """The run's batches (reshuffled each epoch) and the number of steps the schedule spans.
+
+  With `group_by_length` > 1 (and each example's padded `lengths`), `length_grouped` deals the
+  shuffled batches out again by length.
+  """
   total = int(epochs * num_examples) // layout.batch_size
   if total == 0:
     raise ValueError(
@@ -121,9 +127,38 @@ def train_stream(
     .repeat(math.ceil(epochs))
     .batch(layout.batch_size, drop_remainder=True, batch_fn=np.asarray)[:total]
   )
+  # A window of at most an epoch's batches, so a batch never holds the same example twice.
+  window = min(group_by_length, num_examples // layout.batch_size)
+  if window > 1:
+    if lengths is None or len(lengths) != num_examples:
+      raise ValueError(f"group_by_length needs the lengths of all {num_examples} examples")
+    ds = length_grouped(ds, lengths, window, seed)
   if max_steps is not None:
     ds = ds[:max_steps]
   return ds.map(lambda idx: make_batch(idx, layout)), total
+
+
+def length_grouped(
+  batches: grain.MapDataset, lengths: np.ndarray, window: int, seed: int
+) -> grain.MapDataset:
+  """Each run of `window` consecutive batches, its rows sorted by length and dealt out again in
+  a seeded random order of batches.
+
+  A batch pads to its longest row, so rows of like length waste less compute on padding (on
+  the world's teacher data a quarter of the tokens and 40% of the attention), while every
+  example still comes once per epoch, give or take the rows of a window that straddles two.
+  """
+  windows = batches.batch(window, batch_fn=np.stack)
+
+  def batch_at(step: int) -> np.ndarray:
+    w, k = divmod(step, window)
+    rows_wb = windows[w]
+    flat = rows_wb.reshape(-1)
+    dealt = flat[np.argsort(lengths[flat], kind="stable")].reshape(rows_wb.shape)
+    order = np.random.default_rng((seed, w)).permutation(len(rows_wb))
+    return dealt[order[k]]
+
+  return grain.MapDataset.range(len(batches)).map(batch_at)
 
 
 def eval_batches(num_examples: int, make_batch: Batcher, *, layout: Layout) -> list[HostBatch]:

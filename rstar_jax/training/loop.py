@@ -107,6 +107,7 @@ SCHEDULE_FIELDS = (
   "warmup_steps",
   "warmup_ratio",
   "end_lr_ratio",
+  "group_by_length",
 )
 
 

@@ -82,6 +82,8 @@ def train_ppm(
       epochs=cfg.epochs,
       seed=cfg.seed,
       max_steps=cfg.max_steps,
+      lengths=np.maximum(train.pos.lengths, train.neg.lengths),
+      group_by_length=cfg.group_by_length,
     )
     if cfg.head_dropout:
       stream = with_dropout_ids(stream, layout, cfg.seed)

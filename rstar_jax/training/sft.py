@@ -54,7 +54,14 @@ def train_sft(
     layout = loop.host_layout(cfg, mesh)
     batcher = sft_data.make_sft_batcher(data, pad_id=loop.pad_id(tokenizer), cfg=cfg)
     stream, total = inputs.train_stream(
-      len(data), batcher, layout=layout, epochs=cfg.epochs, seed=cfg.seed, max_steps=cfg.max_steps
+      len(data),
+      batcher,
+      layout=layout,
+      epochs=cfg.epochs,
+      seed=cfg.seed,
+      max_steps=cfg.max_steps,
+      lengths=data.tokens.lengths,
+      group_by_length=cfg.group_by_length,
     )
     task = sft_task(cfg)
     model, step, history = loop.run(

@@ -48,6 +48,7 @@ class BootstrapConfig:
   epochs: float = 4.0
   max_steps: int | None = None
   max_len: int = 512
+  group_by_length: int = 0  # `TrainConfig.group_by_length`: batches dealt out again by length.
   seed: int = 0
   # Greedy evaluation of the pre-trained policy on the held-out split (0 problems: skipped).
   eval_problems: int = 48
@@ -108,6 +109,7 @@ def pretrain(
     max_steps=cfg.max_steps,
     batch_size=cfg.batch_size,
     max_len=cfg.max_len,
+    group_by_length=cfg.group_by_length,
     warmup_ratio=0.05,
     schedule="cosine",
     end_lr_ratio=0.1,
