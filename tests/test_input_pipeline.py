@@ -11,6 +11,7 @@ from test_train_helpers import write
 from rstar_jax.format import prompts
 from rstar_jax.training import inputs
 from rstar_jax.training import ppm_data
+from rstar_jax.training import sft
 from rstar_jax.training import sft_data
 from rstar_jax.training.config import PPMConfig
 from rstar_jax.training.config import SFTConfig
@@ -61,6 +62,10 @@ def test_prompt_tokens_carry_no_loss(tmp_path):
     np.testing.assert_array_equal(labels[n_prompt - 1 : n_prompt - 1 + len(response)], response)
     assert mask.sum() == n_prompt + len(response)
   assert batch["tokens"].shape[-1] % cfg.bucket_multiple == 0
+  # Every row carries the dataset's mean response tokens: a length-grouped step's denominator.
+  np.testing.assert_allclose(batch["norm"], batch["weights"].sum() / 4)
+  assert sft.sft_task(cfg).weight_key == "weights"
+  assert sft.sft_task(SFTConfig(group_by_length=8)).weight_key == "norm"
 
 
 @pytest.mark.parametrize("overlong", ["truncate", "drop"])

@@ -55,9 +55,13 @@ def make_sft_batcher(data: SFTData, *, pad_id: int, cfg: SFTConfig) -> inputs.Ba
   """A function from global batch indices to this host's padded (A, M, T) SFT batch.
 
   `T` comes from the longest row of the whole global batch, which every host sees; `labels` are
-  the next tokens and `weights` mark the labels that are response tokens.
+  the next tokens and `weights` mark the labels that are response tokens. `norm` gives every row
+  the dataset's mean number of weighted labels: its sum over a batch is the loss denominator of
+  length-grouped runs (`sft_task`).
   """
   lengths = data.tokens.lengths
+  first_of_row = data.targets.flat[data.targets.offsets[:-1]]
+  mean_weight = (data.targets.flat.sum() - first_of_row.sum()) / len(data)
 
   def make(idx: np.ndarray, layout: inputs.Layout) -> inputs.HostBatch:
     rows_am = layout.host_rows(idx)
@@ -74,6 +78,7 @@ def make_sft_batcher(data: SFTData, *, pad_id: int, cfg: SFTConfig) -> inputs.Ba
       "mask": mask.reshape(shape),
       "labels": labels.reshape(shape),
       "weights": weights.astype(np.float32).reshape(shape),
+      "norm": np.full(rows_am.shape, mean_weight, np.float32),
     }
 
   return make
