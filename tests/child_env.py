@@ -12,12 +12,13 @@ _DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
 
 
 def child_env(*, devices: int = 1, tests_on_path: bool = False) -> dict[str, str]:
-  """os.environ with the repository (and `tests/`) importable and `devices` CPU devices (1: a
-  user's machine, no fake-device flag)."""
+  """os.environ with the repository (and `tests/`) importable ahead of the caller's PYTHONPATH,
+  and `devices` CPU devices (1: a user's machine, no fake-device flag)."""
   flags = [
     f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(_DEVICE_COUNT_FLAG)
   ]
   if devices > 1:
     flags.append(f"{_DEVICE_COUNT_FLAG}={devices}")
   paths = [str(REPO), *([str(REPO / "tests")] if tests_on_path else [])]
+  paths += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
   return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "XLA_FLAGS": " ".join(flags)}
