@@ -65,6 +65,7 @@ def run_dir(tmp_path_factory, data):
     ({"batch_size": 2}, "batch_size: 4 then, 2 now"),
     ({"epochs": 3}, "epochs: 2 then, 3 now"),
     ({"lr": 1e-3}, "lr: 7e-06 then, 0.001 now"),
+    ({"group_by_length": 2}, "group_by_length: None then, 2 now"),  # Another order of rows.
   ],
 )
 def test_changed_schedule_is_refused(run_dir, data, change, message):
@@ -92,6 +93,7 @@ def test_unchanged_schedule_resumes(run_dir, tmp_path):
   out = shutil.copytree(run_dir, tmp_path / "run")
   saved = json.loads((out / "checkpoints" / checkpoint.SCHEDULE_FILE).read_text())
   assert saved["batch_size"] == 4 and saved["total_steps"] == 4
+  assert "group_by_length" not in saved  # Plain runs keep the fingerprint of older versions.
   moved = write(tmp_path / "moved", sft_rows(8), "sft")  # Known by its content, not its path.
   # max_steps and grad_accum cut or split the same sequence of global batches.
   resumed = _train(moved, out, dataclasses.replace(CFG, max_steps=2, grad_accum=2))

@@ -107,7 +107,6 @@ SCHEDULE_FIELDS = (
   "warmup_steps",
   "warmup_ratio",
   "end_lr_ratio",
-  "group_by_length",
 )
 
 
@@ -120,6 +119,8 @@ def schedule_fingerprint(
   return {
     "task": task.name,
     **{name: getattr(cfg, name) for name in SCHEDULE_FIELDS},
+    # Only when on, so the checkpoints of plain runs from before the field still resume.
+    **({"group_by_length": cfg.group_by_length} if cfg.group_by_length > 1 else {}),
     "dataset": f"{num_records} records, sha256 {digest[:16]}",
     "examples": examples,
     "total_steps": total_steps,
