@@ -62,10 +62,16 @@ def test_prompt_tokens_carry_no_loss(tmp_path):
     np.testing.assert_array_equal(labels[n_prompt - 1 : n_prompt - 1 + len(response)], response)
     assert mask.sum() == n_prompt + len(response)
   assert batch["tokens"].shape[-1] % cfg.bucket_multiple == 0
-  # Every row carries the dataset's mean response tokens: a length-grouped step's denominator.
-  np.testing.assert_allclose(batch["norm"], batch["weights"].sum() / 4)
+  # In length-grouped runs every row also carries the dataset's mean response tokens: the step's
+  # denominator. Plain batches have no such key.
+  grouped_cfg = SFTConfig(batch_size=4, max_len=256, group_by_length=8)
+  grouped = sft_data.make_sft_batcher(data, pad_id=tok.pad_token_id, cfg=grouped_cfg)(
+    np.arange(4), inputs.Layout(4, 1, 0, 1)
+  )
+  assert "norm" not in batch
+  np.testing.assert_allclose(grouped["norm"], batch["weights"].sum() / 4)
   assert sft.sft_task(cfg).weight_key == "weights"
-  assert sft.sft_task(SFTConfig(group_by_length=8)).weight_key == "norm"
+  assert sft.sft_task(grouped_cfg).weight_key == "norm"
 
 
 @pytest.mark.parametrize("overlong", ["truncate", "drop"])

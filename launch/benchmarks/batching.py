@@ -33,10 +33,11 @@ _TEACHER = flags.DEFINE_integer("teacher_problems", 1600, "Teacher solutions to 
 
 
 def _batches(data: sft_data.SFTData, cfg: bootstrap.BootstrapConfig) -> tuple[list, list]:
-  """Each step's real tokens and padded length, from the same stream the trainer runs."""
+  """Each step's real tokens and padded length, from the trainer's own stream and batcher."""
+  sft = SFTConfig(max_len=cfg.max_len, group_by_length=cfg.group_by_length)
   stream, _ = inputs.train_stream(
     len(data),
-    lambda idx, layout: idx,
+    sft_data.make_sft_batcher(data, pad_id=0, cfg=sft),
     layout=inputs.Layout(cfg.batch_size, 1, 0, 1),
     epochs=cfg.epochs,
     seed=cfg.seed,
@@ -44,10 +45,8 @@ def _batches(data: sft_data.SFTData, cfg: bootstrap.BootstrapConfig) -> tuple[li
     lengths=data.tokens.lengths,
     group_by_length=cfg.group_by_length,
   )
-  lengths, multiple = data.tokens.lengths, SFTConfig().bucket_multiple
-  real = [int(lengths[idx].sum()) for idx in stream]
-  padded = [inputs.bucket_length(int(lengths[idx].max()), multiple, cfg.max_len) for idx in stream]
-  return real, padded
+  batches = list(stream)
+  return [int(b["mask"].sum()) for b in batches], [b["tokens"].shape[-1] for b in batches]
 
 
 def _steady_step_s(history: list[dict[str, float]], real: list, padded: list) -> float:

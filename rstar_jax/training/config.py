@@ -71,6 +71,10 @@ class TrainConfig:
       raise ValueError(f"group_by_length must be >= 0, got {self.group_by_length}")
 
   @property
+  def groups_by_length(self) -> bool:
+    return self.group_by_length > 1
+
+  @property
   def micro_batch_size(self) -> int:
     return self.batch_size // self.grad_accum
 

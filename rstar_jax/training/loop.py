@@ -120,7 +120,7 @@ def schedule_fingerprint(
     "task": task.name,
     **{name: getattr(cfg, name) for name in SCHEDULE_FIELDS},
     # Only when on, so the checkpoints of plain runs from before the field still resume.
-    **({"group_by_length": cfg.group_by_length} if cfg.group_by_length > 1 else {}),
+    **({"group_by_length": cfg.group_by_length} if cfg.groups_by_length else {}),
     "dataset": f"{num_records} records, sha256 {digest[:16]}",
     "examples": examples,
     "total_steps": total_steps,

@@ -82,7 +82,7 @@ def train_ppm(
       epochs=cfg.epochs,
       seed=cfg.seed,
       max_steps=cfg.max_steps,
-      lengths=np.maximum(train.pos.lengths, train.neg.lengths),
+      lengths=train.lengths,
       group_by_length=cfg.group_by_length,
     )
     if cfg.head_dropout:

@@ -37,6 +37,11 @@ class PairData:
   def __len__(self) -> int:
     return len(self.pos)
 
+  @property
+  def lengths(self) -> np.ndarray:
+    """Each pair's padded length: its longer side."""
+    return np.maximum(self.pos.lengths, self.neg.lengths)
+
   def subset(self, idx: np.ndarray) -> "PairData":
     def take(rows: inputs.Ragged) -> inputs.Ragged:
       return inputs.Ragged.from_rows([rows[i] for i in idx], np.int32)
@@ -115,10 +120,11 @@ def make_pair_batcher(data: PairData, *, pad_id: int, cfg: PPMConfig) -> inputs.
   """Global batch indices -> this host's (A, M, 2, T) tokens with last-token indices, Q and
   pair weights."""
   lengths_n2 = np.stack([data.pos.lengths, data.neg.lengths], axis=1)
+  pair_lengths = data.lengths
 
   def make(idx: np.ndarray, layout: inputs.Layout) -> inputs.HostBatch:
     rows_am = layout.host_rows(idx)
-    t = inputs.bucket_length(int(lengths_n2[idx].max()), cfg.bucket_multiple, cfg.max_len)
+    t = inputs.bucket_length(int(pair_lengths[idx].max()), cfg.bucket_multiple, cfg.max_len)
     flat = rows_am.reshape(-1)
     tokens = np.stack(
       [inputs.pad_rows(data.pos, flat, t, pad_id), inputs.pad_rows(data.neg, flat, t, pad_id)],

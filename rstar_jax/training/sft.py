@@ -26,7 +26,7 @@ def sft_task(cfg: SFTConfig) -> loop.Task:
   batches divide by the tokens a batch holds on average (`norm`): a batch of short rows has
   fewer tokens, and dividing by its own count would weigh each of them more than a long row's
   (measured: a bootstrap trained so lost 13 points, most on the long stories)."""
-  weight_key = "norm" if cfg.group_by_length > 1 else "weights"
+  weight_key = "norm" if cfg.groups_by_length else "weights"
   return loop.Task(
     "sft", functools.partial(losses.sft_loss, chunk=cfg.loss_chunk), weight_key, _summarize
   )

@@ -55,9 +55,9 @@ def make_sft_batcher(data: SFTData, *, pad_id: int, cfg: SFTConfig) -> inputs.Ba
   """A function from global batch indices to this host's padded (A, M, T) SFT batch.
 
   `T` comes from the longest row of the whole global batch, which every host sees; `labels` are
-  the next tokens and `weights` mark the labels that are response tokens. `norm` gives every row
-  the dataset's mean number of weighted labels: its sum over a batch is the loss denominator of
-  length-grouped runs (`sft_task`).
+  the next tokens and `weights` mark the labels that are response tokens. Length-grouped runs
+  also get `norm`, every row the dataset's mean number of weighted labels: its sum over a batch
+  is their loss denominator (`sft_task`).
   """
   lengths = data.tokens.lengths
   first_of_row = data.targets.flat[data.targets.offsets[:-1]]
@@ -73,12 +73,14 @@ def make_sft_batcher(data: SFTData, *, pad_id: int, cfg: SFTConfig) -> inputs.Ba
     labels = np.concatenate([tokens[:, 1:], np.full((len(flat), 1), pad_id, np.int32)], axis=1)
     weights = np.concatenate([targets[:, 1:], np.zeros((len(flat), 1), bool)], axis=1)
     shape = (*rows_am.shape, t)
-    return {
+    batch = {
       "tokens": tokens.reshape(shape),
       "mask": mask.reshape(shape),
       "labels": labels.reshape(shape),
       "weights": weights.astype(np.float32).reshape(shape),
-      "norm": np.full(rows_am.shape, mean_weight, np.float32),
     }
+    if cfg.groups_by_length:
+      batch["norm"] = np.full(rows_am.shape, mean_weight, np.float32)
+    return batch
 
   return make
