@@ -21,8 +21,8 @@ import numpy as np
 
 from rstar_jax import hf
 from rstar_jax.training import inputs
+from rstar_jax.training import sft
 from rstar_jax.training import sft_data
-from rstar_jax.training.config import SFTConfig
 from rstar_jax.world import bootstrap
 from rstar_jax.world import build
 from rstar_jax.world.config import WorldConfig
@@ -33,18 +33,9 @@ _TEACHER = flags.DEFINE_integer("teacher_problems", 1600, "Teacher solutions to 
 
 
 def _batches(data: sft_data.SFTData, cfg: bootstrap.BootstrapConfig) -> tuple[list, list]:
-  """Each step's real tokens and padded length, from the trainer's own stream and batcher."""
-  sft = SFTConfig(max_len=cfg.max_len, group_by_length=cfg.group_by_length)
-  stream, _ = inputs.train_stream(
-    len(data),
-    sft_data.make_sft_batcher(data, pad_id=0, cfg=sft),
-    layout=inputs.Layout(cfg.batch_size, 1, 0, 1),
-    epochs=cfg.epochs,
-    seed=cfg.seed,
-    max_steps=_STEPS.value,
-    lengths=data.tokens.lengths,
-    group_by_length=cfg.group_by_length,
-  )
+  """Each step's real tokens and padded length, from the pre-training's own stream."""
+  train = bootstrap.sft_config(cfg, progress=False)
+  stream, _ = sft.sft_stream(data, train, inputs.Layout(train.batch_size, 1, 0, 1), pad_id=0)
   batches = list(stream)
   return [int(b["mask"].sum()) for b in batches], [b["tokens"].shape[-1] for b in batches]
 
@@ -78,7 +69,7 @@ def run(argv: list[str]) -> None:
     build.build_world(root / "world", world, progress=False)
     tokenizer = hf.load_tokenizer(build.tokenizer_path(root / "world"))
     teacher = root / "world" / "teacher" / "sft"
-    data = sft_data.load_sft(teacher, tokenizer, SFTConfig(max_len=base.max_len))
+    data = sft_data.load_sft(teacher, tokenizer, bootstrap.sft_config(base))
     sides = {
       "shuffled": dataclasses.replace(base, group_by_length=0),
       f"grouped[{_GROUP.value}]": dataclasses.replace(base, group_by_length=_GROUP.value),

@@ -5,6 +5,7 @@ import functools
 import pathlib
 from typing import Any
 
+import grain
 import jax
 from jax.sharding import Mesh
 
@@ -29,6 +30,22 @@ def sft_task(cfg: SFTConfig) -> loop.Task:
   weight_key = "norm" if cfg.groups_by_length else "weights"
   return loop.Task(
     "sft", functools.partial(losses.sft_loss, chunk=cfg.loss_chunk), weight_key, _summarize
+  )
+
+
+def sft_stream(
+  data: sft_data.SFTData, cfg: SFTConfig, layout: inputs.Layout, pad_id: int
+) -> tuple[grain.MapDataset, int]:
+  """The run's padded SFT batches and the number of steps its schedule spans."""
+  return inputs.train_stream(
+    len(data),
+    sft_data.make_sft_batcher(data, pad_id=pad_id, cfg=cfg),
+    layout=layout,
+    epochs=cfg.epochs,
+    seed=cfg.seed,
+    max_steps=cfg.max_steps,
+    lengths=data.tokens.lengths,
+    group_by_length=cfg.group_by_length,
   )
 
 
@@ -57,17 +74,7 @@ def train_sft(
   with jax.set_mesh(mesh):
     model = grow_vocab(loop.load_init(init, mesh), len(tokenizer))
     layout = loop.host_layout(cfg, mesh)
-    batcher = sft_data.make_sft_batcher(data, pad_id=loop.pad_id(tokenizer), cfg=cfg)
-    stream, total = inputs.train_stream(
-      len(data),
-      batcher,
-      layout=layout,
-      epochs=cfg.epochs,
-      seed=cfg.seed,
-      max_steps=cfg.max_steps,
-      lengths=data.tokens.lengths,
-      group_by_length=cfg.group_by_length,
-    )
+    stream, total = sft_stream(data, cfg, layout, loop.pad_id(tokenizer))
     task = sft_task(cfg)
     model, step, history = loop.run(
       cfg,

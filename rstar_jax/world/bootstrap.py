@@ -104,7 +104,20 @@ def pretrain(
   mesh = mesh_lib.single_device_mesh()
   with jax.set_mesh(mesh):
     init = models.Transformer(model_config(cfg, tokenizer), rngs=nnx.Rngs(cfg.seed))
-  sft = SFTConfig(
+  result = train_sft(
+    sft_config(cfg, progress),
+    data_dir=data_dir,
+    init=init,
+    tokenizer=tokenizer,
+    out_dir=work_dir,
+    mesh=mesh,
+  )
+  return result.model, list(result.history)
+
+
+def sft_config(cfg: BootstrapConfig, progress: bool = True) -> SFTConfig:
+  """The trainer settings of the pre-training."""
+  return SFTConfig(
     lr=cfg.lr,
     epochs=cfg.epochs,
     max_steps=cfg.max_steps,
@@ -120,10 +133,6 @@ def pretrain(
     export_hf=False,
     progress_bar=progress,
   )
-  result = train_sft(
-    sft, data_dir=data_dir, init=init, tokenizer=tokenizer, out_dir=work_dir, mesh=mesh
-  )
-  return result.model, list(result.history)
 
 
 def greedy_accuracy(
