@@ -2,11 +2,8 @@
 small teacher set: both sides train, grouped batches pad less, and the speedup line comes last."""
 
 import re
-import subprocess
-import sys
 
-from child_env import REPO
-from child_env import child_env
+from child_env import run_suite
 import pytest
 
 SIDE = re.compile(r"^(shuffled|grouped\[4\]): (\d\.\d{3}) s/step, (\d+) padded tokens per row")
@@ -15,26 +12,9 @@ LAST_LINE = re.compile(r"length grouping speedup (\d+\.\d\d)x \(grouped\[4\] (\d
 
 @pytest.mark.slow
 def test_batching_suite_runs_both_sides_and_reports_the_speedup():
-  out = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "launch.benchmark",
-      "--suite=batching",
-      "--steps=16",
-      "--teacher_problems=96",
-      "--group=4",
-    ],
-    cwd=REPO,
-    env=child_env(),
-    capture_output=True,
-    text=True,
-    timeout=900,
-    check=True,
-  )
-  lines = out.stdout.strip().splitlines()
+  lines = run_suite("batching", "--steps=16", "--teacher_problems=96", "--group=4")
   sides = {m[1]: (float(m[2]), int(m[3])) for m in map(SIDE.match, lines) if m}
-  assert set(sides) == {"shuffled", "grouped[4]"}, out.stdout
+  assert set(sides) == {"shuffled", "grouped[4]"}, lines
   assert sides["grouped[4]"][1] < sides["shuffled"][1]
   last = LAST_LINE.match(lines[-1])
   assert last, lines[-1]

@@ -4,11 +4,8 @@ greedy answers agree across them, and the speedup line comes last."""
 
 import json
 import re
-import subprocess
-import sys
 
-from child_env import REPO
-from child_env import child_env
+from child_env import run_suite
 import pytest
 from test_train_helpers import tiny_policy
 from test_train_helpers import tiny_tokenizer
@@ -40,28 +37,12 @@ def test_evaluation_suite_times_each_batch_size_on_a_run(tmp_path):
   )
   layout.prepare_dir.mkdir(parents=True)
   (layout.prepare_dir / "paths.json").write_text(json.dumps({"heldout": str(heldout)}))
-  out = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "launch.benchmark",
-      "--suite=evaluation",
-      f"--run_dir={layout.root}",
-      "--round=1",
-      "--batch_sizes=2,6",
-      "--repeats=1",
-    ],
-    cwd=REPO,
-    env=child_env(),
-    capture_output=True,
-    text=True,
-    timeout=900,
-    check=True,
+  lines = run_suite(
+    "evaluation", f"--run_dir={layout.root}", "--round=1", "--batch_sizes=2,6", "--repeats=1"
   )
-  lines = out.stdout.strip().splitlines()
   sides = {int(m[1]): float(m[2]) for m in map(SIDE.match, lines) if m}
-  assert set(sides) == {2, 6}, out.stdout
-  assert "batch 6: answers equal to batch 2's on 6/6" in lines, out.stdout
+  assert set(sides) == {2, 6}, lines
+  assert "batch 6: answers equal to batch 2's on 6/6" in lines, lines
   last = LAST_LINE.match(lines[-1])
   assert last, lines[-1]
   assert float(last[3]) == pytest.approx(sides[2] / sides[6], rel=0.05)

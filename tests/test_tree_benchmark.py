@@ -2,16 +2,12 @@
 built here: it prints its speedup line last, and the radix run reuses cached prefixes in both
 the policy and the PPM."""
 
-import pathlib
 import re
-import subprocess
-import sys
 
-from child_env import child_env
+from child_env import run_suite
 
 from rstar_jax import world
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 LAST_LINE = re.compile(
   r"tree search speedup (\d+\.\d\d)x \(radix (\d+\.\d) nodes/s, no-cache (\d+\.\d) nodes/s\)"
 )
@@ -46,30 +42,19 @@ def _ratios(lines: list[str], name: str) -> dict[str, float]:
 def test_tree_suite_prints_speedup_and_reuses_prefixes(tmp_path):
   world_dir = tmp_path / "world"
   world.build_world(world_dir, TINY, sandbox_workers=2, progress=False)
-  done = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "launch.benchmark",
-      "--suite=tree",
-      "--",
-      f"--world_dir={world_dir}",
-      "--problems=2",
-      "--rollouts=2",
-      "--candidates=2",
-      "--max_depth=8",
-      "--batch_size=2",
-      "--cache_pages=128",
-      "--repeats=1",
-    ],
-    cwd=REPO,
-    env=child_env(),  # One CPU device, as a user's machine.
-    capture_output=True,
-    text=True,
+  lines = run_suite(
+    "tree",
+    "--",
+    f"--world_dir={world_dir}",
+    "--problems=2",
+    "--rollouts=2",
+    "--candidates=2",
+    "--max_depth=8",
+    "--batch_size=2",
+    "--cache_pages=128",
+    "--repeats=1",
     timeout=600,
   )
-  assert done.returncode == 0, done.stderr[-3000:]
-  lines = done.stdout.strip().splitlines()
   match = LAST_LINE.fullmatch(lines[-1])
   assert match, lines[-1]
   speedup, radix, plain = map(float, match.groups())
