@@ -9,8 +9,9 @@ CPU cores, budgets scaled down from the paper's.
                                      fixed 100 of them and MCTS+PPM on the same 100, last round
   --config=configs/world.py:full     the evidence experiment (issue 18): 400 search problems,
                                      every method every round on 400 (MCTS+PPM on 150), the ORM
-                                     and PQM baselines every round (not yet run; about 2 hours on 2
-                                     cores by the default run's stage times)
+                                     and PQM baselines every round (seeds 0 and 1: 1 h 20-28 min
+                                     side by side on 2 cores with ppm.grad_accum=2, whose ORM / PQM
+                                     training otherwise peaks at 16 GiB; docs/benchmarks.md)
   --config=configs/world.py:smoke    every stage and trainer on a handful of problems (CI test)
 
 Budgets were chosen without looking at the reported held-out split: development runs use the
