@@ -240,3 +240,8 @@ def test_seed_tables_give_mean_range_and_every_seeds_verdict():
   assert claim["claim"] == "greedy: round 1 beats round 0 by ≥ 10 points"
   assert claim["verdict per seed"] == "holds, does not hold"
   assert claim["all seeds"] == "does not hold for every seed"
+  # A one-sample claim (round 3's PPM pair accuracy) averages its value, not a difference.
+  for run, (correct, total) in zip(runs, ((30, 40), (35, 40))):
+    run[3] = {"evaluate": {"heldout_pairs": {"correct": correct, "total": total}}}
+  pairs = next(c for c in seeds.claim_rows(runs, rows) if "pairwise" in c["claim"])
+  assert pairs["mean difference"] == "81.2%"  # (75.0 + 87.5) / 2

@@ -32,7 +32,8 @@ def accuracy_rows(runs: Sequence[Results]) -> list[dict[str, str]]:
 def claim_rows(
   runs: Sequence[Results], rows_by_run: Sequence[Mapping[int, Sequence[Mapping[str, Any]]]]
 ) -> list[dict[str, str]]:
-  """Per claim: the mean difference over seeds and each seed's verdict."""
+  """Per claim: the mean over seeds of its difference in points (a one-sample claim: of its
+  value, in %) and each seed's verdict."""
   per_run = [
     {c["claim"]: c for c in report.claim_rows(results, rows)}
     for results, rows in zip(runs, rows_by_run, strict=True)
@@ -42,10 +43,12 @@ def claim_rows(
   for name in claims:
     found = [claims.get(name) for claims in per_run]
     values = [float(c["difference"].rstrip("%")) for c in found if c]
+    mean = sum(values) / len(values)
+    one_sample = all(c["difference"].endswith("%") for c in found if c)
     rows.append(
       {
         "claim": name,
-        "mean difference": f"{sum(values) / len(values):+.1f}",
+        "mean difference": f"{mean:.1f}%" if one_sample else f"{mean:+.1f}",
         "verdict per seed": ", ".join(c["verdict"] if c else "–" for c in found),
         "all seeds": "holds"
         if all(c and c["verdict"] == "holds" for c in found)
