@@ -11,7 +11,7 @@ CPU cores, budgets scaled down from the paper's.
                                      every method every round on 400 (MCTS+PPM on 150), the ORM
                                      and PQM baselines every round (seeds 0 and 1: 1 h 20-28 min
                                      side by side on 2 cores with ppm.grad_accum=2, whose ORM / PQM
-                                     training otherwise peaks at 16 GiB; docs/benchmarks.md)
+                                     training otherwise passed 15.5 GiB; docs/benchmarks.md)
   --config=configs/world.py:smoke    every stage and trainer on a handful of problems (CI test)
 
 Budgets were chosen without looking at the reported held-out split: development runs use the
