@@ -12,6 +12,7 @@ from flax import nnx
 import grain
 import jax
 from jax.sharding import Mesh
+import numpy as np
 
 from rstar_jax import hf
 from rstar_jax.data import records
@@ -235,6 +236,26 @@ def host_layout(cfg: TrainConfig, mesh: Mesh) -> inputs.Layout:
   layout = inputs.Layout(cfg.batch_size, cfg.grad_accum, jax.process_index(), jax.process_count())
   inputs.check_layout(layout, mesh)
   return layout
+
+
+def train_stream(
+  cfg: TrainConfig,
+  make_batch: inputs.Batcher,
+  lengths: np.ndarray,
+  layout: inputs.Layout,
+) -> tuple[grain.MapDataset, int]:
+  """`inputs.train_stream` over examples of padded `lengths`, with the trainer config's epochs,
+  seed, step cap and length grouping: the one place a trainer's settings become its stream."""
+  return inputs.train_stream(
+    len(lengths),
+    make_batch,
+    layout=layout,
+    epochs=cfg.epochs,
+    seed=cfg.seed,
+    max_steps=cfg.max_steps,
+    lengths=lengths,
+    group_by_length=cfg.group_by_length,
+  )
 
 
 def marked_tokenizer(tokenizer: Any, name: str) -> Any:

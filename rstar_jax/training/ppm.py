@@ -75,15 +75,8 @@ def train_ppm(
     model = nnx.view(model, head_dropout=cfg.head_dropout)
     layout = loop.host_layout(cfg, mesh)
     pid = loop.pad_id(tokenizer)
-    stream, total = inputs.train_stream(
-      len(train),
-      ppm_data.make_pair_batcher(train, pad_id=pid, cfg=cfg),
-      layout=layout,
-      epochs=cfg.epochs,
-      seed=cfg.seed,
-      max_steps=cfg.max_steps,
-      lengths=train.lengths,
-      group_by_length=cfg.group_by_length,
+    stream, total = loop.train_stream(
+      cfg, ppm_data.make_pair_batcher(train, pad_id=pid, cfg=cfg), train.lengths, layout
     )
     if cfg.head_dropout:
       stream = with_dropout_ids(stream, layout, cfg.seed)

@@ -37,15 +37,8 @@ def sft_stream(
   data: sft_data.SFTData, cfg: SFTConfig, layout: inputs.Layout, pad_id: int
 ) -> tuple[grain.MapDataset, int]:
   """The run's padded SFT batches and the number of steps its schedule spans."""
-  return inputs.train_stream(
-    len(data),
-    sft_data.make_sft_batcher(data, pad_id=pad_id, cfg=cfg),
-    layout=layout,
-    epochs=cfg.epochs,
-    seed=cfg.seed,
-    max_steps=cfg.max_steps,
-    lengths=data.tokens.lengths,
-    group_by_length=cfg.group_by_length,
+  return loop.train_stream(
+    cfg, sft_data.make_sft_batcher(data, pad_id=pad_id, cfg=cfg), data.tokens.lengths, layout
   )
 
 
