@@ -62,6 +62,42 @@ def _run_problems(layout: RunLayout):
   return sources.load_problem_file(paths["heldout"], _LIMIT.value)
 
 
+def trained_rounds(layout: RunLayout) -> list[int]:
+  """The run's rounds whose SFT exported a policy, in order."""
+  names = [p.name.removeprefix("round_") for p in layout.root.glob("round_*")]
+  rounds = [int(n) for n in names if n.isdigit()]
+  return sorted(k for k in rounds if (layout.hf_dir(k, "sft") / "config.json").is_file())
+
+
+def evaluate_run(config, layout: RunLayout, problems, out: pathlib.Path) -> str:
+  """Every round of the run with a trained policy, each with the reward models the run's own
+  evaluate stage uses (the latest of each trained through that round); writes the run report
+  into `out` and returns its table."""
+  rounds = trained_rounds(layout)
+  if not rounds:
+    raise app.UsageError(f"{layout.root}: no round with a trained policy (round_k/sft/hf)")
+  stages = pipeline.Pipeline(config, layout)
+  results, rows_by_round = {}, {}
+  for k in rounds:
+    reward_dirs = {
+      name: path
+      for name in ("ppm",) + pipeline.BASELINES
+      if (path := stages.reward_dir(k, name)) is not None
+    }
+    rep = pipeline.evaluate_models(
+      config, problems, layout.hf_dir(k, "sft"), reward_dirs, out / f"round_{k}"
+    )
+    results[k] = {"evaluate": {"accuracy": rep["accuracy"]}}
+    rows_by_round[k] = rep["problems"]
+  return report.write_run_report(
+    results,
+    out / "report.json",
+    out / "report.md",
+    out / "accuracy.png",
+    rows_by_round=rows_by_round,
+  )
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -74,32 +110,7 @@ def main(argv: list[str]) -> None:
   if _RUN_DIR.value:
     layout = RunLayout(pathlib.Path(_RUN_DIR.value))
     problems = _run_problems(layout)
-    rounds = sorted(
-      int(p.name.split("_")[1])
-      for p in layout.root.glob("round_*")
-      if (layout.hf_dir(int(p.name.split("_")[1]), "sft") / "config.json").is_file()
-    )
-    if not rounds:
-      raise app.UsageError(f"{layout.root}: no round with a trained policy (round_k/sft/hf)")
-    results, rows_by_round = {}, {}
-    for k in rounds:
-      rms = {
-        n: layout.hf_dir(k, n)
-        for n in ("ppm", "orm", "pqm")
-        if (layout.hf_dir(k, n) / "config.json").is_file()
-      }
-      rep = pipeline.evaluate_models(
-        config, problems, layout.hf_dir(k, "sft"), rms, out / f"round_{k}"
-      )
-      results[k] = {"evaluate": {"accuracy": rep["accuracy"]}}
-      rows_by_round[k] = rep["problems"]
-    table = report.write_run_report(
-      results,
-      out / "report.json",
-      out / "report.md",
-      out / "accuracy.png",
-      rows_by_round=rows_by_round,
-    )
+    table = evaluate_run(config, layout, problems, out)
   else:
     if not _POLICY.value:
       raise app.UsageError("pass --policy (with --problems) or --run_dir")

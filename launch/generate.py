@@ -16,9 +16,7 @@ from absl import app
 from absl import flags
 
 from launch import common
-from rstar_jax import inference
 from rstar_jax.data import sources
-from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.search import extract
 from rstar_jax.search import run as search_run
 
@@ -55,14 +53,10 @@ def main(argv: list[str]) -> None:
     extra_rollouts=tuple(int(x) for x in _EXTRA.value),
     seed=config.seed,
   )
-  mesh = mesh_lib.local_mesh(config.engine_mesh, config.engine_devices)
-  engine = inference.load_engine(_POLICY.value, config.engine, dtype=config.model_dtype, mesh=mesh)
+  mesh = config.local_mesh()
+  engine = config.load_policy(_POLICY.value, mesh)
   scorer = (
-    inference.load_scorer(
-      _PPM.value, config.scorer, tokenizer_dir=_POLICY.value, dtype=config.model_dtype, mesh=mesh
-    )
-    if _MODE.value == "ppm"
-    else None
+    config.load_reward_model(_PPM.value, mesh, _POLICY.value) if _MODE.value == "ppm" else None
   )
   with config.sandbox_pool() as pool:
     summary = search_run.run_search(

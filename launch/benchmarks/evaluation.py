@@ -18,7 +18,6 @@ from absl import flags
 
 from configs import world as world_config
 from launch import run_config
-from rstar_jax import inference
 from rstar_jax.data import sources
 from rstar_jax.evaluation import harness
 from rstar_jax.evolution.layout import RunLayout
@@ -37,7 +36,7 @@ def run(argv: list[str]) -> None:
   policy = layout.hf_dir(_ROUND.value, "sft")
   paths = json.loads((layout.prepare_dir / "paths.json").read_text(encoding="utf-8"))
   problems = sources.load_problem_file(paths["heldout"], _PROBLEMS.value)
-  engine = inference.load_engine(policy, config.engine, dtype=config.model_dtype)
+  engine = config.load_policy(policy)
   sizes = [int(s) for s in _BATCH_SIZES.value]
   print(f"policy {policy}: greedy pass@1 on {len(problems)} held-out problems")
   best = {size: float("inf") for size in sizes}

@@ -16,19 +16,14 @@ import os
 import pathlib
 from typing import Any
 
-from jax.sharding import Mesh
 import numpy as np
 import tqdm
 
 from rstar_jax import domains
-from rstar_jax import hf
-from rstar_jax import inference
 from rstar_jax.evaluation import multirun
 from rstar_jax.evaluation import passk
 from rstar_jax.evaluation import voting
 from rstar_jax.evaluation.config import EvalConfig
-from rstar_jax.inference import EngineConfig
-from rstar_jax.inference import ScorerConfig
 from rstar_jax.runtime import files
 from rstar_jax.search import expand as expand_lib
 from rstar_jax.search import mcts
@@ -192,33 +187,6 @@ def evaluate_policy(
   if out_dir is not None:
     files.write_json(pathlib.Path(out_dir) / "report.json", report)
   return report
-
-
-def evaluate_model_dirs(
-  problems: Sequence,
-  policy_dir: pathlib.Path,
-  reward_dirs: Mapping[str, pathlib.Path],
-  cfg: EvalConfig,
-  *,
-  engine: EngineConfig,
-  scorer: ScorerConfig,
-  dtype: str | None,
-  mesh: Mesh,
-  pool: expand_lib.PoolLike,
-  out_dir: pathlib.Path,
-  progress: bool = True,
-) -> dict[str, Any]:
-  """`evaluate_policy` for HF folders: the policy and reward models are loaded onto `mesh`
-  (a reward model reads its own export's tokenizer, else the policy's, as the evaluate stage
-  does, and scores with `scorer`); the report is written to `out_dir`."""
-  policy = inference.load_engine(policy_dir, engine, dtype=dtype, mesh=mesh)
-  scorers = {
-    name: inference.load_scorer(
-      path, scorer, tokenizer_dir=hf.tokenizer_dir(path, policy_dir), dtype=dtype, mesh=mesh
-    )
-    for name, path in reward_dirs.items()
-  }
-  return evaluate_policy(problems, policy, pool, scorers, cfg, out_dir=out_dir, progress=progress)
 
 
 def problem_row(problem, answers: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -8,6 +8,8 @@ and the pipeline sets the trainers' `seed`, `progress_bar` and `export_hf`.
 
 import dataclasses
 
+from rstar_jax import hf
+from rstar_jax import inference
 from rstar_jax.data import contamination
 from rstar_jax.evaluation.config import EvalConfig
 from rstar_jax.evolution.plan import RoundsConfig
@@ -167,6 +169,28 @@ class RunConfig:
     """A sandbox pool with the run's workers and time-out (a context manager)."""
     return SandboxPool(
       num_workers=self.sandbox_workers or None, limits=Limits(timeout_s=self.sandbox_timeout_s)
+    )
+
+  def local_mesh(self):
+    """The mesh search and evaluation run on: this host's first `engine_devices`."""
+    return mesh_lib.local_mesh(self.engine_mesh, self.engine_devices)
+
+  def load_policy(self, path, mesh=None, tokenizer_dir=None) -> inference.Engine:
+    """The policy in HF folder `path` on `mesh`, with the run's engine settings and dtype
+    (tokenizer from `path` unless `tokenizer_dir`)."""
+    return inference.load_engine(
+      path, self.engine, tokenizer_dir=tokenizer_dir, dtype=self.model_dtype, mesh=mesh
+    )
+
+  def load_reward_model(self, path, mesh, tokenizer_fallback) -> inference.Scorer:
+    """The reward model (PPM, ORM or PQM) in HF folder `path` on `mesh`, as the run scores;
+    its own export's tokenizer, else `tokenizer_fallback`'s (the policy's vocabulary)."""
+    return inference.load_scorer(
+      path,
+      self.scorer,
+      tokenizer_dir=hf.tokenizer_dir(path, tokenizer_fallback),
+      dtype=self.model_dtype,
+      mesh=mesh,
     )
 
   @property

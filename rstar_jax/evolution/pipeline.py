@@ -83,21 +83,17 @@ def evaluate_models(
   reward_dirs: dict[str, pathlib.Path],
   out_dir: pathlib.Path,
 ) -> dict[str, Any]:
-  """The config's evaluation of a policy and reward models (HF folders) on this host's devices;
-  writes `out_dir/report.json` and returns the report."""
+  """The config's evaluation of a policy and reward models (HF folders) on this host's devices
+  (a reward model reads its own export's tokenizer, else the policy's); writes
+  `out_dir/report.json` and returns the report."""
+  mesh = config.local_mesh()
+  policy = config.load_policy(policy_dir, mesh)
+  scorers = {
+    name: config.load_reward_model(path, mesh, policy_dir) for name, path in reward_dirs.items()
+  }
   with config.sandbox_pool() as pool:
-    return evaluation.evaluate_model_dirs(
-      problems,
-      policy_dir,
-      reward_dirs,
-      config.eval,
-      engine=config.engine,
-      scorer=config.scorer,
-      dtype=config.model_dtype,
-      mesh=mesh_lib.local_mesh(config.engine_mesh, config.engine_devices),
-      pool=pool,
-      out_dir=out_dir,
-      progress=config.progress,
+    return evaluation.evaluate_policy(
+      problems, policy, pool, scorers, config.eval, out_dir=out_dir, progress=config.progress
     )
 
 
@@ -158,10 +154,6 @@ class Pipeline:
     trainers grow the model's vocabulary to it), so every exported model carries the markers."""
     return hf.with_step_markers(hf.load_tokenizer(self._tokenizer_dir()))[0]
 
-  def local_mesh(self):
-    """The mesh search and evaluation run on: this host's devices only."""
-    return mesh_lib.local_mesh(self.config.engine_mesh, self.config.engine_devices)
-
   def global_mesh(self):
     return mesh_lib.global_mesh(
       self.config.mesh, self.config.train_devices, num_processes=self.sync.count
@@ -179,22 +171,14 @@ class Pipeline:
     """The sampler of round k+1: round k's policy; for round 1 `bootstrap.search_policy` when
     set, with its own folder's tokenizer (it need not share the base policy's vocabulary)."""
     search_policy = self.config.bootstrap.search_policy if k == 0 else ""
-    return inference.load_engine(
-      search_policy or self.policy_dir(k),
-      self.config.engine,
-      tokenizer_dir=None if search_policy else self._tokenizer_dir(self.policy_dir(k)),
-      dtype=self.config.model_dtype,
-      mesh=mesh,
+    if search_policy:
+      return self.config.load_policy(search_policy, mesh)
+    return self.config.load_policy(
+      self.policy_dir(k), mesh, self._tokenizer_dir(self.policy_dir(k))
     )
 
   def scorer(self, path: pathlib.Path, mesh):
-    return inference.load_scorer(
-      path,
-      self.config.scorer,
-      tokenizer_dir=self._tokenizer_dir(path),
-      dtype=self.config.model_dtype,
-      mesh=mesh,
-    )
+    return self.config.load_reward_model(path, mesh, self._tokenizer_dir())
 
   def sandbox(self):
     return self.config.sandbox_pool()
@@ -235,7 +219,7 @@ class Pipeline:
         c.bootstrap.search_policy
         and _check_policy_dir(c.bootstrap.search_policy, "round-1 search policy")
       ),
-      "engine_mesh": self.local_mesh,
+      "engine_mesh": self.config.local_mesh,
       "mesh": self.global_mesh,
     }
     errors = []
@@ -319,7 +303,7 @@ class Pipeline:
     return summary
 
   def search(self, plan: RoundPlan) -> dict[str, Any]:
-    mesh = self.local_mesh()
+    mesh = self.config.local_mesh()
     engine = self.engine(plan.policy_round, mesh)
     if plan.prompt != fewshot.PLAIN:
       engine = inference.PromptedEngine(engine, plan.prompt)
@@ -487,7 +471,7 @@ class Pipeline:
         config, eval=dataclasses.replace(config.eval, samples=0, mcts_runs=0)
       )
     # Each reward model is loaded once, for best-of-N and MCTS here and the process set below.
-    mesh = self.local_mesh()
+    mesh = self.config.local_mesh()
     scorers = {name: self.scorer(path, mesh) for name, path in reward_models.items()}
     with self.sandbox() as pool:
       evaluation.evaluate_policy(
