@@ -27,6 +27,27 @@ from rstar_jax.training.params import Params
 
 Callback = Callable[[int, dict[str, float]], None]
 
+STOPPED = "early_stop"  # Set to 1.0 in the metrics of the step where `EarlyStop` ended a run.
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStop:
+  """Ends training at the first check whose `check(step, model)` says the goal is reached: every
+  `every` steps from step `start`. `check` returns (reached, metrics to log at that step);
+  `rule` describes the check, for the schedule a resumed run must share."""
+
+  every: int
+  start: int
+  check: Callable[[int, nnx.Module], tuple[bool, dict[str, float]]]
+  rule: str
+
+  def __post_init__(self):
+    if self.every < 1 or self.start < 0:
+      raise ValueError(f"EarlyStop: every must be >= 1 and start >= 0, got {self}")
+
+  def due(self, step: int) -> bool:
+    return step >= self.start and step % self.every == 0
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
@@ -139,9 +160,14 @@ def run(
   out_dir: pathlib.Path,
   mesh: Mesh,
   callbacks: Sequence[Callback] = (),
+  stop: EarlyStop | None = None,
 ) -> tuple[nnx.Module, int, list[dict[str, float]]]:
   """Trains `model` over `stream`, resuming from the latest checkpoint under `out_dir` when it
-  was written for the same `run_schedule` (`schedule_fingerprint`)."""
+  was written for the same `run_schedule` (`schedule_fingerprint`). With `stop`, training ends
+  at the first check that reaches its goal; that step is checkpointed, and a resumed run returns
+  it as it would a finished one. Returns the model, the last step trained and the history."""
+  if stop is not None:
+    run_schedule = {**run_schedule, "early_stop": stop.rule}
   setup = prepare(cfg, model, task, total_steps=total_steps, mesh=mesh)
   mp, params, opt_state, train_step = setup.mp, setup.params, setup.opt_state, setup.train_step
   schedule = optim.make_schedule(cfg, total_steps)
@@ -178,20 +204,22 @@ def run(
   logger = MetricsLogger(
     out_dir, total_steps=n_steps, start_step=start, progress_bar=cfg.progress_bar, name=task.name
   )
+  stopped = bool(history and history[-1].get(STOPPED))
+  last = start if stopped else n_steps
   try:
-    host = next(it) if start < n_steps else None
+    host = next(it) if start < last else None
     tick = time.perf_counter()
-    for step in range(start + 1, n_steps + 1):
+    for step in range(start + 1, last + 1):
       tokens = int(host["mask"].sum()) * jax.process_count()
       params, opt_state, out = train_step(params, opt_state, inputs.to_global(host, mesh))
       data_state = it.get_state()
       host = next(it) if step < n_steps else None  # Overlaps with the step running on device.
       raw = {k: float(v) for k, v in jax.device_get(out).items()}
       if not _finite(raw):
-        last = ckpt.latest_step()
+        good = ckpt.latest_step()
         kept = (
-          f"the last good checkpoint {ckpt.directory}/{last} is intact"
-          if last
+          f"the last good checkpoint {ckpt.directory}/{good} is intact"
+          if good
           else "no checkpoint had been written yet"
         )
         raise NonFiniteLossError(
@@ -209,23 +237,30 @@ def run(
       tick = now
       if task.eval_batches and task.eval_every and step % task.eval_every == 0:
         metrics.update(evaluate(params))
+      if stop is not None and stop.due(step):
+        stopped, checked = stop.check(step, mp.merge(params))
+        metrics.update(checked, **({STOPPED: 1.0} if stopped else {}))
       history.append({"step": step, **metrics})
-      if step % cfg.log_every == 0 or step == n_steps:
+      if step % cfg.log_every == 0 or step == n_steps or stopped:
         logger.log(step, metrics)
       logger.advance()
       for callback in callbacks:
         callback(step, metrics)
-      if step % cfg.checkpoint_every == 0 or step == n_steps:
+      if step % cfg.checkpoint_every == 0 or step == n_steps or stopped:
         ckpt.save(step, params, opt_state, data_state=data_state, history=history)
+      if stopped:
+        last = step
+        logging.info("%s: stopped early at step %d of %d (%s)", task.name, step, n_steps, stop.rule)
+        break
     if task.eval_batches:
       final = evaluate(params)
-      logger.log(n_steps, final)
+      logger.log(last, final)
       if history:
         history[-1].update(final)
   finally:
     logger.close()
     ckpt.close()
-  return mp.merge(params), n_steps, history
+  return mp.merge(params), last, history
 
 
 def final_metrics(history: list[dict[str, float]]) -> dict[str, float]:

@@ -51,8 +51,10 @@ def train_sft(
   out_dir: str | pathlib.Path,
   mesh: Mesh | None = None,
   callbacks: Sequence[loop.Callback] = (),
+  stop: loop.EarlyStop | None = None,
 ) -> loop.TrainResult:
-  """Trains a policy (`Transformer` or HF folder) on an SFT dataset directory.
+  """Trains a policy (`Transformer` or HF folder) on an SFT dataset directory (until `stop`'s
+  goal is reached, when given).
 
   As the official trainer, it first adds the step markers the tokenizer lacks as special tokens
   and grows the model's vocabulary when they do not fit (`grow_vocab`). Resumes from the latest
@@ -81,6 +83,7 @@ def train_sft(
       out_dir=out,
       mesh=mesh,
       callbacks=callbacks,
+      stop=stop,
     )
     hf_dir = loop.export(model, out, tokenizer, cfg)
   return loop.TrainResult(
