@@ -112,3 +112,46 @@ def test_teacher_problems_do_not_depend_on_the_search_split():
   ]  # pylint: disable=protected-access
   heldout = generator.generate("heldout", 40, seed=0)
   assert not {p.problem.question for p in taught} & {p.problem.question for p in large + heldout}
+
+
+def test_bootstrap_stops_at_its_development_target(tmp_path, monkeypatch):
+  """Pre-training ends at the first check that reaches `target_dev_accuracy` on problems of their
+  own stream (none held-out); a target never reached trains the whole budget, checking as it goes."""
+  from rstar_jax.world import bootstrap  # pylint: disable=g-import-not-at-top
+
+  tiny = dataclasses.replace(TINY, max_steps=4, dev_problems=3, check_every=1, check_from=2)
+  never = dataclasses.replace(
+    WORLD, process_problems=0, bootstrap=dataclasses.replace(tiny, target_dev_accuracy=1.0)
+  )
+  summary = world.build_world(tmp_path / "never", never, sandbox_workers=2)
+  trained = summary["stages"]["bootstrap"]
+  assert trained["steps"] == 4 and not trained["stopped_early"]
+  assert list(trained["dev_greedy_by_step"]) == ["2", "3", "4"]  # Real greedy checks.
+  dev = problems_lib.load_problems(world.dev_path(tmp_path / "never"), on_error="raise")
+  heldout = problems_lib.load_problems(world.heldout_path(tmp_path / "never"), on_error="raise")
+  train = problems_lib.load_problems(world.train_path(tmp_path / "never"), on_error="raise")
+  assert len(dev) == 3 and not {p.question for p in dev} & {p.question for p in heldout + train}
+
+  real = bootstrap.greedy_accuracy
+  dev_ids = {p.id for p in dev}
+  scores = iter([0.2, 0.5])
+
+  def scripted(engine, problems, pool, cfg, **kwargs):
+    report = real(engine, problems, pool, cfg, **kwargs)
+    if {p.id for p in problems} == dev_ids:  # The development checks read a scripted accuracy.
+      report["accuracy"]["greedy"] = next(scores)
+    return report
+
+  monkeypatch.setattr(bootstrap, "greedy_accuracy", scripted)
+  reached = dataclasses.replace(never, bootstrap=dataclasses.replace(tiny, target_dev_accuracy=0.5))
+  summary = world.build_world(tmp_path / "reached", reached, sandbox_workers=2)
+  trained = summary["stages"]["bootstrap"]
+  assert trained["steps"] == 3 and trained["stopped_early"]
+  assert trained["dev_greedy_by_step"] == {"2": 0.2, "3": 0.5}
+  assert summary["stages"]["evaluate"]["problems"] == 2  # The held-out evaluation is unscripted.
+  assert world.build_world(tmp_path / "reached", reached) == summary
+
+
+def test_a_target_outside_0_1_is_refused():
+  with pytest.raises(ValueError, match="target_dev_accuracy must be in"):
+    world.BootstrapConfig(target_dev_accuracy=1.5)

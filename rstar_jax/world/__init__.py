@@ -4,6 +4,7 @@ a tiny bootstrap policy, so that self-evolution runs end to end on a CPU (docs/a
 from rstar_jax.world.bootstrap import BootstrapConfig
 from rstar_jax.world.build import bootstrap_report_path
 from rstar_jax.world.build import build_world
+from rstar_jax.world.build import dev_path
 from rstar_jax.world.build import heldout_path
 from rstar_jax.world.build import policy_path
 from rstar_jax.world.build import process_set_path
@@ -19,6 +20,7 @@ __all__ = [
   "WorldConfig",
   "bootstrap_report_path",
   "build_world",
+  "dev_path",
   "heldout_path",
   "policy_path",
   "process_set_path",

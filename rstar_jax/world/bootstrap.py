@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 import dataclasses
+import logging
 import pathlib
 from typing import Any
 
@@ -19,6 +20,7 @@ from rstar_jax import models
 from rstar_jax.evaluation import harness
 from rstar_jax.evaluation.config import EvalConfig
 from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.training import loop
 from rstar_jax.training.config import SFTConfig
 from rstar_jax.training.sft import train_sft
 
@@ -51,6 +53,14 @@ class BootstrapConfig:
   max_len: int = 512
   group_by_length: int = 0  # `TrainConfig.group_by_length`: batches dealt out again by length.
   seed: int = 0
+  # Pre-training ends at the first check (every `check_every` steps from `check_from`) whose
+  # greedy pass@1 on `dev_problems` development problems (held-out-split stories, none of the
+  # held-out set) reaches `target_dev_accuracy` (0: the whole budget). The policy's strength is
+  # then the world's choice, not the chance of when each seed's training crosses the transition.
+  target_dev_accuracy: float = 0.0
+  dev_problems: int = 100
+  check_every: int = 100
+  check_from: int = 0
   # Greedy evaluation of the pre-trained policy on the held-out split (0 problems: skipped).
   eval_problems: int = 48
   eval_batch_size: int = 128
@@ -67,6 +77,13 @@ class BootstrapConfig:
       raise ValueError(f"num_teacher_problems must be >= 1, got {self.num_teacher_problems}")
     if self.rehearse_train < 0:
       raise ValueError(f"rehearse_train must be >= 0, got {self.rehearse_train}")
+    if not 0.0 <= self.target_dev_accuracy <= 1.0:
+      raise ValueError(f"target_dev_accuracy must be in [0, 1], got {self.target_dev_accuracy}")
+    if self.target_dev_accuracy and (self.dev_problems < 1 or self.check_every < 1):
+      raise ValueError(
+        "a target_dev_accuracy needs dev_problems >= 1 and check_every >= 1, got "
+        f"{self.dev_problems} and {self.check_every}"
+      )
     if self.hidden_size % self.num_heads:
       raise ValueError(
         f"hidden_size={self.hidden_size} is not a multiple of num_heads={self.num_heads}"
@@ -99,8 +116,10 @@ def pretrain(
   tokenizer: Any,
   work_dir: pathlib.Path,
   progress: bool = True,
+  stop: loop.EarlyStop | None = None,
 ) -> tuple[nnx.Module, list[dict[str, float]]]:
-  """SFT of a freshly initialised policy on the teacher dataset; resumes from `work_dir`."""
+  """SFT of a freshly initialised policy on the teacher dataset (until `stop`'s goal, when
+  given); resumes from `work_dir`."""
   mesh = mesh_lib.single_device_mesh()
   with jax.set_mesh(mesh):
     init = models.Transformer(model_config(cfg, tokenizer), rngs=nnx.Rngs(cfg.seed))
@@ -111,6 +130,7 @@ def pretrain(
     tokenizer=tokenizer,
     out_dir=work_dir,
     mesh=mesh,
+    stop=stop,
   )
   return result.model, list(result.history)
 
@@ -136,7 +156,7 @@ def sft_config(cfg: BootstrapConfig, progress: bool = True) -> SFTConfig:
 
 
 def greedy_accuracy(
-  policy_dir: pathlib.Path,
+  engine: inference.Engine,
   problems: Sequence[Any],
   pool: Any,
   cfg: BootstrapConfig,
@@ -144,9 +164,8 @@ def greedy_accuracy(
   domain: str = "math",
   progress: bool = True,
 ) -> dict[str, Any]:
-  """Held-out greedy pass@1 of the saved policy, by the evaluation harness's greedy sampler; the
-  report has the harness's per-problem rows, so later rounds compare with it problem by problem."""
-  engine = inference.load_engine(policy_dir)
+  """Greedy pass@1 of the policy by the evaluation harness's greedy sampler; the report has the
+  harness's per-problem rows, so later rounds compare with it problem by problem."""
   eval_cfg = EvalConfig(
     samples=0,
     mcts_runs=0,
@@ -170,3 +189,26 @@ def greedy_accuracy(
     for p, s in zip(problems, samples)
   ]
   return harness.make_report(rows, dataclasses.asdict(eval_cfg))
+
+
+def dev_stop(
+  cfg: BootstrapConfig, problems: Sequence[Any], pool: Any, tokenizer: Any, *, domain: str
+) -> loop.EarlyStop | None:
+  """The stop at `cfg.target_dev_accuracy` greedy pass@1 on the development `problems` (None
+  without a target); each check logs `dev_greedy`."""
+  if not cfg.target_dev_accuracy:
+    return None
+
+  def check(step: int, model: nnx.Module) -> tuple[bool, dict[str, float]]:
+    report = greedy_accuracy(
+      inference.Engine(model, tokenizer), problems, pool, cfg, domain=domain, progress=False
+    )
+    accuracy = report["accuracy"][harness.GREEDY]
+    logging.info("bootstrap step %d: development greedy pass@1 %.3f", step, accuracy)
+    return accuracy >= cfg.target_dev_accuracy, {"dev_greedy": accuracy}
+
+  rule = (
+    f"greedy pass@1 >= {cfg.target_dev_accuracy} on {len(problems)} development problems, "
+    f"every {cfg.check_every} steps from step {cfg.check_from}"
+  )
+  return loop.EarlyStop(every=cfg.check_every, start=cfg.check_from, check=check, rule=rule)

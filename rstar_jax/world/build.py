@@ -18,6 +18,7 @@ from typing import Any
 
 from rstar_jax import domains
 from rstar_jax import hf
+from rstar_jax import inference
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
 from rstar_jax.data import schemas
@@ -25,6 +26,7 @@ from rstar_jax.evaluation import harness as evaluation_harness
 from rstar_jax.runtime import files
 from rstar_jax.runtime import stages
 from rstar_jax.sandbox import SandboxPool
+from rstar_jax.training import loop
 from rstar_jax.world import bootstrap as bootstrap_lib
 from rstar_jax.world import code_generator
 from rstar_jax.world import code_teacher
@@ -55,6 +57,11 @@ def tokenizer_path(out_dir: str | os.PathLike) -> pathlib.Path:
 def process_set_path(out_dir: str | os.PathLike, split: str) -> pathlib.Path:
   """The labelled process set of `split` ('dev' chooses thresholds, 'heldout' reports)."""
   return pathlib.Path(out_dir) / "process" / f"{split}.jsonl"
+
+
+def dev_path(out_dir: str | os.PathLike) -> pathlib.Path:
+  """The development problems the bootstrap's early stop is checked on."""
+  return pathlib.Path(out_dir) / "dev.jsonl"
 
 
 def bootstrap_report_path(out_dir: str | os.PathLike) -> pathlib.Path:
@@ -120,7 +127,11 @@ def build_world(
       stages["process_set"] = _stage(
         out, "process_set", lambda: _write_process_sets(out, cfg, train, heldout)
       )
-    stages["bootstrap"] = _stage(out, "bootstrap", lambda: _pretrain(out, bootstrap, progress))
+    stages["bootstrap"] = _stage(
+      out,
+      "bootstrap",
+      lambda: _pretrain(out, bootstrap, progress, _dev_stop(out, cfg, heldout, domain, pool)),
+    )
     stages["evaluate"] = _stage(
       out, "evaluate", lambda: _evaluate(out, heldout, pool, bootstrap, domain, progress)
     )
@@ -239,8 +250,30 @@ def _train_tokenizer(out: pathlib.Path, cfg: bootstrap_lib.BootstrapConfig) -> d
   }
 
 
+def _dev_stop(
+  out: pathlib.Path, cfg: WorldConfig, heldout: list, domain: domains.Domain, pool: Any
+) -> loop.EarlyStop | None:
+  """The bootstrap's early stop (`BootstrapConfig.target_dev_accuracy`), checked on held-out-split
+  problems of their own stream (seed + 3), none of the held-out set; written to `dev.jsonl`."""
+  bootstrap = cfg.bootstrap
+  if not bootstrap.target_dev_accuracy:
+    return None
+  problems_of = _KITS[cfg.domain][0]
+  taken = {p.problem.question for p in heldout}
+  fresh = (
+    p for p in problems_of.iter_problems("heldout", cfg.seed + 3) if p.problem.question not in taken
+  )
+  dev = [p.problem for p in itertools.islice(fresh, bootstrap.dev_problems)]
+  problems_lib.write_problems(dev_path(out), dev)
+  tok = hf.load_tokenizer(tokenizer_path(out))
+  return bootstrap_lib.dev_stop(bootstrap, dev, pool, tok, domain=domain.name)
+
+
 def _pretrain(
-  out: pathlib.Path, cfg: bootstrap_lib.BootstrapConfig, progress: bool
+  out: pathlib.Path,
+  cfg: bootstrap_lib.BootstrapConfig,
+  progress: bool,
+  stop: loop.EarlyStop | None,
 ) -> dict[str, Any]:
   tok = hf.load_tokenizer(tokenizer_path(out))
   model, history = bootstrap_lib.pretrain(
@@ -249,12 +282,19 @@ def _pretrain(
     tokenizer=tok,
     work_dir=out / "bootstrap_sft",
     progress=progress,
+    stop=stop,
   )
   with files.atomic_path(policy_path(out)) as tmp:
     hf.save_model(model, tmp, tokenizer=tok)
   losses = [h["loss"] for h in history if "loss" in h]
+  checks = {str(h["step"]): h["dev_greedy"] for h in history if "dev_greedy" in h}
   return {
     "steps": len(history),
+    **(
+      {"dev_greedy_by_step": checks, "stopped_early": bool(history[-1].get(loop.STOPPED))}
+      if stop is not None and history
+      else {}
+    ),
     "first_loss": losses[0] if losses else None,
     "final_loss": losses[-1] if losses else None,
     "model": {
@@ -276,7 +316,12 @@ def _evaluate(
   if not chosen:
     return {"problems": 0, "accuracy": None}
   report = bootstrap_lib.greedy_accuracy(
-    policy_path(out), chosen, pool, cfg, domain=domain.name, progress=progress
+    inference.load_engine(policy_path(out)),
+    chosen,
+    pool,
+    cfg,
+    domain=domain.name,
+    progress=progress,
   )
   files.write_json(bootstrap_report_path(out), report)
   return {
