@@ -9,8 +9,8 @@ CPU cores, budgets scaled down from the paper's.
                                      fixed 100 of them and MCTS+PPM on the same 100, last round
   --config=configs/world.py:full     the evidence experiment (issue 18): 400 search problems,
                                      every method every round on 400 (MCTS+PPM on 150), the ORM
-                                     and PQM baselines every round (seeds 0 and 1: 1 h 20-28 min
-                                     side by side on 2 cores with ppm.grad_accum=2, whose ORM / PQM
+                                     and PQM baselines every round (seeds 0-2: 1 h 09-28 min each
+                                     on 2 shared cores with ppm.grad_accum=2, whose ORM / PQM
                                      training otherwise passed 15.5 GiB; docs/benchmarks.md)
   --config=configs/world.py:smoke    every stage and trainer on a handful of problems (CI test)
 
