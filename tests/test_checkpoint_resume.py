@@ -17,15 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from test_input_pipeline import sft_rows
-from test_train_helpers import tiny_policy
 from test_train_helpers import tiny_tokenizer
+from test_train_helpers import train_tiny_sft
 from test_train_helpers import write
 
-from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training import loop
 from rstar_jax.training import sft
 from rstar_jax.training.config import SFTConfig
-from rstar_jax.training.sft import train_sft
 
 CFG = SFTConfig(
   lr=3e-3,
@@ -44,17 +42,7 @@ CFG = SFTConfig(
 def _train(
   data: pathlib.Path, out: pathlib.Path, cfg: SFTConfig = CFG, hidden: int = 32, callbacks=()
 ) -> loop.TrainResult:
-  tok = tiny_tokenizer()
-  mesh = mesh_lib.single_device_mesh()
-  return train_sft(
-    cfg,
-    data_dir=data,
-    init=tiny_policy(len(tok), mesh, hidden=hidden),
-    tokenizer=tok,
-    out_dir=out,
-    mesh=mesh,
-    callbacks=callbacks,
-  )
+  return train_tiny_sft(data, out, cfg, hidden=hidden, callbacks=callbacks)
 
 
 def _params(result: loop.TrainResult) -> list[np.ndarray]:

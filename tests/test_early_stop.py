@@ -9,14 +9,11 @@ from test_checkpoint_resume import CFG
 from test_checkpoint_resume import _params
 from test_checkpoint_resume import _train
 from test_input_pipeline import sft_rows
-from test_train_helpers import tiny_policy
-from test_train_helpers import tiny_tokenizer
+from test_train_helpers import train_tiny_sft
 from test_train_helpers import write
 
-from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training import ResumeMismatchError
 from rstar_jax.training import loop
-from rstar_jax.training.sft import train_sft
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +31,7 @@ def _stopping_at(goal: int, checked: list, rule: str = "step >= goal") -> loop.E
 
 
 def _stopped_train(data, out, stop, callbacks=()) -> loop.TrainResult:
-  tok = tiny_tokenizer()
-  mesh = mesh_lib.single_device_mesh()
-  return train_sft(
-    CFG,
-    data_dir=data,
-    init=tiny_policy(len(tok), mesh),
-    tokenizer=tok,
-    out_dir=out,
-    mesh=mesh,
-    callbacks=callbacks,
-    stop=stop,
-  )
+  return train_tiny_sft(data, out, CFG, callbacks=callbacks, stop=stop)
 
 
 def test_stop_ends_where_a_cut_run_ends_and_resumes_as_finished(tmp_path, data):

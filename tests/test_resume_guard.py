@@ -10,15 +10,12 @@ import shutil
 
 import pytest
 from test_input_pipeline import sft_rows
-from test_train_helpers import tiny_policy
-from test_train_helpers import tiny_tokenizer
+from test_train_helpers import train_tiny_sft
 from test_train_helpers import write
 
 from rstar_jax import training
-from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training import checkpoint
 from rstar_jax.training.config import SFTConfig
-from rstar_jax.training.sft import train_sft
 
 CFG = SFTConfig(
   epochs=2,
@@ -33,17 +30,7 @@ CFG = SFTConfig(
 
 
 def _train(data, out, cfg=CFG, callbacks=()):
-  tok = tiny_tokenizer()
-  mesh = mesh_lib.single_device_mesh()
-  return train_sft(
-    cfg,
-    data_dir=data,
-    init=tiny_policy(len(tok), mesh),
-    tokenizer=tok,
-    out_dir=out,
-    mesh=mesh,
-    callbacks=callbacks,
-  )
+  return train_tiny_sft(data, out, cfg, callbacks=callbacks)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ from transformers import PreTrainedTokenizerFast
 from rstar_jax import models
 from rstar_jax.data import records as data_records
 from rstar_jax.format import prompts
+from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.training.sft import train_sft
 
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
@@ -81,3 +83,19 @@ def tiny_policy(
     return models.Transformer(
       tiny_config(vocab_size, hidden=hidden, layers=layers), rngs=nnx.Rngs(seed)
     )
+
+
+def train_tiny_sft(data_dir, out_dir, cfg, *, hidden: int = 32, callbacks=(), stop=None):
+  """`train_sft` of a fresh `tiny_policy` (the same initialisation every call) on one device."""
+  tok = tiny_tokenizer()
+  mesh = mesh_lib.single_device_mesh()
+  return train_sft(
+    cfg,
+    data_dir=data_dir,
+    init=tiny_policy(len(tok), mesh, hidden=hidden),
+    tokenizer=tok,
+    out_dir=out_dir,
+    mesh=mesh,
+    callbacks=callbacks,
+    stop=stop,
+  )
