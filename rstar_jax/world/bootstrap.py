@@ -35,9 +35,11 @@ class BootstrapConfig:
   problems, greedy: 375 steps 0%, 525 steps 2.5% or 30% by data order, 900 steps 73%). At 1,200
   steps (4 epochs) the seeds landed within 5 points on one box (72.2, 79.2, 73.2%) and spread
   over 17 on another (61.8, 69.8, 78.8%); trained longer (6 epochs, seed 0) it solves 89.5% of
-  the development problems and leaves self-evolution little room. The world config therefore
-  stops pre-training at a development target (`target_dev_accuracy`): 61.8, 69.0, 68.5% on
-  that second box (docs/benchmarks.md). The teacher's errors keep the policy imperfect.
+  the development problems and leaves self-evolution little room. A development target
+  (`target_dev_accuracy`) lands the seeds close (61.8, 69.0, 68.5% on that second box), but the
+  rounds lift the policy it stops mid-schedule less (seed 1: +1.5 against +5.0 points), so the
+  world config trains the whole budget (docs/benchmarks.md). The teacher's errors keep the
+  policy imperfect.
   """
 
   num_teacher_problems: int = 4800
