@@ -33,8 +33,9 @@ STOPPED = "early_stop"  # Set to 1.0 in the metrics of the step where `EarlyStop
 @dataclasses.dataclass(frozen=True)
 class EarlyStop:
   """Ends training at the first check whose `check(step, model)` says the goal is reached: every
-  `every` steps from step `start`. `check` returns (reached, metrics to log at that step);
-  `rule` describes the check, for the schedule a resumed run must share."""
+  `every` steps from step `start`. `check` returns (reached, metrics to log at that step), and
+  must answer alike on every process of a multi-host run; `rule` describes the check, for the
+  schedule a resumed run must share."""
 
   every: int
   start: int
