@@ -79,13 +79,8 @@ def evaluate_run(config, layout: RunLayout, problems, out: pathlib.Path) -> str:
   stages = pipeline.Pipeline(config, layout)
   results, rows_by_round = {}, {}
   for k in rounds:
-    reward_dirs = {
-      name: path
-      for name in ("ppm",) + pipeline.BASELINES
-      if (path := stages.reward_dir(k, name)) is not None
-    }
     rep = pipeline.evaluate_models(
-      config, problems, layout.hf_dir(k, "sft"), reward_dirs, out / f"round_{k}"
+      config, problems, layout.hf_dir(k, "sft"), stages.reward_dirs(k), out / f"round_{k}"
     )
     results[k] = {"evaluate": {"accuracy": rep["accuracy"]}}
     rows_by_round[k] = rep["problems"]

@@ -142,6 +142,11 @@ class Pipeline:
     trained = self.layout.hf_dir(k, "sft")
     return trained if (trained / "config.json").is_file() else self.policy_dir(k - 1)
 
+  def reward_dirs(self, k: int) -> dict[str, pathlib.Path]:
+    """Round k's evaluation reward models: the latest PPM, ORM and PQM trained in rounds 1..k."""
+    dirs = {name: self.reward_dir(k, name) for name in ("ppm",) + BASELINES}
+    return {name: path for name, path in dirs.items() if path is not None}
+
   def reward_dir(self, k: int, name: str) -> pathlib.Path | None:
     """The latest reward model `name` ('ppm', 'orm', 'pqm') trained in rounds 1..k, if any."""
     for j in range(k, 0, -1):
@@ -457,11 +462,7 @@ class Pipeline:
 
   def evaluate(self, plan: RoundPlan) -> dict[str, Any]:
     k = plan.index
-    reward_models = {
-      name: self.reward_dir(k, name)
-      for name in ("ppm",) + BASELINES
-      if self.reward_dir(k, name) is not None
-    }
+    reward_models = self.reward_dirs(k)
     out = self.layout.eval_dir(k)
     share_dir = out / f"process_{self.sync.index}"
     shutil.rmtree(share_dir, ignore_errors=True)  # Evaluation restarts whole when interrupted.

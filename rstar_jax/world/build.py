@@ -150,16 +150,19 @@ def build_world(
   return summary
 
 
+def _fresh_problems(problems_of: Any, split: str, seed: int, used: list, count: int) -> list:
+  """The first `count` problems of `split`'s stream `seed` whose question none of `used` asks."""
+  taken = {p.problem.question for p in used}
+  fresh = (p for p in problems_of.iter_problems(split, seed) if p.problem.question not in taken)
+  return list(itertools.islice(fresh, count))
+
+
 def _teacher_problems(problems_of: Any, count: int, seed: int, train: list) -> list:
   """The teacher's problems: train-split stories of a stream of their own (seed + 1) without
   any question of the search split, so the bootstrap policy is the same whatever `num_train` is
   and has never seen a problem it will search or be evaluated on (held-out is hash-disjoint);
   `BootstrapConfig.rehearse_train` alone adds the search split, for smoke runs."""
-  searched = {p.problem.question for p in train}
-  fresh = (
-    p for p in problems_of.iter_problems("train", seed + 1) if p.problem.question not in searched
-  )
-  return list(itertools.islice(fresh, count))
+  return _fresh_problems(problems_of, "train", seed + 1, train, count)
 
 
 def _write_process_sets(
@@ -169,12 +172,8 @@ def _write_process_sets(
   evaluated: development from the train split, held-out from the held-out split."""
   summary = {}
   for split, source, used in (("dev", "train", train), ("heldout", "heldout", heldout)):
-    taken = {p.problem.question for p in used}
-    fresh = (
-      p for p in generator.iter_problems(source, cfg.seed + 2) if p.problem.question not in taken
-    )
     examples = process_set.build_process_set(
-      list(itertools.islice(fresh, cfg.process_problems)),
+      _fresh_problems(generator, source, cfg.seed + 2, used, cfg.process_problems),
       seed=cfg.seed,
       teacher=cfg.teacher,
     )
@@ -258,12 +257,10 @@ def _dev_stop(
   bootstrap = cfg.bootstrap
   if not bootstrap.target_dev_accuracy:
     return None
-  problems_of = _KITS[cfg.domain][0]
-  taken = {p.problem.question for p in heldout}
-  fresh = (
-    p for p in problems_of.iter_problems("heldout", cfg.seed + 3) if p.problem.question not in taken
+  fresh = _fresh_problems(
+    _KITS[cfg.domain][0], "heldout", cfg.seed + 3, heldout, bootstrap.dev_problems
   )
-  dev = [p.problem for p in itertools.islice(fresh, bootstrap.dev_problems)]
+  dev = [p.problem for p in fresh]
   problems_lib.write_problems(dev_path(out), dev)
   tok = hf.load_tokenizer(tokenizer_path(out))
   return bootstrap_lib.dev_stop(bootstrap, dev, pool, tok, domain=domain.name)
