@@ -8,7 +8,7 @@ returns its summary at once.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 import dataclasses
 import itertools
 import json
@@ -150,11 +150,15 @@ def build_world(
   return summary
 
 
+def fresh_problems(problems_of: Any, split: str, seed: int, taken: set[str]) -> Iterator:
+  """`split`'s stream `seed` without the problems whose question is in `taken`."""
+  return (p for p in problems_of.iter_problems(split, seed) if p.problem.question not in taken)
+
+
 def _fresh_problems(problems_of: Any, split: str, seed: int, used: list, count: int) -> list:
   """The first `count` problems of `split`'s stream `seed` whose question none of `used` asks."""
   taken = {p.problem.question for p in used}
-  fresh = (p for p in problems_of.iter_problems(split, seed) if p.problem.question not in taken)
-  return list(itertools.islice(fresh, count))
+  return list(itertools.islice(fresh_problems(problems_of, split, seed, taken), count))
 
 
 def _teacher_problems(problems_of: Any, count: int, seed: int, train: list) -> list:

@@ -175,7 +175,14 @@ def first_wrong_step(problem: WorldProblem, steps: Sequence[str]) -> int:
   return wrong[0] if wrong else -1
 
 
-def _draft_with_error(
+def solution_steps(problem: WorldProblem, code: str) -> tuple[str, ...]:
+  """The search-node steps of the teacher's `code` completed as the executor and the teacher
+  complete it: the printed value's output block, then the answer step boxing it."""
+  printed = step_checks(problem, split_steps(code))[-1][0]
+  return split_steps(code + prompts.output_block(printed) + teacher_lib.answer_step(printed))
+
+
+def draft_with_error(
   problem: WorldProblem, config: teacher_lib.TeacherConfig, rng: random.Random
 ) -> str:
   """The teacher's code with operation `at` (uniform) as its first error and later operations
@@ -211,12 +218,10 @@ def build_process_set(
   examples = []
   for i, problem in enumerate(problems):
     if i in flawed:
-      code = _draft_with_error(problem, config, rng)
+      code = draft_with_error(problem, config, rng)
     else:
       code, _ = teacher_lib.write_code(problem, teacher_lib.PERFECT, rng)
-    printed = step_checks(problem, split_steps(code))[-1][0]
-    text = code + prompts.output_block(printed) + teacher_lib.answer_step(printed)
-    steps = split_steps(text)
+    steps = solution_steps(problem, code)
     examples.append(
       ProcessExample(
         problem_id=problem.problem.id,
