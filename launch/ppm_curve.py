@@ -1,10 +1,11 @@
 """The PPM recipe's learning curve on step pairs the built-in math world labels by value.
 
   python -m launch.ppm_curve --config=configs/world.py:full --run_dir=runs/world_full --round=4 \
-      --sizes=2000,6000,16000 --out=runs/world_full/ppm_curve
+      --errors=misread --sizes=2000,6000,16000 --out=runs/world_full/ppm_curve
 
 For each size N, trains a PPM from round K's policy with the run's PPM settings on the first N
-pairs (train-split problems of their own stream, world seed + 4; `world.oracle_pairs`), then
+pairs whose wrong steps are of kind --errors (`world.oracle_pairs`; train-split problems of
+their own stream, world seed + 4), then
 reports its pairwise accuracy on held-out pairs (held-out-split problems of stream seed + 5, none
 of the run's held-out questions) next to round K's own reward models on the same pairs. It tells
 whether the PPM lacks pairs or cannot learn the task; the method never trains on these pairs.
@@ -42,6 +43,7 @@ _RUN_DIR = flags.DEFINE_string("run_dir", None, "A run of the built-in math worl
 _ROUND = flags.DEFINE_integer("round", None, "Round whose policy and reward models.", required=True)
 _SIZES = flags.DEFINE_list("sizes", ["2000", "6000", "16000"], "Training pairs of each PPM.")
 _EVAL_PAIRS = flags.DEFINE_integer("eval_pairs", 600, "Held-out pairs.")
+_ERRORS = flags.DEFINE_enum("errors", "misread", oracle_pairs.ERRORS, "Kind of wrong step.")
 _OUT = flags.DEFINE_string("out", None, "Output directory.", required=True)
 
 TRAIN_STREAM, HELDOUT_STREAM = 4, 5  # Offsets from the world seed of the pairs' problem streams.
@@ -71,10 +73,18 @@ def pair_accuracy(scorer: Any, pairs: list[schemas.PPMPair]) -> dict[str, Any]:
 
 
 def learning_curve(
-  config: RunConfig, layout: RunLayout, k: int, sizes: list[int], eval_pairs: int, out: pathlib.Path
+  config: RunConfig,
+  layout: RunLayout,
+  k: int,
+  sizes: list[int],
+  eval_pairs: int,
+  errors: str,
+  out: pathlib.Path,
 ) -> str:
   """Trains the curve's PPMs (resuming), scores them and round k's reward models on the
-  held-out pairs; writes `report.json` and `report.md` into `out` and returns the table."""
+  held-out pairs; writes everything under `out`/`errors` (`report.json` and `report.md` there)
+  and returns the table."""
+  out = out / errors
   if not config.builtin_world or config.world.domain != "math":
     raise app.UsageError("the learning curve needs a run of the built-in math world")
   policy = layout.hf_dir(k, "sft")
@@ -86,7 +96,9 @@ def learning_curve(
 
   def pairs(split: str, offset: int, count: int) -> list[schemas.PPMPair]:
     problems = build.fresh_problems(generator, split, seed + offset, taken)
-    return oracle_pairs.step_pairs(problems, count, prompt=prompt, seed=seed + offset)
+    return oracle_pairs.step_pairs(
+      problems, count, prompt=prompt, seed=seed + offset, errors=errors
+    )
 
   train = pairs("train", TRAIN_STREAM, max(sizes))
   held = pairs("heldout", HELDOUT_STREAM, eval_pairs)
@@ -106,7 +118,7 @@ def learning_curve(
         out_dir=model_dir,
         mesh=mesh_lib.global_mesh(config.mesh, config.train_devices),
       )
-    models[f"oracle pairs, {n}"] = model_dir / "hf"
+    models[f"{n} {errors} pairs"] = model_dir / "hf"
   models.update(
     {
       f"round {k} {name}": path
@@ -118,10 +130,13 @@ def learning_curve(
     {"model": name, **pair_accuracy(config.load_reward_model(path, mesh, policy), held)}
     for name, path in models.items()
   ]
-  files.write_json(out / "report.json", {"round": k, "eval_pairs": eval_pairs, "rows": rows})
+  files.write_json(
+    out / "report.json", {"round": k, "errors": errors, "eval_pairs": eval_pairs, "rows": rows}
+  )
   table = "\n".join(
     [
-      f"Pairwise accuracy on {len(held)} held-out world-labelled step pairs (round {k}'s policy):",
+      f"Pairwise accuracy on {len(held)} held-out step pairs with {errors} errors, labelled by "
+      f"the world (PPMs trained from round {k}'s policy):",
       "",
       "| model | accuracy | 95% interval |",
       "|---|---|---|",
@@ -144,6 +159,7 @@ def main(argv: list[str]) -> None:
     _ROUND.value,
     sizes,
     _EVAL_PAIRS.value,
+    _ERRORS.value,
     pathlib.Path(_OUT.value),
   )
   print(table)

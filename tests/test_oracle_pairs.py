@@ -2,6 +2,7 @@
 (`launch.ppm_curve`), with a tiny random policy."""
 
 import json
+import re
 
 import pytest
 from test_train_helpers import tiny_policy
@@ -26,8 +27,9 @@ PROMPT = domains.get("math").prompt
 PROBLEMS = generator.generate("train", 60, seed=5)
 
 
-def test_pos_is_the_right_next_step_and_neg_the_first_wrong_one():
-  pairs = oracle_pairs.step_pairs(PROBLEMS, 40, prompt=PROMPT, seed=1)
+@pytest.mark.parametrize("errors", oracle_pairs.ERRORS)
+def test_pos_is_the_right_next_step_and_neg_the_first_wrong_one(errors):
+  pairs = oracle_pairs.step_pairs(PROBLEMS, 40, prompt=PROMPT, seed=1, errors=errors)
   by_id = {p.problem.id: p for p in PROBLEMS}
   for pair in pairs:
     problem = by_id[pair.problem_id]
@@ -40,12 +42,41 @@ def test_pos_is_the_right_next_step_and_neg_the_first_wrong_one():
   assert len({len(p.prompt) for p in pairs}) > 5  # Errors at many depths, not only the first.
 
 
+def test_a_misread_step_quotes_another_number_and_computes_with_it():
+  pairs = oracle_pairs.step_pairs(PROBLEMS, 40, prompt=PROMPT, seed=1, errors="misread")
+  for pair in pairs:
+    (pos_quote, pos_code), (neg_quote, neg_code) = (
+      process_set._lines(side) for side in (pair.pos, pair.neg)
+    )
+    assert pos_quote != neg_quote and pos_code != neg_code
+    # Only the number differs: the same words around it, and the same operation.
+    assert re.sub(r"\d+|half|third|quarter|fifth", "#", pos_quote) == re.sub(
+      r"\d+|half|third|quarter|fifth", "#", neg_quote
+    )
+    assert re.sub(r"\d+", "#", pos_code[0]) == re.sub(r"\d+", "#", neg_code[0])
+
+
+def test_misreading_spells_the_wrong_operand_as_the_sentence_does():
+  half = generator.Op("div", 2)
+  assert (
+    oracle_pairs.misread("Then Tom keeps only one half of the eggs", half, generator.Op("div", 3))
+    == "Then Tom keeps only one third of the eggs"
+  )
+  add = generator.Op("add", 12)
+  assert oracle_pairs.misread("Tom finds 12 more eggs", add, generator.Op("add", 9)) == (
+    "Tom finds 9 more eggs"
+  )
+  assert oracle_pairs.misread("Tom finds 112 more eggs", add, generator.Op("add", 9)) is None
+
+
 def test_pairs_are_deterministic_and_too_few_problems_is_an_error():
   first = oracle_pairs.step_pairs(PROBLEMS, 10, prompt=PROMPT, seed=2)
   assert first == oracle_pairs.step_pairs(PROBLEMS, 10, prompt=PROMPT, seed=2)
   assert first != oracle_pairs.step_pairs(PROBLEMS, 10, prompt=PROMPT, seed=3)
   with pytest.raises(ValueError, match=r"gave \d+ step pairs; 100 were asked for"):
     oracle_pairs.step_pairs(PROBLEMS[:20], 100, prompt=PROMPT, seed=2)
+  with pytest.raises(ValueError, match=r"errors must be one of teacher\|misread, got .typo."):
+    oracle_pairs.step_pairs(PROBLEMS, 10, prompt=PROMPT, seed=2, errors="typo")
 
 
 def _config():
@@ -75,12 +106,13 @@ def test_learning_curve_trains_each_size_once_and_scores_the_rounds_reward_model
   )
   out = tmp_path / "curve"
 
-  table = ppm_curve.learning_curve(_config(), layout, 1, [4, 2], 6, out)
+  table = ppm_curve.learning_curve(_config(), layout, 1, [4, 2], 6, "misread", out)
+  out = out / "misread"
 
   report = json.loads((out / "report.json").read_text())
   assert [r["model"] for r in report["rows"]] == [
-    "oracle pairs, 2",
-    "oracle pairs, 4",
+    "2 misread pairs",
+    "4 misread pairs",
     "round 1 ppm",
   ]
   for row in report["rows"]:
@@ -91,4 +123,4 @@ def test_learning_curve_trains_each_size_once_and_scores_the_rounds_reward_model
   assert len(held_ids) == 6 and not held_ids & {p.id for p in heldout}
   # Rerun: both sizes resume from their exports; nothing is trained again.
   monkeypatch.setattr(ppm, "train_ppm", lambda *a, **k: pytest.fail("trained again"))
-  assert ppm_curve.learning_curve(_config(), layout, 1, [4, 2], 6, out) == table
+  assert ppm_curve.learning_curve(_config(), layout, 1, [4, 2], 6, "misread", out.parent) == table

@@ -122,7 +122,12 @@ _REASONS = {
   "pct_off": "so subtract {o}%",
   "pct_more": "so add {o}%",
 }
-_PARTS = {2: "half", 3: "third", 4: "quarter", 5: "fifth"}
+PARTS = {
+  2: "half",
+  3: "third",
+  4: "quarter",
+  5: "fifth",
+}  # How a division's sentence names its part.
 _PERCENTS = (10, 20, 25, 50, 75)
 _MAX_MISSES = 10_000  # Consecutive rejected stories before the space counts as exhausted.
 
@@ -253,7 +258,7 @@ def _sentence(op: Op, rng: random.Random, name: str, item: str) -> str:
     n=op.operand,
     k=op.operand,
     p=op.operand,
-    k_part=_PARTS.get(op.operand, ""),
+    k_part=PARTS.get(op.operand, ""),
     friend=rng.choice(_FRIENDS),
   )
   return text[0].upper() + text[1:]

@@ -75,7 +75,8 @@ def _step(index: int, comment: str, code: str) -> str:
   return f"\n# Step {index}: {comment}\n{code}\n{prompts.END_OF_STEP}"
 
 
-def _wrong_operand(op: Op, rng: random.Random) -> Op:
+def wrong_operand(op: Op, rng: random.Random) -> Op:
+  """`op` with another operand of its kind, as the teacher miswrites it."""
   if op.kind in ("mul", "div"):
     choices = [k for k in (2, 3, 4, 5) if k != op.operand]
   elif op.kind.startswith("pct"):
@@ -101,7 +102,7 @@ def write_code(
     if error == WRONG_OPERATION:
       op = Op(_SWAPPED[op.kind], op.operand)
     elif error == WRONG_OPERAND:
-      op = _wrong_operand(op, rng)
+      op = wrong_operand(op, rng)
     steps.append(_step(len(steps) + 1, f"{sentence}, {op.reason()}", op.code(var)))
   final = f"\n# Now print the final answer\nprint({var})\n{prompts.END_OF_CODE}"
   return prompts.CODE + "".join(steps) + final, tuple(errors)
