@@ -9,13 +9,13 @@ from test_train_helpers import tiny_policy
 from test_train_helpers import tiny_tokenizer
 
 from configs import world
-from launch import ppm_curve
 from launch import run_config
 from rstar_jax import domains
 from rstar_jax import hf
 from rstar_jax import models
 from rstar_jax.data import problems as problems_lib
 from rstar_jax.data import records
+from rstar_jax.evolution import ppm_curve
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training import ppm
@@ -124,3 +124,14 @@ def test_learning_curve_trains_each_size_once_and_scores_the_rounds_reward_model
   # Rerun: both sizes resume from their exports; nothing is trained again.
   monkeypatch.setattr(ppm, "train_ppm", lambda *a, **k: pytest.fail("trained again"))
   assert ppm_curve.learning_curve(_config(), layout, 1, [4, 2], 6, "misread", out.parent) == table
+
+
+def test_a_run_of_another_domain_or_without_the_round_is_refused(tmp_path):
+  layout = RunLayout(tmp_path / "run")
+  with pytest.raises(FileNotFoundError, match="round 2 has no trained policy"):
+    ppm_curve.learning_curve(_config(), layout, 2, [4], 6, "misread", tmp_path / "curve")
+  c = world.get_config()
+  c.domain = "code"
+  code = run_config.run_config(c)
+  with pytest.raises(ValueError, match="built-in math world"):
+    ppm_curve.learning_curve(code, layout, 2, [4], 6, "misread", tmp_path / "curve")
