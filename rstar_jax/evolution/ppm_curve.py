@@ -9,7 +9,6 @@ Resumable: a size whose PPM was exported is not trained again.
 """
 
 import dataclasses
-import json
 import pathlib
 from typing import Any
 
@@ -19,13 +18,11 @@ from rstar_jax import domains
 from rstar_jax import hf
 from rstar_jax.data import records
 from rstar_jax.data import schemas
-from rstar_jax.data import sources
 from rstar_jax.evaluation import stats
 from rstar_jax.evolution import pipeline
 from rstar_jax.evolution.config import RunConfig
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.runtime import files
-from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.training import ppm
 from rstar_jax.world import build
 from rstar_jax.world import generator
@@ -75,8 +72,8 @@ def learning_curve(
   policy = layout.hf_dir(k, "sft")
   if not (policy / "config.json").is_file():
     raise FileNotFoundError(f"{policy}: round {k} has no trained policy")
-  paths = json.loads((layout.prepare_dir / "paths.json").read_text(encoding="utf-8"))
-  taken = {p.question for p in sources.load_problem_file(paths["heldout"])}
+  stages = pipeline.Pipeline(config, layout)
+  taken = {p.question for p in stages.problem_stream("heldout")}
   prompt, seed = domains.get("math").prompt, config.world.seed
 
   def pairs(split: str, offset: int, count: int) -> list[schemas.PPMPair]:
@@ -91,6 +88,7 @@ def learning_curve(
   cfg = dataclasses.replace(
     config.ppm, objective="bt", eval_fraction=0.0, progress_bar=config.progress
   )
+  tokenizer, train_mesh = hf.load_tokenizer(policy), stages.global_mesh()
   models = {}
   for n in sorted(sizes):
     model_dir = out / f"ppm_{n}"
@@ -99,17 +97,12 @@ def learning_curve(
         cfg,
         data_dir=write_pairs(out / "data" / f"train_{n}", train[:n]),
         init=policy,
-        tokenizer=hf.load_tokenizer(policy),
+        tokenizer=tokenizer,
         out_dir=model_dir,
-        mesh=mesh_lib.global_mesh(config.mesh, config.train_devices),
+        mesh=train_mesh,
       )
     models[f"{n} {errors} pairs"] = model_dir / "hf"
-  models.update(
-    {
-      f"round {k} {name}": path
-      for name, path in pipeline.Pipeline(config, layout).reward_dirs(k).items()
-    }
-  )
+  models.update({f"round {k} {name}": path for name, path in stages.reward_dirs(k).items()})
   mesh = config.local_mesh()
   rows = [
     {"model": name, **pair_accuracy(config.load_reward_model(path, mesh, policy), held)}

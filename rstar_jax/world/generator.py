@@ -122,12 +122,8 @@ _REASONS = {
   "pct_off": "so subtract {o}%",
   "pct_more": "so add {o}%",
 }
-PARTS = {
-  2: "half",
-  3: "third",
-  4: "quarter",
-  5: "fifth",
-}  # How a division's sentence names its part.
+# How a division's sentence names its part ("keeps only one third").
+PARTS = {2: "half", 3: "third", 4: "quarter", 5: "fifth"}
 _PERCENTS = (10, 20, 25, 50, 75)
 _MAX_MISSES = 10_000  # Consecutive rejected stories before the space counts as exhausted.
 

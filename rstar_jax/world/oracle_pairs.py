@@ -34,7 +34,10 @@ def _reference_steps(problem: WorldProblem, rng: random.Random) -> tuple[str, ..
   return process_set.solution_steps(problem, reference)
 
 
-def _pair(problem: WorldProblem, prompt, right, i: int, neg: str) -> schemas.PPMPair:
+def _pair(
+  problem: WorldProblem, prompt: Callable[[str], str], right: tuple[str, ...], i: int, neg: str
+) -> schemas.PPMPair:
+  """Step `right[i]` (pos) against `neg`, after the prompt and `right`'s first i steps."""
   head = prompt(problem.problem.question) + "".join(right[:i])
   return schemas.PPMPair(problem.problem.id, head, pos=right[i], neg=neg)
 
@@ -58,9 +61,9 @@ def teacher_pair(
 
 def misread(sentence: str, op: Op, wrong: Op) -> str | None:
   """`sentence` (of `op`) as if it said `wrong`'s operand; None when the operand is not in it."""
-  if op.kind == "div" and f"one {generator.PARTS[op.operand]}" in sentence:
-    part = f"one {generator.PARTS[wrong.operand]}"
-    return sentence.replace(f"one {generator.PARTS[op.operand]}", part)
+  said = f"one {generator.PARTS[op.operand]}" if op.kind == "div" else None
+  if said is not None and said in sentence:
+    return sentence.replace(said, f"one {generator.PARTS[wrong.operand]}")
   text, found = re.subn(rf"\b{op.operand}\b", str(wrong.operand), sentence, count=1)
   return text if found else None
 
