@@ -16,6 +16,8 @@ from child_env import child_env
 import pytest
 
 from rstar_jax.data import records
+from rstar_jax.evaluation import report
+from rstar_jax.evolution import evolve
 from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.runtime import mesh as mesh_lib
 from rstar_jax.runtime import stages as markers
@@ -117,6 +119,15 @@ def test_smoke_config_runs_every_stage_and_trains_every_model(tmp_path):
     labels = markers.read_marker(layout.marker(k, "extract"))["pair_labels"]
     assert sum(c["pairs"] for c in labels.values()) == len(records.read_dataset(layout.ppm_data(k)))
   assert "judged by the world's values" in table
+  # Every round's wrong greedy solutions, the bootstrap's included, by their first error.
+  saved = json.loads(layout.report_json.read_text())
+  kinds = {
+    k: v[report.GREEDY_ERROR_KINDS] for k, v in saved.items() if report.GREEDY_ERROR_KINDS in v
+  }
+  for k, rows in evolve.problem_rows(layout, {1: {}, 2: {}}).items():
+    wrong = sum(not r["answers"]["greedy"]["correct"] for r in rows)
+    assert kinds.pop(str(k))["wrong"] == wrong, k
+  assert not kinds and "Wrong held-out greedy solutions by their first wrong step" in table
   for name in ("levels.png", "process_f1.png"):
     assert (layout.root / name).read_bytes()[:4] == b"\x89PNG"
 
@@ -150,6 +161,7 @@ def test_code_world_smoke_runs_every_stage_in_the_code_domain(tmp_path):
     accuracy
   )
   assert "95% intervals" in layout.report_md.read_text()
+  assert "Wrong held-out greedy" not in layout.report_md.read_text()  # No values judge code.
 
 
 @pytest.mark.slow  # The smoke test runs the same launcher; this adds the four-round plan.

@@ -127,6 +127,38 @@ def test_remat_view_gives_the_same_gradients_and_leaves_the_model_alone():
   assert any(np.abs(np.asarray(a)).max() > 0 for a in jax.tree.leaves(g_plain))
 
 
+@pytest.mark.parametrize("block", [4, 7, 19, 20, 64])
+def test_attention_in_query_blocks_equals_it_whole_with_its_gradients(block):
+  """Blocks that divide T, that do not (padded queries), and none (block >= T); left-padded
+  rows, so some queries see no key at all."""
+  tokens_bt = jnp.asarray(np.random.RandomState(3).randint(0, 97, (3, 20)))
+  mask_bt = jnp.arange(20)[None, :] >= jnp.asarray([[0], [5], [19]])
+  positions_bt = jnp.maximum(jnp.cumsum(mask_bt, axis=1) - 1, 0)
+
+  def loss(model):
+    scores = model(tokens_bt, positions_bt, mask_bt=mask_bt)
+    return jnp.sum(jnp.where(mask_bt, scores, 0.0) ** 2), scores
+
+  whole = nnx.view(ValueModel(CONFIG, rngs=nnx.Rngs(2)), query_block=0)
+  blocked = nnx.view(whole, query_block=block)
+  assert blocked.query_block == block and whole.query_block == 0
+  (_, s_whole), g_whole = nnx.value_and_grad(loss, has_aux=True)(whole)
+  (_, s_blocked), g_blocked = nnx.value_and_grad(loss, has_aux=True)(blocked)
+  np.testing.assert_allclose(np.asarray(s_blocked), np.asarray(s_whole), rtol=1e-5, atol=1e-6)
+  leaves = list(zip(jax.tree.leaves(g_whole), jax.tree.leaves(g_blocked)))
+  for a, b in leaves:
+    np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6)
+  assert any(np.abs(np.asarray(a)).max() > 0 for a, _ in leaves)
+  # Blocks below T are a loop of rematerialised blocks; block >= T is the one-shot attention.
+  jaxpr = str(jax.make_jaxpr(nnx.grad(lambda m: loss(m)[0]))(blocked))
+  assert ("scan" in jaxpr) == (block < 20)
+
+
+def test_a_negative_query_block_is_refused():
+  with pytest.raises(ValueError, match="query_block must be >= 0"):
+    nnx.view(Transformer(CONFIG, rngs=nnx.Rngs(0)), query_block=-1)
+
+
 def test_bf16_params_keep_their_dtype_and_compute_in_bf16():
   model = Transformer(
     CONFIG.replace(param_dtype="bfloat16", compute_dtype="bfloat16"), rngs=nnx.Rngs(0)

@@ -119,15 +119,21 @@ def evaluate_policy(
     """Accuracy's judgement with the domain's grader `cfg.grading`, one batch."""
     return domain.grade(answers, golds, pool, grader=cfg.grading)
 
-  def record(method: str, answers: Sequence[str | None], rows=per_problem) -> None:
-    for row, answer, correct in zip(rows, answers, graded(answers, [r["gold"] for r in rows])):
+  def record(method: str, answers: Sequence[str | None], rows=per_problem, texts=()) -> None:
+    """Each row's answer under `method` and its grade; with `texts`, the solutions too."""
+    for i, (row, answer, correct) in enumerate(
+      zip(rows, answers, graded(answers, [r["gold"] for r in rows]))
+    ):
       row["answers"][method] = {"answer": answer, "correct": correct}
+      if texts:
+        row["answers"][method]["text"] = texts[i]
 
   if cfg.greedy:
     greedy = sample_solutions(
       problems, engine, pool, cfg, num=1, temperature=0.0, progress=progress, desc="eval[greedy]"
     )
-    record(GREEDY, [s[0].answer for s in greedy])
+    # Greedy keeps its solutions: the report's reading of why a round's policy fails.
+    record(GREEDY, [s[0].answer for s in greedy], texts=[s[0].text for s in greedy])
   if cfg.samples:
     sampled, rows = _subset(problems, per_problem, cfg.sample_problems)
     samples = sample_solutions(

@@ -13,6 +13,7 @@ from rstar_jax.evaluation import stats
 
 PPM_PAIR_ACC = "ppm pairwise acc"  # On the held-out share of the round's training pairs.
 PPM_HELDOUT_PAIR_ACC = "ppm held-out pair acc"  # On pairs of the held-out MCTS trees.
+GREEDY_ERROR_KINDS = "greedy_error_kinds"  # A round's entry in report.json: `error_kind_rows`.
 BOOTSTRAP_GREEDY = "bootstrap_heldout_greedy_accuracy"  # Written by the world's prepare stage.
 
 
@@ -177,6 +178,15 @@ def pair_label_rows(results: Mapping[int, Mapping[str, Mapping[str, Any]]]) -> l
   return rows
 
 
+def error_kind_rows(error_kinds: Mapping[int, Mapping[str, Any]]) -> list[dict[str, Any]]:
+  """Per round, its wrong held-out greedy solutions and how many of them first went wrong in
+  each way (`world.error_kinds`)."""
+  return [
+    {"round": k, "wrong": tally["wrong"], **tally["kinds"]}
+    for k, tally in sorted(error_kinds.items())
+  ]
+
+
 def claim_rows(
   results: Mapping[int, Mapping[str, Mapping[str, Any]]],
   rows_by_round: Mapping[int, Sequence[Mapping[str, Any]]],
@@ -284,13 +294,16 @@ def write_run_report(
   md_path: str | os.PathLike,
   png_path: str | os.PathLike,
   rows_by_round: Mapping[int, Sequence[Mapping[str, Any]]] | None = None,
+  error_kinds: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> str:
   """Writes the run's stage summaries (JSON), its tables (Markdown: accuracies, their 95%
   intervals, the paper's claims with paired intervals, accuracy per level, the process set) and
   plots (`png_path`, and `levels.png` / `process_f1.png` beside it); returns the tables.
 
   `rows_by_round`: each round's per-problem evaluation rows (round 0: the bootstrap's), which
-  the paired claims need.
+  the paired claims need. `error_kinds`: each round's wrong greedy solutions by the kind of
+  their first wrong step (`world.error_kinds.greedy_error_kinds`), where the world can judge
+  them; the JSON keeps each under its round's `GREEDY_ERROR_KINDS`.
   """
   rows = round_rows(results)
   table = format_table(rows)
@@ -320,11 +333,20 @@ def write_run_report(
       "both right, both wrong, reversed; unjudged: a step the checker cannot run):\n\n"
       + format_table(labels, leading=list(labels[0]))
     )
+  errors = error_kind_rows(error_kinds or {})
+  if errors:
+    table += (
+      "\n\nWrong held-out greedy solutions by their first wrong step, judged by the world's "
+      "values (misread: quotes its sentence with another number; miscomputed: quotes it right, "
+      "computes wrong; skipped: leaves a sentence out; final: the print or answer step; "
+      "unreadable: a step the checker cannot place; unfinished: cut off before the answer):\n\n"
+      + format_table(errors, leading=list(dict.fromkeys(c for r in errors for c in r)))
+    )
   json_path, md_path, png_path = map(pathlib.Path, (json_path, md_path, png_path))
-  json_path.write_text(
-    json.dumps({str(k): v for k, v in results.items()}, indent=2, default=str) + "\n",
-    encoding="utf-8",
-  )
+  summaries = {str(k): dict(v) for k, v in results.items()}
+  for k, tally in (error_kinds or {}).items():
+    summaries.setdefault(str(k), {})[GREEDY_ERROR_KINDS] = tally
+  json_path.write_text(json.dumps(summaries, indent=2, default=str) + "\n", encoding="utf-8")
   md_path.write_text("# Held-out accuracy per round\n\n" + table + "\n", encoding="utf-8")
   if rows:
     sizes = _sizes(results)

@@ -71,13 +71,15 @@ def _run(config: RunConfig, layout: RunLayout, sync: ProcessSync) -> str:
 
   def on_round(k: int, results) -> None:
     if sync.is_leader:
+      rows_by_round = problem_rows(layout, results)
       tables.append(
         report.write_run_report(
           results,
           layout.report_json,
           layout.report_md,
           layout.plot_png,
-          rows_by_round=problem_rows(layout, results),
+          rows_by_round=rows_by_round,
+          error_kinds=pipeline.greedy_error_kinds(rows_by_round),
         )
       )
       print(f"\n== after round {k} ==\n{tables[-1]}\n", flush=True)

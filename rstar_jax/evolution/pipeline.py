@@ -5,7 +5,7 @@ its share of the problems (each host writes its own shards / partial report); ex
 report merging are done by the leader; training runs on the global mesh with every process.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 import dataclasses
 import itertools
 import json
@@ -43,6 +43,8 @@ from rstar_jax.search.config import SearchConfig
 from rstar_jax.training import export
 from rstar_jax.training import ppm as ppm_train
 from rstar_jax.training import sft as sft_train
+from rstar_jax.world import error_kinds
+from rstar_jax.world import generator
 from rstar_jax.world import pair_labels
 
 BASELINES = ("orm", "pqm")
@@ -361,6 +363,20 @@ class Pipeline:
     pairs = (pair for _, pair in records.read_examples(data, schemas.PPMPair))
     prompt = domains.get(c.domain).prompt
     return pair_labels.pair_quality(pairs, pair_labels.train_problems(c.world), prompt)
+
+  def greedy_error_kinds(self, rows_by_round: Mapping[int, Sequence[dict]]) -> dict[int, dict]:
+    """`error_kinds.greedy_error_kinds` of each round's held-out greedy solutions when they are
+    the math world's own held-out split; rounds whose rows kept no texts (runs written before
+    the harness kept them) are left out."""
+    c = self.config
+    if not c.builtin_world or c.world.domain != "math" or c.problems.heldout:
+      return {}
+    problems = generator.problems_by_id("heldout", c.world.num_heldout, c.world.seed)
+    return {
+      k: error_kinds.greedy_error_kinds(rows, problems)
+      for k, rows in rows_by_round.items()
+      if all("text" in r["answers"].get(evaluation.GREEDY, {"text": ""}) for r in rows)
+    }
 
   def evaluate_process_set(self, scorers: dict[str, Any]) -> dict[str, Any]:
     """ProcessBench metrics of each reward model's scorer on the world's process sets (threshold

@@ -8,12 +8,16 @@ constant and the sliding-window rule live here only, so every strategy masks ali
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+import dataclasses
+import functools
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
 
 MASKED = -1e30  # finite, so fully masked (padding) rows give uniform weights instead of NaN
+# Queries per block of training and scoring attention (`attend_in_blocks`); 0: all at once.
+QUERY_BLOCK = 128
 
 
 class AttentionFn(Protocol):
@@ -70,14 +74,45 @@ def attend(
   return o_bkmh.reshape(b, kv, g, t, h).transpose(0, 3, 1, 2, 4).reshape(b, t, n, h)
 
 
-class CausalAttention(NamedTuple):
-  """Self-attention of a whole sequence under `allowed_bts` (see `causal_mask`); no cache.
+def attend_in_blocks(
+  q_btnh: jax.Array, k_bskh: jax.Array, v_bskh: jax.Array, allowed_bts: jax.Array, block: int
+) -> jax.Array:
+  """`attend`, with the queries taken `block` at a time (padded up to equal blocks) and each
+  block's softmax recomputed in the backward pass: the same result, but the backward pass holds
+  one block's [B, K, g*block, S] fp32 buffers instead of several full [B, K, g*T, S] ones (at the
+  world PPM's 64 x 512 tokens: 1.75 GiB of XLA temporaries instead of 4.6, docs/benchmarks.md)."""
+  b, t, n, h = q_btnh.shape
+  if not block or t <= block:
+    return attend(q_btnh, k_bskh, v_bskh, allowed_bts)
+  count = -(-t // block)
+  size = -(-t // count)  # Equal blocks with the least padding.
+  pad = count * size - t
+  q_cbqnh = jnp.pad(q_btnh, ((0, 0), (0, pad), (0, 0), (0, 0))).reshape(b, count, size, n, h)
+  allowed_cbqs = jnp.pad(allowed_bts, ((0, 0), (0, pad), (0, 0))).reshape(b, count, size, -1)
 
-  A pytree, so it passes through `nnx.remat` as an argument like the arrays it holds.
+  @jax.checkpoint
+  def one_block(q_and_allowed):
+    return attend(q_and_allowed[0], k_bskh, v_bskh, q_and_allowed[1])
+
+  o_cbqnh = jax.lax.map(one_block, (q_cbqnh.swapaxes(0, 1), allowed_cbqs.swapaxes(0, 1)))
+  return o_cbqnh.swapaxes(0, 1).reshape(b, count * size, n, h)[:, :t]
+
+
+@functools.partial(
+  jax.tree_util.register_dataclass, data_fields=["allowed_bts"], meta_fields=["query_block"]
+)
+@dataclasses.dataclass(frozen=True)
+class CausalAttention:
+  """Self-attention of a whole sequence under `allowed_bts` (see `causal_mask`), `query_block`
+  queries at a time (`attend_in_blocks`; 0: all at once); no cache.
+
+  A pytree whose block size is static, so it passes through `nnx.remat` as an argument like the
+  mask it holds.
   """
 
   allowed_bts: jax.Array
+  query_block: int = QUERY_BLOCK
 
   def __call__(self, q_btnh, k_btkh, v_btkh, cache: None) -> tuple[jax.Array, None]:
     del cache
-    return attend(q_btnh, k_btkh, v_btkh, self.allowed_bts), None
+    return attend_in_blocks(q_btnh, k_btkh, v_btkh, self.allowed_bts, self.query_block), None

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from rstar_jax.models import rope
+from rstar_jax.models.attention import QUERY_BLOCK
 from rstar_jax.models.attention import AttentionFn
 from rstar_jax.models.attention import CausalAttention
 from rstar_jax.models.attention import causal_mask
@@ -49,15 +50,21 @@ class _Backbone(nnx.Module):
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     self.config = config
     self.remat = False
+    self.query_block = QUERY_BLOCK
     self.embed = Embedding(config, rngs=rngs)
     self.layers = nnx.List([DecoderLayer(config, rngs=rngs) for _ in range(config.num_layers)])
     self.final_norm = RMSNorm(config, rngs=rngs)
 
-  def set_view(self, remat: bool | None = None):
+  def set_view(self, remat: bool | None = None, query_block: int | None = None):
     """`nnx.view(model, remat=True)`: the same parameters, each layer rematerialised in the
-    backward pass (activation memory of training); the viewed model itself is unchanged."""
+    backward pass (activation memory of training); the viewed model itself is unchanged.
+    `query_block`: queries per block of its causal attention (`attend_in_blocks`; 0: all)."""
     if remat is not None:
       self.remat = remat
+    if query_block is not None:
+      if query_block < 0:
+        raise ValueError(f"query_block must be >= 0, got {query_block}")
+      self.query_block = query_block
 
   def forward(
     self,
@@ -102,7 +109,8 @@ class _Backbone(nnx.Module):
       rope_cos_sin = rope.arange_cos_sin(self.config, tokens_bt.shape[1])
     else:
       rope_cos_sin = rope.cos_sin(self.config, positions_bt)
-    attention = CausalAttention(causal_mask(positions_bt, mask_bt, self.config.sliding_window))
+    allowed_bts = causal_mask(positions_bt, mask_bt, self.config.sliding_window)
+    attention = CausalAttention(allowed_bts, self.query_block)
     x_btd, _ = self.forward(tokens_bt, rope_cos_sin, attention)
     return self.final_norm(x_btd)
 
@@ -157,9 +165,14 @@ class ValueModel(_Backbone):
     )
     self.score_bias = new_param(rngs, _head_bias_init, (1,), (None,), cfg.param_dtype)
 
-  def set_view(self, remat: bool | None = None, head_dropout: float | None = None):
+  def set_view(
+    self,
+    remat: bool | None = None,
+    query_block: int | None = None,
+    head_dropout: float | None = None,
+  ):
     """`nnx.view(model, head_dropout=rate)`: the same model with the head's dropout rate set."""
-    super().set_view(remat)
+    super().set_view(remat, query_block)
     if head_dropout is not None:
       self.head_dropout = nnx.Dropout(head_dropout)
 

@@ -9,6 +9,7 @@ import dataclasses
 from typing import Literal
 
 from rstar_jax.format import prompts
+from rstar_jax.models.attention import QUERY_BLOCK
 
 Schedule = Literal["cosine", "linear", "constant"]
 Overlong = Literal["truncate", "drop"]
@@ -40,6 +41,9 @@ class TrainConfig:
   # Precision is the model's: ModelConfig(param_dtype='float32', compute_dtype='bfloat16') trains
   # fp32 master weights with bf16 matmuls. `remat` forces the model's per-layer remat on.
   remat: bool = False
+  # Queries per block of the causal attention (`models.attention.attend_in_blocks`): the backward
+  # pass holds one block's fp32 scores, not the whole sequence's; 0: all at once.
+  query_block: int = QUERY_BLOCK
   cpu_dense_grads: bool = True  # On CPU, faster matmul backward passes (dense_grads.py).
   bucket_multiple: int = 64  # Padded length = smallest multiple of this >= the batch's longest.
   # > 1: each run of this many shuffled batches is dealt out again by length (HF Trainer's
@@ -60,6 +64,10 @@ class TrainConfig:
     if self.batch_size % self.grad_accum:
       raise ValueError(
         f"batch_size={self.batch_size} is not divisible by grad_accum={self.grad_accum}"
+      )
+    if self.query_block < 0:
+      raise ValueError(
+        f"query_block must be >= 0 (0: attention all at once), got {self.query_block}"
       )
     if self.overlong not in ("truncate", "drop"):
       raise ValueError(f"overlong must be 'truncate' or 'drop', got {self.overlong!r}")

@@ -105,7 +105,7 @@ def prepare(
   tx = optim.make_optimizer(cfg, total_steps)
   opt_shardings = step_lib.opt_state_shardings(tx, params)
   opt_state = jax.jit(tx.init, out_shardings=opt_shardings)(params)
-  build = step_lib.model_builder(mp, cfg.remat)
+  build = step_lib.model_builder(mp, cfg.remat, cfg.query_block)
   train_step = step_lib.make_train_step(
     task.loss_fn,
     task.weight_key,

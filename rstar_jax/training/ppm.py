@@ -49,6 +49,18 @@ def with_dropout_ids(
   return stream.map_with_index(add)
 
 
+def pair_task(cfg: PPMConfig, eval_batches: Sequence[inputs.HostBatch] = ()) -> loop.Task:
+  """The trainer's task for `cfg.objective`: the pair loss over valid pairs, pairwise accuracy."""
+  return loop.Task(
+    f"ppm-{cfg.objective}",
+    functools.partial(losses.pair_loss, objective=cfg.objective),
+    "valid",
+    _summarize,
+    eval_batches,
+    cfg.eval_every,
+  )
+
+
 def train_ppm(
   cfg: PPMConfig,
   *,
@@ -87,14 +99,7 @@ def train_ppm(
         len(held), ppm_data.make_pair_batcher(held, pad_id=pid, cfg=cfg), layout=layout
       )
     )
-    task = loop.Task(
-      f"ppm-{cfg.objective}",
-      functools.partial(losses.pair_loss, objective=cfg.objective),
-      "valid",
-      _summarize,
-      evals,
-      cfg.eval_every,
-    )
+    task = pair_task(cfg, evals)
     model, step, history = loop.run(
       cfg,
       model,

@@ -37,12 +37,12 @@ def opt_state_shardings(tx: optax.GradientTransformation, params: Params) -> Any
   return jax.tree_util.tree_map_with_path(pick, jax.eval_shape(tx.init, params))
 
 
-def model_builder(mp: ModelParams, remat: bool) -> Callable[[Params], nnx.Module]:
-  """Rebuilds the model from flat parameters; `remat` views it with per-layer remat."""
+def model_builder(mp: ModelParams, remat: bool, query_block: int) -> Callable[[Params], nnx.Module]:
+  """Rebuilds the model from flat parameters, viewed with per-layer remat where `remat` and
+  its causal attention `query_block` queries at a time."""
 
   def build(params: Params) -> nnx.Module:
-    model = mp.merge(params)
-    return nnx.view(model, remat=True) if remat else model
+    return nnx.view(mp.merge(params), query_block=query_block, **({"remat": True} if remat else {}))
 
   return build
 

@@ -189,7 +189,9 @@ def greedy_accuracy(
     desc="bootstrap greedy",
   )
   rows = [
-    harness.problem_row(p, {harness.GREEDY: {"answer": s[0].answer, "correct": s[0].correct}})
+    harness.problem_row(
+      p, {harness.GREEDY: {"answer": s[0].answer, "correct": s[0].correct, "text": s[0].text}}
+    )
     for p, s in zip(problems, samples)
   ]
   return harness.make_report(rows, dataclasses.asdict(eval_cfg))

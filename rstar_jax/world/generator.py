@@ -327,6 +327,11 @@ def generate(
   return take(iter_problems(split, seed, cfg), count, skip)
 
 
+def problems_by_id(split: str, count: int, seed: int = 0) -> dict[str, WorldProblem]:
+  """`generate(split, count, seed)` by problem id: the world's values behind a split's file."""
+  return {p.problem.id: p for p in generate(split, count, seed)}
+
+
 def take(stream: Iterator, count: int, skip: int = 0) -> list:
   """Items `skip .. skip+count-1` of a world's problem stream."""
   if count < 0 or skip < 0:

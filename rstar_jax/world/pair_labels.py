@@ -73,4 +73,4 @@ def train_problems(cfg: WorldConfig) -> dict[str, WorldProblem]:
   """The math world's training split by id, as `build_world` generated it."""
   if cfg.domain != "math":
     raise ValueError(f"pair labels need the math world's values, got domain {cfg.domain!r}")
-  return {p.problem.id: p for p in generator.generate("train", cfg.num_train, cfg.seed)}
+  return generator.problems_by_id("train", cfg.num_train, cfg.seed)

@@ -11,7 +11,7 @@ Steps are the node texts of a searched tree (`<code>` opens the first step, the 
 closes the print step), so a reward model scores exactly the prefixes it scores in search.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 import dataclasses
 import difflib
 import json
@@ -72,25 +72,34 @@ class ProcessExample:
     )
 
 
-def split_steps(solution_text: str) -> tuple[str, ...]:
-  """The node texts of a solution in the world's step format, as the search builds them: each
-  step ends at a stop string, and a step ending with `<end_of_code>` carries the output block
-  the executor appended (`steps.child_fields`). `"".join` of the result is the text."""
+def split_prefix(solution_text: str) -> tuple[tuple[str, ...], str]:
+  """(the node texts of the solution's terminated steps, the unterminated rest): a sampled
+  solution cut off by a token or depth limit ends in an unfinished step."""
   out, rest = [], solution_text
   while rest:
     found = [(rest.find(s), s) for s in prompts.STEP_STOPS if s in rest]
     if not found:
-      raise ValueError(f"unterminated step at the end of the solution: {rest[:80]!r}")
+      break
     at, stop = min(found)
     end = at + len(stop)
     if stop == prompts.END_OF_CODE and rest.startswith(_OUTPUT_HEAD, end):
       close = rest.find(prompts.END_OF_OUTPUT, end)
       if close < 0:
-        raise ValueError(f"unterminated output block: {rest[end : end + 80]!r}")
+        break
       end = close + len(prompts.END_OF_OUTPUT)
     out.append(rest[:end])
     rest = rest[end:]
-  return tuple(out)
+  return tuple(out), rest
+
+
+def split_steps(solution_text: str) -> tuple[str, ...]:
+  """The node texts of a solution in the world's step format, as the search builds them: each
+  step ends at a stop string, and a step ending with `<end_of_code>` carries the output block
+  the executor appended (`steps.child_fields`). `"".join` of the result is the text."""
+  steps, rest = split_prefix(solution_text)
+  if rest:
+    raise ValueError(f"unterminated step or output block at the end of the solution: {rest[:80]!r}")
+  return steps
 
 
 def _lines(step: str) -> tuple[str | None, list[str]]:
@@ -142,31 +151,53 @@ def _sentence_index(problem: WorldProblem, comment: str, start: int) -> int:
   )
 
 
-def step_checks(problem: WorldProblem, steps: Sequence[str]) -> tuple[tuple[str | None, str], ...]:
-  """Per step, (what it makes the quantity, or prints, or boxes; what that should be).
+@dataclasses.dataclass(frozen=True)
+class StepCheck:
+  """One step judged by value: what it makes the quantity (or prints, or boxes) and what that
+  should be; a code step's quoted sentence, its story index and the index it was due at (the
+  sentence after the previous code step's), None for the print and answer steps."""
+
+  claim: str | None
+  truth: str
+  quote: str | None = None
+  sentence: int | None = None
+  due: int | None = None
+
+  @property
+  def right(self) -> bool:
+    return self.claim == self.truth
+
+
+def iter_checks(problem: WorldProblem, steps: Iterable[str]) -> Iterator[StepCheck]:
+  """Each step's `StepCheck`, lazily: a step the checker cannot read or run raises ValueError
+  when it is reached, so the steps before it are judged.
 
   Values come from applying the teacher's lines in Python (its programs are pure integer
   arithmetic); a code step is held to the true value after the sentence it quotes.
   """
   gold, truth, var = problem.problem.answer, problem.values, problem.var
-  checks, value, next_sentence = [], None, 0
+  value, next_sentence = None, 0
   for step in steps:
     if prompts.ANSWER in step:
-      checks.append((grading.extract_answer(step), gold))
+      yield StepCheck(grading.extract_answer(step), gold)
       continue
     quoted, statements = _lines(step)
     for statement in statements:
       value = _execute(statement, var, value)
     claim = None if value is None else str(value)
     if f"print({var})" in statements:
-      checks.append((claim, gold))
+      yield StepCheck(claim, gold)
     elif quoted is None:
       raise ValueError(f"problem {problem.problem.id}: step without a '# Step' comment: {step!r}")
     else:
       index = _sentence_index(problem, quoted, next_sentence)
-      checks.append((claim, str(truth[index])))
+      yield StepCheck(claim, str(truth[index]), quoted, index, next_sentence)
       next_sentence = index + 1
-  return tuple(checks)
+
+
+def step_checks(problem: WorldProblem, steps: Sequence[str]) -> tuple[tuple[str | None, str], ...]:
+  """Per step, (what it makes the quantity, or prints, or boxes; what that should be)."""
+  return tuple((c.claim, c.truth) for c in iter_checks(problem, steps))
 
 
 def first_wrong_step(problem: WorldProblem, steps: Sequence[str]) -> int:
