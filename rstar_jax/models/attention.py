@@ -16,8 +16,6 @@ import jax
 import jax.numpy as jnp
 
 MASKED = -1e30  # finite, so fully masked (padding) rows give uniform weights instead of NaN
-# Queries per block of training and scoring attention (`attend_in_blocks`); 0: all at once.
-QUERY_BLOCK = 128
 
 
 class AttentionFn(Protocol):
@@ -111,7 +109,7 @@ class CausalAttention:
   """
 
   allowed_bts: jax.Array
-  query_block: int = QUERY_BLOCK
+  query_block: int = 0
 
   def __call__(self, q_btnh, k_btkh, v_btkh, cache: None) -> tuple[jax.Array, None]:
     del cache

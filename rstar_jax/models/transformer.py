@@ -10,7 +10,6 @@ import jax
 import jax.numpy as jnp
 
 from rstar_jax.models import rope
-from rstar_jax.models.attention import QUERY_BLOCK
 from rstar_jax.models.attention import AttentionFn
 from rstar_jax.models.attention import CausalAttention
 from rstar_jax.models.attention import causal_mask
@@ -50,7 +49,7 @@ class _Backbone(nnx.Module):
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     self.config = config
     self.remat = False
-    self.query_block = QUERY_BLOCK
+    self.query_block = 0  # Scoring attends all at once; the trainer views it in blocks.
     self.embed = Embedding(config, rngs=rngs)
     self.layers = nnx.List([DecoderLayer(config, rngs=rngs) for _ in range(config.num_layers)])
     self.final_norm = RMSNorm(config, rngs=rngs)

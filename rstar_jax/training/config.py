@@ -9,7 +9,6 @@ import dataclasses
 from typing import Literal
 
 from rstar_jax.format import prompts
-from rstar_jax.models.attention import QUERY_BLOCK
 
 Schedule = Literal["cosine", "linear", "constant"]
 Overlong = Literal["truncate", "drop"]
@@ -43,7 +42,7 @@ class TrainConfig:
   remat: bool = False
   # Queries per block of the causal attention (`models.attention.attend_in_blocks`): the backward
   # pass holds one block's fp32 scores, not the whole sequence's; 0: all at once.
-  query_block: int = QUERY_BLOCK
+  query_block: int = 128
   cpu_dense_grads: bool = True  # On CPU, faster matmul backward passes (dense_grads.py).
   bucket_multiple: int = 64  # Padded length = smallest multiple of this >= the batch's longest.
   # > 1: each run of this many shuffled batches is dealt out again by length (HF Trainer's

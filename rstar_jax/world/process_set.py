@@ -98,7 +98,8 @@ def split_steps(solution_text: str) -> tuple[str, ...]:
   the executor appended (`steps.child_fields`). `"".join` of the result is the text."""
   steps, rest = split_prefix(solution_text)
   if rest:
-    raise ValueError(f"unterminated step or output block at the end of the solution: {rest[:80]!r}")
+    what = "output block" if _OUTPUT_HEAD in rest else "step"
+    raise ValueError(f"unterminated {what} at the end of the solution: {rest[:80]!r}")
   return steps
 
 
