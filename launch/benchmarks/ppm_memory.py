@@ -43,6 +43,9 @@ SETTINGS = {
 _BASELINE = "whole attention"
 _SEQ = flags.DEFINE_integer("seq", 512, "Padded tokens of each sequence.")
 _STEPS = flags.DEFINE_integer("steps", 4, "Timed steps per setting, after one to compile.")
+_QUERY_BLOCK = flags.DEFINE_integer(
+  "query_block", None, "Queries per block of the blocked settings (default: TrainConfig's)."
+)
 _CHILD = flags.DEFINE_enum("child", None, list(SETTINGS), "(internal) Measure this setting.")
 
 
@@ -69,10 +72,12 @@ def _pairs(count: int, seq: int, vocab: int) -> ppm_data.PairData:
   )
 
 
-def measure(setting: str, seq: int, steps: int) -> dict[str, float]:
+def measure(setting: str, seq: int, steps: int, query_block: int | None) -> dict[str, float]:
   """Trains `steps` steps (after a first one) under `setting`: the best seconds a step, the
   peak resident set after compiling and after training and XLA's temporaries (GiB), the loss."""
   cfg = run_config.run_config(world.get_config()).ppm
+  if query_block is not None:
+    cfg = dataclasses.replace(cfg, query_block=query_block)
   cfg = dataclasses.replace(cfg, **SETTINGS[setting])
   mesh = mesh_lib.single_device_mesh()
   with jax.set_mesh(mesh):
@@ -107,15 +112,17 @@ def measure(setting: str, seq: int, steps: int) -> dict[str, float]:
 
 def run(argv: Sequence[str]) -> None:
   del argv
-  seq, steps = _SEQ.value, _STEPS.value
+  seq, steps, query_block = _SEQ.value, _STEPS.value, _QUERY_BLOCK.value
   if _CHILD.value:
-    print(json.dumps(measure(_CHILD.value, seq, steps)))
+    print(json.dumps(measure(_CHILD.value, seq, steps, query_block)))
     return
+  block_flag = [] if query_block is None else [f"--query_block={query_block}"]
   results = {}
   for setting in SETTINGS:
     done = subprocess.run(
       [sys.executable, "-m", "launch.benchmark", "--suite=ppm_memory", f"--seq={seq}"]
-      + [f"--steps={steps}", f"--child={setting}"],
+      + [f"--steps={steps}", f"--child={setting}"]
+      + block_flag,
       capture_output=True,
       text=True,
       check=False,
@@ -132,7 +139,8 @@ def run(argv: Sequence[str]) -> None:
     )
   cfg = run_config.run_config(world.get_config()).ppm
   print(
-    f"config: world PPM, {cfg.batch_size} pairs x 2 sides x {seq} tokens, "
+    f"config: world PPM, {cfg.batch_size} pairs x 2 sides x {seq} tokens, query blocks of "
+    f"{cfg.query_block if query_block is None else query_block}, "
     f"head_dropout {cfg.head_dropout}, {jax.default_backend()} backend"
   )
   base = results[_BASELINE]

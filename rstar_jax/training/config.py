@@ -41,8 +41,10 @@ class TrainConfig:
   # fp32 master weights with bf16 matmuls. `remat` forces the model's per-layer remat on.
   remat: bool = False
   # Queries per block of the causal attention (`models.attention.attend_in_blocks`): the backward
-  # pass holds one block's fp32 scores, not the whole sequence's; 0: all at once.
-  query_block: int = 128
+  # pass holds one block's fp32 scores, not the whole sequence's; 0: all at once. At 256 tokens or
+  # fewer the sequence attends whole: blocks of 128 there cost more time and memory than they save
+  # (docs/benchmarks.md, "PPM training memory").
+  query_block: int = 256
   cpu_dense_grads: bool = True  # On CPU, faster matmul backward passes (dense_grads.py).
   bucket_multiple: int = 64  # Padded length = smallest multiple of this >= the batch's longest.
   # > 1: each run of this many shuffled batches is dealt out again by length (HF Trainer's
