@@ -7,8 +7,9 @@
   done
   python -m launch.seeds runs/world_full_s0 runs/world_full_s1 runs/world_full_s2
 
-Prints (and with --out writes) each accuracy's mean and range over the seeds, and each claim of
-the paper with its verdict for every seed (paired intervals per seed, `report.md` of each run).
+Prints (and with --out writes) each accuracy's mean and range over the seeds, each claim of
+the paper with its verdict for every seed (paired intervals per seed, `report.md` of each run),
+and the wrong held-out greedy solutions by the kind of their first wrong step, summed.
 """
 
 import json
@@ -45,6 +46,13 @@ def main(argv: list[str]) -> None:
     + "\n\nThe paper's claims, per seed:\n\n"
     + report.format_table(seeds.claim_rows(runs, rows), first="claim", leading=("mean difference",))
   )
+  errors = seeds.error_kind_rows(runs)
+  if errors:
+    text += (
+      "\n\nWrong held-out greedy solutions by the kind of their first wrong step, summed over "
+      "the seeds (`world.error_kinds`):\n\n"
+      + report.format_table(errors, leading=list(dict.fromkeys(c for r in errors for c in r)))
+    )
   if _OUT.value:
     pathlib.Path(_OUT.value).write_text(text + "\n", encoding="utf-8")
   print(text)

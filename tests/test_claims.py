@@ -1,8 +1,11 @@
-"""Paired bootstrap intervals, the paper's claims with their verdicts, held-out PPM pairs, and the
-report's claim / level sections."""
+"""Paired bootstrap intervals, the paper's claims with their verdicts, held-out PPM pairs, the
+report's claim / level sections and the tables over seeds."""
 
 import json
+import subprocess
+import sys
 
+from child_env import child_env
 import numpy as np
 import pytest
 
@@ -11,6 +14,7 @@ from rstar_jax.evaluation import harness
 from rstar_jax.evaluation import heldout_pairs
 from rstar_jax.evaluation import report
 from rstar_jax.evaluation import stats
+from rstar_jax.evolution.layout import RunLayout
 from rstar_jax.search import tree as tree_lib
 
 
@@ -245,3 +249,49 @@ def test_seed_tables_give_mean_range_and_every_seeds_verdict():
     run[3] = {"evaluate": {"heldout_pairs": {"correct": correct, "total": total}}}
   pairs = next(c for c in seeds.claim_rows(runs, rows) if "pairwise" in c["claim"])
   assert pairs["mean difference"] == "81.2%"  # (75.0 + 87.5) / 2
+
+
+def test_seed_error_kinds_sum_each_rounds_tallies_over_the_seeds_that_judged_it():
+  from rstar_jax.evaluation import seeds  # pylint: disable=g-import-not-at-top
+
+  def tally(misread, final):
+    return {
+      report.GREEDY_ERROR_KINDS: {
+        "wrong": misread + final,
+        "kinds": {"misread": misread, "final": final},
+        "by_level": {},
+      }
+    }
+
+  runs = [
+    {0: tally(5, 1), 4: {"evaluate": {}, **tally(2, 0)}},
+    {0: tally(3, 4), 4: {"evaluate": {}}},  # This seed's last round kept no greedy texts.
+  ]
+  rows = {r["round"]: r for r in seeds.error_kind_rows(runs)}
+  assert rows[0] == {"round": 0, "seeds": 2, "wrong": 13, "misread": 8, "final": 5}
+  assert rows[4] == {"round": 4, "seeds": 1, "wrong": 2, "misread": 2, "final": 0}
+  assert seeds.error_kind_rows([{0: {"evaluate": {}}}]) == []
+
+
+def test_launch_seeds_prints_and_writes_the_pooled_error_kinds(tmp_path):
+
+  dirs = []
+  for s, misread in enumerate((4, 6)):
+    layout = RunLayout(tmp_path / f"s{s}")
+    layout.report_json.parent.mkdir(parents=True, exist_ok=True)
+    kinds = {"wrong": misread, "kinds": {"misread": misread}, "by_level": {}}
+    summary = {"prepare": {report.BOOTSTRAP_GREEDY: 0.5}, report.GREEDY_ERROR_KINDS: kinds}
+    layout.report_json.write_text(json.dumps({"0": summary}))
+    dirs.append(str(layout.root))
+  out = tmp_path / "seeds.md"
+  done = subprocess.run(
+    [sys.executable, "-m", "launch.seeds", f"--out={out}", *dirs],
+    capture_output=True,
+    text=True,
+    check=True,
+    env=child_env(),
+    timeout=300,
+  )
+  assert "| round | seeds | wrong | misread |" in done.stdout, done.stdout
+  assert "| 0 | 2 | 10 | 10 |" in done.stdout
+  assert out.read_text().strip() == done.stdout.strip()

@@ -4,6 +4,7 @@ A claim of the paper holds for the experiment when it holds for every seed (issu
 ask for every seed), so the table lists the verdict of each seed beside the mean difference.
 """
 
+import collections
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,3 +57,20 @@ def claim_rows(
       }
     )
   return rows
+
+
+def error_kind_rows(runs: Sequence[Results]) -> list[dict[str, Any]]:
+  """Per round, the wrong held-out greedy solutions of every seed that judged them, summed, and
+  how many first went wrong in each way (`report.error_kind_rows` of the pooled tallies)."""
+  pooled: dict[int, dict[str, Any]] = {}
+  seeds_per_round: collections.Counter = collections.Counter()
+  for results in runs:
+    for k, summary in results.items():
+      tally = summary.get(report.GREEDY_ERROR_KINDS)
+      if tally is None:
+        continue
+      seeds_per_round[k] += 1
+      into = pooled.setdefault(k, {"wrong": 0, "kinds": collections.Counter()})
+      into["wrong"] += tally["wrong"]
+      into["kinds"].update(tally["kinds"])
+  return [{"seeds": seeds_per_round[row["round"]], **row} for row in report.error_kind_rows(pooled)]
