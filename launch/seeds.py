@@ -50,8 +50,7 @@ def main(argv: list[str]) -> None:
   if errors:
     text += (
       "\n\nWrong held-out greedy solutions by the kind of their first wrong step, summed over "
-      "the seeds (`world.error_kinds`):\n\n"
-      + report.format_table(errors, leading=list(dict.fromkeys(c for r in errors for c in r)))
+      "the seeds (`world.error_kinds`):\n\n" + report.error_kind_table(errors)
     )
   if _OUT.value:
     pathlib.Path(_OUT.value).write_text(text + "\n", encoding="utf-8")

@@ -274,7 +274,6 @@ def test_seed_error_kinds_sum_each_rounds_tallies_over_the_seeds_that_judged_it(
 
 
 def test_launch_seeds_prints_and_writes_the_pooled_error_kinds(tmp_path):
-
   dirs = []
   for s, misread in enumerate((4, 6)):
     layout = RunLayout(tmp_path / f"s{s}")

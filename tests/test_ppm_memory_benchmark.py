@@ -24,7 +24,8 @@ def test_ppm_memory_suite_measures_every_setting_on_the_same_training():
   }, lines
   losses = [float(m[5]) for m in found.values()]
   assert max(losses) - min(losses) < 1e-5, losses  # The same model and step, whatever the layout.
-  # 192 tokens in blocks of at most 128 are two of 96: the blocked step holds less than the whole-sequence one.
+  # 192 tokens in blocks of at most 128 are two of 96: the blocked step holds less than the
+  # whole-sequence one.
   assert float(found["query blocks"][4]) < float(found["whole attention"][4])
   assert any("query blocks of 128," in line for line in lines), lines
   assert lines[-1].endswith(re.search(r"\(against whole attention: .*\)$", lines[-1])[0])

@@ -28,6 +28,7 @@ from configs import world
 from launch import run_config
 from rstar_jax import models
 from rstar_jax.runtime import mesh as mesh_lib
+from rstar_jax.training import config as train_config
 from rstar_jax.training import inputs
 from rstar_jax.training import loop
 from rstar_jax.training import ppm
@@ -72,13 +73,16 @@ def _pairs(count: int, seq: int, vocab: int) -> ppm_data.PairData:
   )
 
 
+def _ppm_config(query_block: int | None) -> train_config.TrainConfig:
+  """The world config's PPM trainer, with `query_block` queries per block where given."""
+  cfg = run_config.run_config(world.get_config()).ppm
+  return cfg if query_block is None else dataclasses.replace(cfg, query_block=query_block)
+
+
 def measure(setting: str, seq: int, steps: int, query_block: int | None) -> dict[str, float]:
   """Trains `steps` steps (after a first one) under `setting`: the best seconds a step, the
   peak resident set after compiling and after training and XLA's temporaries (GiB), the loss."""
-  cfg = run_config.run_config(world.get_config()).ppm
-  if query_block is not None:
-    cfg = dataclasses.replace(cfg, query_block=query_block)
-  cfg = dataclasses.replace(cfg, **SETTINGS[setting])
+  cfg = dataclasses.replace(_ppm_config(query_block), **SETTINGS[setting])
   mesh = mesh_lib.single_device_mesh()
   with jax.set_mesh(mesh):
     policy = models.Transformer(
@@ -137,10 +141,10 @@ def run(argv: Sequence[str]) -> None:
       f"{r['xla_temp_gib']:.2f} GiB, loss {r['loss']:.6f}",
       flush=True,
     )
-  cfg = run_config.run_config(world.get_config()).ppm
+  cfg = _ppm_config(query_block)
   print(
     f"config: world PPM, {cfg.batch_size} pairs x 2 sides x {seq} tokens, query blocks of "
-    f"{cfg.query_block if query_block is None else query_block}, "
+    f"{cfg.query_block}, "
     f"head_dropout {cfg.head_dropout}, {jax.default_backend()} backend"
   )
   base = results[_BASELINE]

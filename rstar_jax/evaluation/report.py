@@ -187,6 +187,12 @@ def error_kind_rows(error_kinds: Mapping[int, Mapping[str, Any]]) -> list[dict[s
   ]
 
 
+def error_kind_table(rows: Sequence[Mapping[str, Any]]) -> str:
+  """`error_kind_rows` (or rows built on them) as Markdown, the columns in the rows' own order:
+  the kinds in `world.error_kinds.KINDS` order, not the method order of `format_table`."""
+  return format_table(rows, leading=list(dict.fromkeys(c for r in rows for c in r)))
+
+
 def claim_rows(
   results: Mapping[int, Mapping[str, Mapping[str, Any]]],
   rows_by_round: Mapping[int, Sequence[Mapping[str, Any]]],
@@ -340,7 +346,7 @@ def write_run_report(
       "values (misread: quotes its sentence with another number; miscomputed: quotes it right, "
       "computes wrong; skipped: leaves a sentence out; final: the print or answer step; "
       "unreadable: a step the checker cannot place; unfinished: cut off before the answer):\n\n"
-      + format_table(errors, leading=list(dict.fromkeys(c for r in errors for c in r)))
+      + error_kind_table(errors)
     )
   json_path, md_path, png_path = map(pathlib.Path, (json_path, md_path, png_path))
   summaries = {str(k): dict(v) for k, v in results.items()}
