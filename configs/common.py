@@ -101,6 +101,7 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.world.num_train = 64
   c.world.num_heldout = 48
   c.world.process_problems = 0  # Labelled solutions per process set (development, held-out).
+  c.world.teacher_max_level = 0  # The teacher's problems go up to this level (0: every level).
   c.world.teacher = library_defaults(TeacherConfig)  # Error rates.
   c.world.bootstrap = library_defaults(BootstrapConfig)  # Model size and pre-training budget.
 

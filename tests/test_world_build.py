@@ -41,6 +41,12 @@ def test_empty_splits_are_refused(tmp_path, kwargs):
     world.WorldConfig(seed=0, **kwargs)
 
 
+@pytest.mark.parametrize("domain,level", [("math", 1), ("math", -2), ("code", -1)])
+def test_teacher_max_level_below_the_lowest_level_is_refused(domain, level):
+  with pytest.raises(ValueError, match=f"teacher_max_level must be 0 .* {domain} world"):
+    world.WorldConfig(domain=domain, teacher_max_level=level)
+
+
 def test_bootstrap_config_checks_heads():
   with pytest.raises(ValueError, match="num_heads"):
     world.BootstrapConfig(hidden_size=100, num_heads=3)
@@ -112,6 +118,25 @@ def test_teacher_problems_do_not_depend_on_the_search_split():
   ]  # pylint: disable=protected-access
   heldout = generator.generate("heldout", 40, seed=0)
   assert not {p.problem.question for p in taught} & {p.problem.question for p in large + heldout}
+
+
+@pytest.mark.parametrize("domain", ["math", "code"])
+def test_teacher_max_level_keeps_the_easy_levels_of_the_same_stream(domain):
+  """A `max_level` keeps the unlimited stream's problems of those levels, in its order: the
+  bootstrap sees only easy problems, and still none of the search split."""
+  from rstar_jax.world import build  # pylint: disable=g-import-not-at-top
+
+  problems_of = build._KITS[domain][0]  # pylint: disable=protected-access
+  train = problems_of.generate("train", 20, seed=3)
+  every = build._teacher_problems(problems_of, 60, 3, train)  # pylint: disable=protected-access
+  lowest = min(int(p.problem.level) for p in every)
+  assert max(int(p.problem.level) for p in every) > lowest + 1
+  easy = build._teacher_problems(problems_of, 12, 3, train, lowest + 1)  # pylint: disable=protected-access
+  assert {int(p.problem.level) for p in easy} == {lowest, lowest + 1}
+  assert [p.problem.id for p in easy] == [
+    p.problem.id for p in every if int(p.problem.level) <= lowest + 1
+  ][:12]
+  assert not {p.problem.question for p in easy} & {p.problem.question for p in train}
 
 
 def test_bootstrap_stops_at_its_development_target(tmp_path, monkeypatch):

@@ -113,7 +113,9 @@ def build_world(
     return json.loads(summary_file.read_text(encoding="utf-8"))
   train = problems_of.generate("train", cfg.num_train, seed)
   heldout = problems_of.generate("heldout", cfg.num_heldout, seed)
-  taught = _teacher_problems(problems_of, bootstrap.num_teacher_problems, seed, train)
+  taught = _teacher_problems(
+    problems_of, bootstrap.num_teacher_problems, seed, train, cfg.teacher_max_level
+  )
   taught += train * bootstrap.rehearse_train
   with SandboxPool(num_workers=sandbox_workers) as pool:
     stages = {
@@ -141,6 +143,7 @@ def build_world(
     "num_train": cfg.num_train,
     "num_heldout": cfg.num_heldout,
     "num_teacher_problems": len(taught),
+    "teacher_max_level": cfg.teacher_max_level,
     "teacher_config": {k: getattr(teacher, k) for k in teacher.__dataclass_fields__},
     "stages": stages,
     "total_wall_s": round(sum(s["wall_s"] for s in stages.values()), 2),
@@ -161,12 +164,19 @@ def _fresh_problems(problems_of: Any, split: str, seed: int, used: list, count: 
   return list(itertools.islice(fresh_problems(problems_of, split, seed, taken), count))
 
 
-def _teacher_problems(problems_of: Any, count: int, seed: int, train: list) -> list:
+def _teacher_problems(
+  problems_of: Any, count: int, seed: int, train: list, max_level: int = 0
+) -> list:
   """The teacher's problems: train-split stories of a stream of their own (seed + 1) without
   any question of the search split, so the bootstrap policy is the same whatever `num_train` is
   and has never seen a problem it will search or be evaluated on (held-out is hash-disjoint);
-  `BootstrapConfig.rehearse_train` alone adds the search split, for smoke runs."""
-  return _fresh_problems(problems_of, "train", seed + 1, train, count)
+  `BootstrapConfig.rehearse_train` alone adds the search split, for smoke runs. A `max_level`
+  keeps the stream's stories of that level or below."""
+  taken = {p.problem.question for p in train}
+  stream = fresh_problems(problems_of, "train", seed + 1, taken)
+  if max_level:
+    stream = (p for p in stream if int(p.problem.level) <= max_level)
+  return list(itertools.islice(stream, count))
 
 
 def _write_process_sets(
