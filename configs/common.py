@@ -101,7 +101,8 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.world.num_train = 64
   c.world.num_heldout = 48
   c.world.process_problems = 0  # Labelled solutions per process set (development, held-out).
-  c.world.teacher_max_level = 0  # The teacher's problems go up to this level (0: every level).
+  c.world.teacher_max_level = 0  # The teacher's problems go up to this level (0: every level),
+  c.world.teacher_hard_share = 0.0  # but for this share of them, from the levels above.
   c.world.teacher = library_defaults(TeacherConfig)  # Error rates.
   c.world.bootstrap = library_defaults(BootstrapConfig)  # Model size and pre-training budget.
 

@@ -121,22 +121,45 @@ def test_teacher_problems_do_not_depend_on_the_search_split():
 
 
 @pytest.mark.parametrize("domain", ["math", "code"])
-def test_teacher_max_level_keeps_the_easy_levels_of_the_same_stream(domain):
-  """A `max_level` keeps the unlimited stream's problems of those levels, in its order: the
-  bootstrap sees only easy problems, and still none of the search split."""
+def test_teacher_max_level_keeps_the_easy_levels_and_a_hard_share_of_the_same_stream(domain):
+  """A `max_level` keeps the unlimited stream's problems of those levels, in its order, and
+  `hard_share` of them come from the levels above, also in order: the bootstrap sees mostly
+  easy problems, and still none of the search split."""
   from rstar_jax.world import build  # pylint: disable=g-import-not-at-top
 
+  teacher_problems = build._teacher_problems  # pylint: disable=protected-access
   problems_of = build._KITS[domain][0]  # pylint: disable=protected-access
   train = problems_of.generate("train", 20, seed=3)
-  every = build._teacher_problems(problems_of, 60, 3, train)  # pylint: disable=protected-access
+  every = teacher_problems(problems_of, 100, 3, train)
   lowest = min(int(p.problem.level) for p in every)
   assert max(int(p.problem.level) for p in every) > lowest + 1
-  easy = build._teacher_problems(problems_of, 12, 3, train, lowest + 1)  # pylint: disable=protected-access
-  assert {int(p.problem.level) for p in easy} == {lowest, lowest + 1}
-  assert [p.problem.id for p in easy] == [
-    p.problem.id for p in every if int(p.problem.level) <= lowest + 1
-  ][:12]
-  assert not {p.problem.question for p in easy} & {p.problem.question for p in train}
+  easy_ids = [p.problem.id for p in every if int(p.problem.level) <= lowest + 1]
+  hard_ids = [p.problem.id for p in every if int(p.problem.level) > lowest + 1]
+  easy = teacher_problems(problems_of, 12, 3, train, lowest + 1)
+  assert [p.problem.id for p in easy] == easy_ids[:12]
+  mixed = teacher_problems(problems_of, 12, 3, train, lowest + 1, 0.25)
+  assert [p.problem.id for p in mixed] == easy_ids[:9] + hard_ids[:3]
+  assert not {p.problem.question for p in easy + mixed} & {p.problem.question for p in train}
+
+
+@pytest.mark.parametrize(
+  "kwargs,match",
+  [
+    (
+      {"teacher_max_level": 4, "teacher_hard_share": 1.0},
+      r"teacher_hard_share must be in \[0, 1\)",
+    ),
+    ({"teacher_max_level": 4, "teacher_hard_share": -0.1}, r"teacher_hard_share must be in"),
+    (
+      {"teacher_hard_share": 0.1},
+      "needs a teacher_max_level below the math world's hardest level 6",
+    ),
+    ({"teacher_max_level": 6, "teacher_hard_share": 0.1}, "got 6"),
+  ],
+)
+def test_a_hard_share_needs_levels_above_the_teachers(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    world.WorldConfig(**kwargs)
 
 
 def test_bootstrap_stops_at_its_development_target(tmp_path, monkeypatch):

@@ -114,7 +114,12 @@ def build_world(
   train = problems_of.generate("train", cfg.num_train, seed)
   heldout = problems_of.generate("heldout", cfg.num_heldout, seed)
   taught = _teacher_problems(
-    problems_of, bootstrap.num_teacher_problems, seed, train, cfg.teacher_max_level
+    problems_of,
+    bootstrap.num_teacher_problems,
+    seed,
+    train,
+    cfg.teacher_max_level,
+    cfg.teacher_hard_share,
   )
   taught += train * bootstrap.rehearse_train
   with SandboxPool(num_workers=sandbox_workers) as pool:
@@ -144,6 +149,7 @@ def build_world(
     "num_heldout": cfg.num_heldout,
     "num_teacher_problems": len(taught),
     "teacher_max_level": cfg.teacher_max_level,
+    "teacher_hard_share": cfg.teacher_hard_share,
     "teacher_config": {k: getattr(teacher, k) for k in teacher.__dataclass_fields__},
     "stages": stages,
     "total_wall_s": round(sum(s["wall_s"] for s in stages.values()), 2),
@@ -165,18 +171,23 @@ def _fresh_problems(problems_of: Any, split: str, seed: int, used: list, count: 
 
 
 def _teacher_problems(
-  problems_of: Any, count: int, seed: int, train: list, max_level: int = 0
+  problems_of: Any, count: int, seed: int, train: list, max_level: int = 0, hard_share: float = 0.0
 ) -> list:
   """The teacher's problems: train-split stories of a stream of their own (seed + 1) without
   any question of the search split, so the bootstrap policy is the same whatever `num_train` is
   and has never seen a problem it will search or be evaluated on (held-out is hash-disjoint);
-  `BootstrapConfig.rehearse_train` alone adds the search split, for smoke runs. A `max_level`
-  keeps the stream's stories of that level or below."""
+  `BootstrapConfig.rehearse_train` alone adds the search split, for smoke runs. With a
+  `max_level`, the stream's first problems of that level or below, then `hard_share` of `count`
+  from its problems above it."""
   taken = {p.problem.question for p in train}
-  stream = fresh_problems(problems_of, "train", seed + 1, taken)
-  if max_level:
-    stream = (p for p in stream if int(p.problem.level) <= max_level)
-  return list(itertools.islice(stream, count))
+
+  def first(n: int, keep: Callable[[int], bool]) -> list:
+    stream = fresh_problems(problems_of, "train", seed + 1, taken)
+    return list(itertools.islice((p for p in stream if keep(int(p.problem.level))), n))
+
+  num_hard = round(count * hard_share) if max_level else 0
+  easy = first(count - num_hard, lambda level: not max_level or level <= max_level)
+  return easy + first(num_hard, lambda level: level > max_level)
 
 
 def _write_process_sets(
