@@ -49,6 +49,17 @@ def test_paired_bootstrap_matches_the_normal_approximation_and_is_seeded():
   assert stats.mean_difference(a, b) == d  # Same seed, same interval.
 
 
+def test_paired_bootstrap_at_another_level_matches_its_normal_quantile():
+  rng = np.random.default_rng(4)
+  a, b = rng.random(400) < 0.6, rng.random(400) < 0.5
+  d95, d99 = stats.mean_difference(a, b), stats.mean_difference(a, b, level=0.9875)
+  se = (a.astype(float) - b).std(ddof=1) / np.sqrt(400)
+  assert d99.diff == d95.diff and d99.lo < d95.lo and d99.hi > d95.hi
+  assert d99.hi - d99.lo == pytest.approx(2 * 2.4977 * se, abs=0.01)  # z of 1 - 0.0125 / 2.
+  with pytest.raises(ValueError, match="level"):
+    stats.mean_difference(a, b, level=1.0)
+
+
 def test_pairing_narrows_the_interval_of_correlated_methods():
   rng = np.random.default_rng(0)
   a = rng.random(300) < 0.5
@@ -115,6 +126,31 @@ def test_paper_claims_pair_problems_by_id_and_cover_every_claim():
   assert mcts.n == 80 and mcts.value == 0 and mcts.verdict == claims.HOLDS
   assert out["round 1: best_of_8[ppm] > best_of_8[orm]"].verdict == claims.HOLDS
   assert not any("pqm" in c for c in out)  # No PQM was evaluated.
+
+
+def test_no_round_worse_is_one_family_of_bonferroni_intervals():
+  """Four round-to-round comparisons each get a 98.75% interval: a last-round dip that a lone
+  95% interval calls significant is, as one of four, not."""
+  n = 400
+  rng = np.random.default_rng(2)
+  base = rng.random(n) < 0.7
+  dip = base.copy()
+  dip[np.flatnonzero(base)[:14]] = False  # Round 4 loses 14 problems and gains 5: -2.25 points.
+  dip[np.flatnonzero(~base)[:5]] = True
+  rows = {k: _rows({"greedy": base}) for k in range(4)} | {4: _rows({"greedy": dip})}
+  out = {c.claim: c for c in claims.paper_claims(rows)}
+  step = out["greedy: round 4 not worse than round 3 (98.75% interval, 1 of 4)"]
+  alone = stats.mean_difference(dip, base)
+  family = stats.mean_difference(dip, base, level=claims.family_level(4))
+  assert alone.hi < 0  # Uncorrected: "significantly worse".
+  assert (step.lo, step.hi) == (family.lo, family.hi) and step.hi >= 0
+  assert step.verdict == claims.HOLDS
+  assert sum("not worse" in c for c in out) == 4
+  two = claims.paper_claims({0: rows[0], 1: rows[1], 2: rows[2]})
+  assert [c.claim for c in two if "not worse" in c.claim] == [
+    "greedy: round 1 not worse than round 0 (97.5% interval, 1 of 2)",
+    "greedy: round 2 not worse than round 1 (97.5% interval, 1 of 2)",
+  ]
 
 
 def test_f1_difference_and_pair_accuracy_claims():

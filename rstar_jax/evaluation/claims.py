@@ -9,7 +9,13 @@ paired bootstrap of `stats.paired_bootstrap`, and gets a verdict:
 - 'undecided': anything else; more problems would be needed to tell.
 
 "At least as good as" claims (`a ≥ b`, e.g. no round worse than the one before) do not hold only
-when `a` is significantly worse (the interval lies below zero). The claims are those of the
+when `a` is significantly worse (the interval lies below zero). "No round is significantly worse
+than the one before" is one claim made of every round-to-round comparison, and it fails when any
+of them does: each of those m comparisons gets a 1 − 0.05/m interval (Bonferroni), so that rounds
+that do not differ show a false "worse" anywhere in the family no more often than one 95%
+interval would (2.5%; uncorrected, four comparisons would show one in up to one run in ten). A
+claim that holds only when all its parts hold (MCTS+PPM ≥ best-of-N > maj@N > greedy) needs no
+correction. The claims are those of the
 paper: Table 6 (rounds improve the policy), Table 5 (MCTS+PPM ≥ PPM best-of-N > maj@N >
 greedy), Table 8 (the PPM beats the ORM and the PQM) and the PPM's step ranking.
 """
@@ -35,9 +41,13 @@ MIN_PAIR_ACCURACY = 0.8  # Target 4: PPM pairwise accuracy on held-out pairs.
 Rows = Sequence[Mapping[str, Any]]  # A harness report's `problems` rows.
 
 
+FAMILY_LEVEL = 0.95  # The chance that no comparison of a family errs.
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
-  """One claim with its measured difference (or value) and 95% interval."""
+  """One claim with its measured difference (or value) and 95% interval (or the level that its
+  claim text names, for one comparison of a family)."""
 
   claim: str
   n: int
@@ -96,12 +106,18 @@ def compare(
   min_gain: float = 0.0,
   *,
   at_least: bool = False,
+  level: float = 0.95,
 ) -> Claim | None:
   """`greater` on the paired accuracies; None when no problem has both."""
   a, b = paired_correct(rows_a, method_a, rows_b, method_b)
   if not len(a):
     return None
-  return greater(claim, stats.mean_difference(a, b), min_gain, at_least=at_least)
+  return greater(claim, stats.mean_difference(a, b, level=level), min_gain, at_least=at_least)
+
+
+def family_level(comparisons: int) -> float:
+  """Each comparison's interval level (Bonferroni) when the family's should be `FAMILY_LEVEL`."""
+  return 1 - (1 - FAMILY_LEVEL) / comparisons
 
 
 def f1_difference(is_error: Sequence[bool], right_a: Sequence[bool], right_b: Sequence[bool]):
@@ -157,15 +173,19 @@ def paper_claims(
         MIN_SELF_EVOLUTION_GAIN,
       )
     )
-    for prev, k in itertools.pairwise(rounds):
+    steps = list(itertools.pairwise(rounds))
+    level = family_level(len(steps))
+    for prev, k in steps:
       out.append(
         compare(
-          f"greedy: round {k} not worse than round {prev}",
+          f"greedy: round {k} not worse than round {prev}"
+          + (f" ({100 * level:g}% interval, 1 of {len(steps)})" if len(steps) > 1 else ""),
           rows_by_round[k],
           GREEDY,
           rows_by_round[prev],
           GREEDY,
           at_least=True,
+          level=level,
         )
       )
   searched = [k for k in rows_by_round if k > 0]

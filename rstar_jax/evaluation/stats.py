@@ -23,7 +23,7 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
 
 @dataclasses.dataclass(frozen=True)
 class Difference:
-  """`a − b` on the same n items with its paired bootstrap 95% interval."""
+  """`a − b` on the same n items with its paired bootstrap interval (95% unless asked otherwise)."""
 
   n: int
   diff: float
@@ -37,9 +37,10 @@ def paired_bootstrap(
   *,
   resamples: int = 10_000,
   seed: int = 0,
+  level: float = 0.95,
 ) -> Difference:
-  """The percentile 95% interval of a difference between two methods over `resamples`
-  resamplings, with replacement, of the n items both were measured on.
+  """The percentile interval (95% by default) of a difference between two methods over
+  `resamples` resamplings, with replacement, of the n items both were measured on.
 
   `difference_r(idx_rn)` maps a batch of index vectors `[r, n]` to the difference on each `[r]`
   (vectorised: 10,000 resamples of 400 items take milliseconds); the point estimate is its
@@ -47,11 +48,14 @@ def paired_bootstrap(
   """
   if n < 1:
     raise ValueError(f"a paired bootstrap needs at least one item, got n={n}")
+  if not 0.0 < level < 1.0:
+    raise ValueError(f"an interval's level must be in (0, 1), got {level}")
   idx_rn = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
   values_r = np.asarray(difference_r(idx_rn), dtype=np.float64)
   if values_r.shape != (resamples,):
     raise ValueError(f"difference_r must return shape ({resamples},), got {values_r.shape}")
-  lo, hi = np.percentile(values_r, [2.5, 97.5])
+  tail = 100 * (1 - level) / 2
+  lo, hi = np.percentile(values_r, [tail, 100 - tail])
   point = float(np.asarray(difference_r(np.arange(n)[None]))[0])
   return Difference(n, point, float(lo), float(hi))
 
