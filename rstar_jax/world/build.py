@@ -164,10 +164,19 @@ def fresh_problems(problems_of: Any, split: str, seed: int, taken: set[str]) -> 
   return (p for p in problems_of.iter_problems(split, seed) if p.problem.question not in taken)
 
 
-def _fresh_problems(problems_of: Any, split: str, seed: int, used: list, count: int) -> list:
-  """The first `count` problems of `split`'s stream `seed` whose question none of `used` asks."""
+def _fresh_problems(
+  problems_of: Any,
+  split: str,
+  seed: int,
+  used: list,
+  count: int,
+  keep: Callable[[Any], bool] | None = None,
+) -> list:
+  """The first `count` problems of `split`'s stream `seed` whose question none of `used` asks
+  (and that `keep` accepts)."""
   taken = {p.problem.question for p in used}
-  return list(itertools.islice(fresh_problems(problems_of, split, seed, taken), count))
+  stream = fresh_problems(problems_of, split, seed, taken)
+  return list(itertools.islice(filter(keep, stream) if keep else stream, count))
 
 
 def _teacher_problems(
@@ -179,15 +188,17 @@ def _teacher_problems(
   `BootstrapConfig.rehearse_train` alone adds the search split, for smoke runs. With a
   `max_level`, the stream's first problems of that level or below, then `hard_share` of `count`
   from its problems above it."""
-  taken = {p.problem.question for p in train}
+  if not max_level:
+    return _fresh_problems(problems_of, "train", seed + 1, train, count)
+  num_hard = round(count * hard_share)
 
-  def first(n: int, keep: Callable[[int], bool]) -> list:
-    stream = fresh_problems(problems_of, "train", seed + 1, taken)
-    return list(itertools.islice((p for p in stream if keep(int(p.problem.level))), n))
+  def hard(p: Any) -> bool:
+    return int(p.problem.level) > max_level
 
-  num_hard = round(count * hard_share) if max_level else 0
-  easy = first(count - num_hard, lambda level: not max_level or level <= max_level)
-  return easy + first(num_hard, lambda level: level > max_level)
+  easy = _fresh_problems(
+    problems_of, "train", seed + 1, train, count - num_hard, lambda p: not hard(p)
+  )
+  return easy + _fresh_problems(problems_of, "train", seed + 1, train, num_hard, hard)
 
 
 def _write_process_sets(
