@@ -116,6 +116,9 @@ def base_config(name: str) -> ml_collections.ConfigDict:
   c.rounds.ppm_from_round = 3
   c.rounds.extra_rollouts = (64, 128)  # Last round only, for problems still unsolved.
   c.rounds.baseline_rounds = (4,)  # Rounds that also train the ORM / PQM baselines.
+  # 0: every round searches the whole training set, as the paper (one pool of 747k problems);
+  # N: round k searches its own block of N of them (positions (k-1)N to kN-1).
+  c.rounds.problems_per_round = 0
   # SFT of round k starts from 'base' (the bootstrap policy, as the paper) or 'previous'.
   c.rounds.sft_init = "base"
   # Round 1 searches (with `bootstrap.search_policy`, else the base policy) as

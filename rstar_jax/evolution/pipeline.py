@@ -115,14 +115,19 @@ class Pipeline:
       raise FileNotFoundError(f"{path}: missing; the prepare stage has not run")
     return json.loads(path.read_text(encoding="utf-8"))
 
-  def problem_stream(self, split: str, *, decontaminate: bool = True) -> Iterator:
+  def problem_stream(
+    self, split: str, *, decontaminate: bool = True, block: tuple[int, int] | None = None
+  ) -> Iterator:
     """'train' or 'heldout' problems, read one at a time: a configured file (JSONL or ArrayRecord
-    directory), else the prepared world split. With `problems.contamination_drop` set, the
-    training problems the contamination report flags are left out."""
+    directory), else the prepared world split; only positions [start, stop) of it with a
+    `block`. With `problems.contamination_drop` set, the training problems the contamination
+    report flags are left out."""
     configured = self.config.problems.train if split == "train" else self.config.problems.heldout
     limit = self.config.problems.max_train if split == "train" else self.config.problems.max_heldout
     source = sources.stream_problem_file(configured or self._world_paths()[split])
     loaded = itertools.islice(source, limit or None)
+    if block is not None:
+      loaded = itertools.islice(loaded, *block)
     threshold = self.config.problems.contamination_drop
     if split != "train" or not threshold or not decontaminate:
       return loaded
@@ -226,6 +231,7 @@ class Pipeline:
         c.bootstrap.search_policy
         and _check_policy_dir(c.bootstrap.search_policy, "round-1 search policy")
       ),
+      "rounds.problems_per_round": self._check_round_blocks,
       "engine_mesh": self.config.local_mesh,
       "mesh": self.global_mesh,
     }
@@ -237,6 +243,25 @@ class Pipeline:
         errors.append(f"config.{name}: {e}")
     if errors:
       raise PreflightError("\n".join(errors))
+
+  def _check_round_blocks(self) -> None:
+    """Every round's block of `rounds.problems_per_round` training problems is there."""
+    c = self.config
+    needed = c.rounds.problems_needed
+    if not needed:
+      return
+    source = c.problems.train or "the world's training split (world.num_train)"
+    if c.problems.train:
+      have = len(sources.load_problem_file(c.problems.train, needed))
+    else:
+      have = c.world.num_train
+    if c.problems.max_train:
+      have = min(have, c.problems.max_train)
+    if have < needed:
+      raise ValueError(
+        f"{c.rounds.num_rounds} rounds of {c.rounds.problems_per_round} problems need "
+        f"{needed} training problems; {source} gives {have}"
+      )
 
   # Stages -----------------------------------------------------------------------------------
 
@@ -324,9 +349,10 @@ class Pipeline:
       cfg = dataclasses.replace(cfg, mode="terminal")
     scorer = self.scorer(ppm_dir, mesh) if ppm_dir is not None else None
     out = self.layout.search_dir(plan.index)
+    block = self.config.rounds.search_block(plan.index)
     with self.sandbox() as pool:
       summary = search_run.run_search(
-        self.problem_stream("train"),
+        self.problem_stream("train", block=block),
         engine,
         scorer,
         pool,
@@ -337,7 +363,8 @@ class Pipeline:
         process_count=self.sync.count,
       )
     self.sync.barrier(f"{out}:searched")
-    return {**summary.to_dict(), "mode": cfg.mode, "trees": len(search_run.finished_ids(out))}
+    trees = len(search_run.finished_ids(out))
+    return {**summary.to_dict(), "mode": cfg.mode, "trees": trees, "problems_block": block}
 
   def extract(self, plan: RoundPlan) -> dict[str, Any]:
     if not self.sync.is_leader:

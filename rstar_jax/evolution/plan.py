@@ -53,7 +53,11 @@ class RoundsConfig:
   worked examples (`bootstrap_prompt`: 'official_fewshot', or 'plain' as later rounds) and stops
   also at `<end_of_output>` (`bootstrap_stops`; (): the search's). `greedy_eval_only_rounds`
   evaluate greedy pass@1 alone (the sampled methods and MCTS+PPM cost many times more), so a
-  small budget can still follow the policy every round and compare every method at the end."""
+  small budget can still follow the policy every round and compare every method at the end.
+  `problems_per_round` N > 0 gives round k the k-th block of N training problems (positions
+  (k-1)N to kN-1 of the file or world split) instead of every one: the paper searches one pool
+  far larger than a round can exhaust, while a pool small enough to search every round on a
+  laptop is mostly solved by round 3 and re-searching it teaches little (docs/faithfulness.md)."""
 
   num_rounds: int = 4
   bootstrap_rollouts: int = 8
@@ -67,6 +71,7 @@ class RoundsConfig:
   bootstrap_max_code_errors: int | None = None
   bootstrap_prompt: Literal["plain", "official_fewshot"] = fewshot.PLAIN
   bootstrap_stops: tuple[str, ...] = ()
+  problems_per_round: int = 0
 
   def __post_init__(self):
     if self.num_rounds < 1:
@@ -89,6 +94,18 @@ class RoundsConfig:
       )
     if not all(isinstance(s, str) and s for s in self.bootstrap_stops):
       raise ValueError(f"rounds.bootstrap_stops must be non-empty strings: {self.bootstrap_stops}")
+    if self.problems_per_round < 0:
+      raise ValueError(f"rounds.problems_per_round must be >= 0, got {self.problems_per_round}")
+
+  @property
+  def problems_needed(self) -> int:
+    """Training problems the rounds' blocks cover (0: every round searches all of them)."""
+    return self.problems_per_round * self.num_rounds
+
+  def search_block(self, k: int) -> tuple[int, int] | None:
+    """Round k's problems as [start, stop) positions of the training set; None: all of them."""
+    n = self.problems_per_round
+    return ((k - 1) * n, k * n) if n else None
 
 
 def make_plan(cfg: RoundsConfig) -> list[RoundPlan]:
