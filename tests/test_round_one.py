@@ -190,6 +190,7 @@ def round_one(tmp_path):
   c.problems.train = str(_write_problems(tmp_path / "train.jsonl", [problem]))
   c.problems.heldout = str(_write_problems(tmp_path / "heldout.jsonl", [problem]))
   c.rounds.bootstrap_rollouts = 1
+  c.rounds.problems_per_round = 0  # Every round searches the one problem.
   c.rounds.bootstrap_prompt = "official_fewshot"
   c.rounds.bootstrap_stops = prompts.BOOTSTRAP_STOPS
   c.search.num_candidates = 2
