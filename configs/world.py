@@ -7,10 +7,11 @@ CPU cores, budgets scaled down from the paper's.
   --config=configs/world.py          the default run: 400 held-out problems for greedy pass@1
                                      every round; the sampled methods (maj@8, best-of-8) on a
                                      fixed 100 of them and MCTS+PPM on the same 100, last round
-  --config=configs/world.py:full     the evidence experiment (issue 18): 400 search problems a
-                                     round, every method every round on 400 (MCTS+PPM on 150), the ORM
-                                     and PQM baselines every round (seeds 0-2: 1 h 09-28 min each
-                                     on 2 shared cores with ppm.grad_accum=2, whose ORM / PQM
+  --config=configs/world.py:full     the evidence experiment (issue 18): 400 new search
+                                     problems a round, every method every round on 400
+                                     (MCTS+PPM on 150), the ORM and PQM baselines every round
+                                     (seeds 0-2, before the blocks: 1 h 09-28 min each on 2
+                                     shared cores with ppm.grad_accum=2, whose ORM / PQM
                                      training otherwise passed 15.5 GiB; docs/benchmarks.md)
   --config=configs/world.py:smoke    every stage and trainer on a handful of problems (CI test)
 

@@ -250,11 +250,10 @@ class Pipeline:
     needed = c.rounds.problems_needed
     if not needed:
       return
-    source = c.problems.train or "the world's training split (world.num_train)"
     if c.problems.train:
-      have = len(sources.load_problem_file(c.problems.train, needed))
+      source, have = c.problems.train, len(sources.load_problem_file(c.problems.train, needed))
     else:
-      have = c.world.num_train
+      source, have = "the world's training split (world.num_train)", c.world.num_train
     if c.problems.max_train:
       have = min(have, c.problems.max_train)
     if have < needed:
